@@ -1,0 +1,66 @@
+//! The storage engine of `kvstore`: a sharded, concurrent key/value map whose expiry and eviction
+//! policies plug in as generic hooks, with a clock abstraction and exact counters.
+//!
+//! Most users depend on the `kvstore` crate, which names a ready stack (TTL + LRU + events). This
+//! crate is for building other stacks and for the policy crates (`kv-ttl`, `kv-lru`).
+//!
+//! - [`Store`]: every operation takes `&self`; keys hash to one of many shards, each a
+//!   `RwLock`ed table, so readers of different keys never wait on one lock.
+//! - [`policy`]: the [`Expiry`] and [`Eviction`] hooks, run inside a shard's critical section, and
+//!   [`Listener`] for events. The `No*` policies cost nothing.
+//! - [`Clock`]: [`SystemClock`] by default; [`ManualClock`] for tests.
+//! - [`Metrics`]: hits, misses, expirations, evictions (exact) and the current size.
+//! - [`sync`]: the only source of locks and atomics, switched to loom under `--cfg kv_loom`.
+//!
+//! ```
+//! use kv_core::{Store, StoreBuilder};
+//!
+//! let store: Store<String, String> = StoreBuilder::new().shards(8).build();
+//! store.put("pipeline/node".into(), "ready".into());
+//! assert!(store.has("pipeline/node"));
+//! assert_eq!(store.keys(), vec!["pipeline/node".to_string()]);
+//! println!("{}", store.metrics()); // hits=0 misses=0 expirations=0 evictions=0 current_size=1
+//! ```
+
+pub mod clock;
+pub mod metrics;
+pub mod options;
+pub mod policy;
+pub mod queue;
+pub mod store;
+pub mod sync;
+
+pub use clock::{Clock, ManualClock, SystemClock, duration_to_nanos};
+pub use metrics::Metrics;
+pub use options::PutOptions;
+pub use policy::{
+    Capacity, EntryRef, EventKind, Eviction, Expiry, Host, Layer, Listener, NEVER, NoEviction,
+    NoExpiry, NoListener, Probe, Read,
+};
+#[cfg(not(kv_loom))]
+pub use store::WeakStore;
+pub use store::{DefaultHashBuilder, Store, StoreBuilder};
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+
+/// A borrowed form of a key that lookups accept (`&str` for `String` keys, `&K` for any `K`).
+///
+/// It is implemented for every `Q` that `K` borrows as and whose owned form converts into `K`, so
+/// the standard pairs work out of the box; the conversion is used only to report the key of a
+/// miss to an event listener.
+pub trait KeyQuery<K>: Hash + Eq {
+    /// The owned key this query names.
+    fn to_key(&self) -> K;
+}
+
+impl<K, Q> KeyQuery<K> for Q
+where
+    K: Borrow<Q>,
+    Q: Hash + Eq + ToOwned + ?Sized,
+    Q::Owned: Into<K>,
+{
+    fn to_key(&self) -> K {
+        self.to_owned().into()
+    }
+}

@@ -1,0 +1,863 @@
+//! The sharded store: every operation, the critical sections, and the policy hooks' call sites.
+
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::mem;
+
+use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+
+use crate::clock::{Clock, StoreClock, SystemClock};
+use crate::metrics::{Counters, Metrics};
+use crate::policy::{
+    Capacity, EntryRef, EventKind, Eviction, Expiry, Host, Layer, Listener, NEVER, NoEviction,
+    NoExpiry, NoListener, Probe, Read,
+};
+use crate::sync::{self, Arc, AtomicUsize, Ordering, RwLock};
+use crate::{KeyQuery, PutOptions};
+
+/// The default hasher: fast, and seeded per store so keys cannot be chosen to collide.
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// One stored entry.
+struct Slot<K, V, XS, ES> {
+    key: K,
+    value: V,
+    hash: u64,
+    id: u64,
+    expiry: XS,
+    eviction: ES,
+}
+
+type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
+
+struct Table<K, V, XS, ES> {
+    slots: HashTable<Slot<K, V, XS, ES>>,
+    /// The next entry id: ids are unique within a shard, so a policy's record of a replaced entry
+    /// never names its successor.
+    next_id: u64,
+}
+
+struct Shard<K, V, XS, ES> {
+    table: RwLock<Table<K, V, XS, ES>>,
+    counters: Counters,
+}
+
+type ShardOf<K, V, X, E> = CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State>>;
+
+struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
+    shards: Box<[ShardOf<K, V, X, E>]>,
+    shard_bits: u32,
+    hasher: S,
+    clock: StoreClock,
+    /// Entries held, across shards; changed only under a shard's exclusive lock.
+    len: CachePadded<AtomicUsize>,
+    expiry: X,
+    eviction: E,
+    listener: L,
+}
+
+/// A concurrent in-memory key/value store, generic over its policies.
+///
+/// Every method takes `&self`; clones share the same store. Users normally name a concrete stack
+/// from the `kvstore` crate; this type is the engine underneath.
+///
+/// ```
+/// use kv_core::Store;
+///
+/// let store: Store<String, u64> = Store::new();
+/// store.put("a".to_string(), 1);
+/// assert_eq!(store.get("a"), Some(1));
+/// assert!(store.del("a"));
+/// assert_eq!(store.get("a"), None);
+/// assert_eq!(store.metrics().hits, 1);
+/// ```
+pub struct Store<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
+where
+    X: Expiry,
+    E: Eviction,
+{
+    inner: Arc<Inner<K, V, X, E, L, S>>,
+}
+
+impl<K, V, X: Expiry, E: Eviction, L, S> Clone for Store<K, V, X, E, L, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for Store<K, V, X, E, L, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("len", &self.inner.len.load(Ordering::Relaxed))
+            .field("shards", &self.inner.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Store`] handle that does not keep it alive; see [`Store::downgrade`].
+#[cfg(not(kv_loom))]
+pub struct WeakStore<K, V, X: Expiry, E: Eviction, L, S> {
+    inner: sync::Weak<Inner<K, V, X, E, L, S>>,
+}
+
+#[cfg(not(kv_loom))]
+impl<K, V, X: Expiry, E: Eviction, L, S> WeakStore<K, V, X, E, L, S> {
+    /// The store, if it still exists.
+    pub fn upgrade(&self) -> Option<Store<K, V, X, E, L, S>> {
+        self.inner.upgrade().map(|inner| Store { inner })
+    }
+}
+
+/// Builds a [`Store`]: shards, clock, hasher, and the policies (usually applied as layers).
+pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
+{
+    shards: Option<usize>,
+    clock: Option<Arc<dyn Clock>>,
+    hasher: S,
+    expiry: X,
+    eviction: E,
+    listener: L,
+    _kv: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> StoreBuilder<K, V> {
+    /// A builder with no policies, the system clock and the default hasher.
+    pub fn new() -> Self {
+        Self {
+            shards: None,
+            clock: None,
+            hasher: DefaultHashBuilder::default(),
+            expiry: NoExpiry,
+            eviction: NoEviction,
+            listener: NoListener,
+            _kv: PhantomData,
+        }
+    }
+}
+
+impl<K, V> Default for StoreBuilder<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
+    /// The number of shards, rounded up to a power of two (at most 2^16). The default is four per
+    /// core, at least 16: enough that threads reading different keys rarely share a lock.
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = Some(n);
+        self
+    }
+
+    /// The clock the store takes all time from (the system's monotonic clock by default). Give a
+    /// [`ManualClock`](crate::ManualClock) to control time in tests.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The key hasher.
+    pub fn hasher<S2>(self, hasher: S2) -> StoreBuilder<K, V, X, E, L, S2> {
+        StoreBuilder {
+            shards: self.shards,
+            clock: self.clock,
+            hasher,
+            expiry: self.expiry,
+            eviction: self.eviction,
+            listener: self.listener,
+            _kv: PhantomData,
+        }
+    }
+
+    /// The expiry policy (what the TTL layer sets).
+    pub fn expiry<X2>(self, expiry: X2) -> StoreBuilder<K, V, X2, E, L, S> {
+        StoreBuilder {
+            shards: self.shards,
+            clock: self.clock,
+            hasher: self.hasher,
+            expiry,
+            eviction: self.eviction,
+            listener: self.listener,
+            _kv: PhantomData,
+        }
+    }
+
+    /// The eviction policy (what the LRU layer sets).
+    pub fn eviction<E2>(self, eviction: E2) -> StoreBuilder<K, V, X, E2, L, S> {
+        StoreBuilder {
+            shards: self.shards,
+            clock: self.clock,
+            hasher: self.hasher,
+            expiry: self.expiry,
+            eviction,
+            listener: self.listener,
+            _kv: PhantomData,
+        }
+    }
+
+    /// The event listener.
+    pub fn listener<L2>(self, listener: L2) -> StoreBuilder<K, V, X, E, L2, S> {
+        StoreBuilder {
+            shards: self.shards,
+            clock: self.clock,
+            hasher: self.hasher,
+            expiry: self.expiry,
+            eviction: self.eviction,
+            listener,
+            _kv: PhantomData,
+        }
+    }
+
+    /// Applies a layer (a policy's configuration).
+    pub fn layer<Y: Layer<Self>>(self, layer: Y) -> Y::Output {
+        layer.layer(self)
+    }
+
+    /// Builds the store.
+    pub fn build(self) -> Store<K, V, X, E, L, S>
+    where
+        X: Expiry,
+        E: Eviction,
+    {
+        let wanted = self.shards.unwrap_or_else(default_shards).clamp(1, 1 << 16);
+        let count = wanted.next_power_of_two();
+        let shards = (0..count)
+            .map(|_| {
+                CachePadded::new(Shard {
+                    table: RwLock::new(Table {
+                        slots: HashTable::new(),
+                        next_id: 0,
+                    }),
+                    counters: Counters::default(),
+                })
+            })
+            .collect();
+        let clock = match self.clock {
+            Some(c) => StoreClock::guarded(c),
+            None => StoreClock::System(SystemClock::new()),
+        };
+        Store {
+            inner: Arc::new(Inner {
+                shards,
+                shard_bits: count.trailing_zeros(),
+                hasher: self.hasher,
+                clock,
+                len: CachePadded::new(AtomicUsize::new(0)),
+                expiry: self.expiry,
+                eviction: self.eviction,
+                listener: self.listener,
+            }),
+        }
+    }
+}
+
+fn default_shards() -> usize {
+    if cfg!(kv_loom) {
+        return 2;
+    }
+    let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+    (cores * 4).max(16)
+}
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    X: Expiry + Default,
+    E: Eviction + Default,
+    L: Default,
+    S: Default,
+{
+    /// A store with default policies, the system clock and the default hasher.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder starting from the default policies.
+    pub fn builder() -> StoreBuilder<K, V, X, E, L, S> {
+        StoreBuilder {
+            shards: None,
+            clock: None,
+            hasher: S::default(),
+            expiry: X::default(),
+            eviction: E::default(),
+            listener: L::default(),
+            _kv: PhantomData,
+        }
+    }
+}
+
+impl<K, V, X, E, L, S> Default for Store<K, V, X, E, L, S>
+where
+    X: Expiry + Default,
+    E: Eviction + Default,
+    L: Default,
+    S: Default,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V, X, E: Capacity, L, S> StoreBuilder<K, V, X, E, L, S> {
+    /// The initial capacity (0: unbounded, the default).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.eviction = self.eviction.with_capacity(capacity);
+        self
+    }
+}
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Stores `value` under `key` with no options, replacing any entry. Returns the value it
+    /// displaced, if that entry was live.
+    pub fn put(&self, key: K, value: V) -> Option<V> {
+        self.put_with(key, value, &PutOptions::new())
+    }
+
+    /// Stores `value` under `key` with `options`, replacing the whole entry (value, deadline,
+    /// sliding flag, reads left). Returns the value it displaced, if that entry was live.
+    pub fn put_with(&self, key: K, value: V, options: &PutOptions) -> Option<V> {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(&key);
+        let shard = inner.shard(hash);
+        let expiry = inner.expiry.new_state(options, now);
+        let eviction = inner.eviction.new_state();
+        let deadline = X::deadline(&expiry);
+        let stamp = E::stamp(&eviction);
+        let (entry, displaced) = {
+            let mut table = sync::write(&shard.table);
+            let id = table.next_id;
+            table.next_id += 1;
+            let slot = Slot {
+                key,
+                value,
+                hash,
+                id,
+                expiry,
+                eviction,
+            };
+            let displaced = match table.slots.entry(hash, |s| s.key == slot.key, |s| s.hash) {
+                Entry::Occupied(mut occupied) => {
+                    let old = mem::replace(occupied.get_mut(), slot);
+                    let key = &occupied.get().key;
+                    if X::is_expired(&old.expiry, now) {
+                        // Overwriting an expired entry reclaims it: its Expiration counts.
+                        Counters::bump(&shard.counters.expirations);
+                        inner.emit(EventKind::Expired, key);
+                        inner.emit(EventKind::Inserted, key);
+                        Displaced::Expired(old)
+                    } else {
+                        inner.emit(EventKind::Replaced, key);
+                        Displaced::Live(old)
+                    }
+                }
+                Entry::Vacant(vacant) => {
+                    let occupied = vacant.insert(slot);
+                    inner.len.fetch_add(1, Ordering::Relaxed);
+                    inner.emit(EventKind::Inserted, &occupied.get().key);
+                    Displaced::Nothing
+                }
+            };
+            (EntryRef { hash, id }, displaced)
+        };
+        let host = HostCall::new(inner);
+        if deadline != NEVER {
+            inner.expiry.track(entry, deadline, &host);
+        }
+        inner.eviction.admit(entry, stamp, now, &host);
+        if X::USES_CLOCK && inner.expiry.may_have_expired(now) {
+            // Incremental reclaiming: a little at every write, so unread entries do not pile up.
+            inner.expiry.reclaim(now, 2, &host);
+        }
+        drop(host);
+        match displaced {
+            Displaced::Live(old) => Some(old.value),
+            Displaced::Expired(_) | Displaced::Nothing => None,
+        }
+    }
+
+    /// Returns a clone of the value if `key` holds a live entry. A hit refreshes a sliding TTL,
+    /// spends one read of a budget (the last read removes the entry) and is a use for LRU.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+        V: Clone,
+    {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        {
+            let table = sync::read(&shard.table);
+            match table.slots.find(hash, |s| s.key.borrow() == key) {
+                None => {
+                    drop(table);
+                    inner.miss(shard, key);
+                    return None;
+                }
+                Some(slot) if X::read_shared(&slot.expiry, now) => {
+                    inner.eviction.touch(&slot.eviction);
+                    Counters::bump(&shard.counters.hits);
+                    inner.emit(EventKind::Hit, &slot.key);
+                    return Some(slot.value.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        // Expired, or a read budget to spend: decide under the exclusive lock.
+        let mut table = sync::write(&shard.table);
+        let Ok(mut occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
+            drop(table);
+            inner.miss(shard, key);
+            return None;
+        };
+        match X::read_exclusive(&mut occupied.get_mut().expiry, now) {
+            Read::Live => {
+                let slot = occupied.get();
+                inner.eviction.touch(&slot.eviction);
+                Counters::bump(&shard.counters.hits);
+                inner.emit(EventKind::Hit, &slot.key);
+                Some(slot.value.clone())
+            }
+            Read::Last => {
+                let (slot, _) = occupied.remove();
+                inner.len.fetch_sub(1, Ordering::Relaxed);
+                Counters::bump(&shard.counters.hits);
+                inner.emit(EventKind::Hit, &slot.key);
+                inner.emit(EventKind::Consumed, &slot.key);
+                drop(table);
+                Some(slot.value)
+            }
+            Read::Expired => {
+                let (slot, _) = occupied.remove();
+                inner.len.fetch_sub(1, Ordering::Relaxed);
+                Counters::bump(&shard.counters.expirations);
+                inner.emit(EventKind::Expired, &slot.key);
+                drop(table);
+                inner.miss(shard, key);
+                drop(slot);
+                None
+            }
+        }
+    }
+
+    /// Whether `key` holds a live entry. Not a read: no hit or miss, no refresh, no budget spent,
+    /// no LRU move. An expired entry found here is reclaimed.
+    pub fn has<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+    {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        {
+            let table = sync::read(&shard.table);
+            match table.slots.find(hash, |s| s.key.borrow() == key) {
+                None => return false,
+                Some(slot) if !X::is_expired(&slot.expiry, now) => return true,
+                Some(_) => {}
+            }
+        }
+        // Expired: reclaim it under the exclusive lock, checking again (a put may have won).
+        let mut table = sync::write(&shard.table);
+        let Ok(occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
+            return false;
+        };
+        if !X::is_expired(&occupied.get().expiry, now) {
+            return true;
+        }
+        let (slot, _) = occupied.remove();
+        inner.len.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&shard.counters.expirations);
+        inner.emit(EventKind::Expired, &slot.key);
+        drop(table);
+        drop(slot);
+        false
+    }
+
+    /// Removes `key`. Returns `true` if a live entry was removed; an expired entry is reclaimed
+    /// (one Expiration) and gives `false`.
+    pub fn del<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+    {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        let mut table = sync::write(&shard.table);
+        let Ok(occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
+            return false;
+        };
+        let (slot, _) = occupied.remove();
+        inner.len.fetch_sub(1, Ordering::Relaxed);
+        let live = !X::is_expired(&slot.expiry, now);
+        if live {
+            inner.emit(EventKind::Removed, &slot.key);
+        } else {
+            Counters::bump(&shard.counters.expirations);
+            inner.emit(EventKind::Expired, &slot.key);
+        }
+        drop(table);
+        drop(slot);
+        live
+    }
+
+    /// The live keys, in no particular order.
+    pub fn keys(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        let now = self.inner.now();
+        let mut keys = Vec::with_capacity(self.len());
+        for shard in self.inner.shards.iter() {
+            let table = sync::read(&shard.table);
+            keys.extend(
+                table
+                    .slots
+                    .iter()
+                    .filter(|s| !X::is_expired(&s.expiry, now))
+                    .map(|s| s.key.clone()),
+            );
+        }
+        keys
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = Metrics::default();
+        for shard in self.inner.shards.iter() {
+            shard.counters.add_to(&mut m);
+        }
+        m.current_size = self.inner.len.load(Ordering::Relaxed) as u64;
+        m
+    }
+
+    /// Entries held in memory (expired ones not yet reclaimed included).
+    pub fn len(&self) -> usize {
+        self.inner.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reclaims every expired entry now (each one Expiration). Returns how many.
+    pub fn purge_expired(&self) -> usize {
+        let inner = &*self.inner;
+        if !X::USES_CLOCK {
+            return 0;
+        }
+        let now = inner.now();
+        let host = HostCall::new(inner);
+        inner.expiry.reclaim(now, usize::MAX, &host)
+    }
+
+    /// Removes every entry (counted by no counter; listeners see `Cleared`).
+    pub fn clear(&self) {
+        let inner = &*self.inner;
+        for shard in inner.shards.iter() {
+            let mut table = sync::write(&shard.table);
+            let slots = mem::take(&mut table.slots);
+            inner.len.fetch_sub(slots.len(), Ordering::Relaxed);
+            if inner.listener.is_active() {
+                for s in slots.iter() {
+                    inner.listener.on_event(EventKind::Cleared, &s.key);
+                }
+            }
+            drop(table);
+            drop(slots);
+        }
+    }
+
+    /// The store's current time in nanoseconds on its clock (never going backwards).
+    pub fn now_nanos(&self) -> u64 {
+        self.inner.now()
+    }
+
+    /// A handle that does not keep the store alive (for background work such as a sweeper).
+    #[cfg(not(kv_loom))]
+    pub fn downgrade(&self) -> WeakStore<K, V, X, E, L, S> {
+        WeakStore {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// The expiry policy.
+    pub fn expiry(&self) -> &X {
+        &self.inner.expiry
+    }
+
+    /// The eviction policy.
+    pub fn eviction(&self) -> &E {
+        &self.inner.eviction
+    }
+
+    /// The listener.
+    pub fn listener(&self) -> &L {
+        &self.inner.listener
+    }
+
+    /// Checks the store's internal bookkeeping: the entry count, unique ids, and that every entry
+    /// is named by the expiry index and (when bounded) the LRU order. Meant for tests; takes every
+    /// lock in turn, so run it while the store is quiet.
+    pub fn validate(&self) -> Result<(), String> {
+        let inner = &*self.inner;
+        let deadlines = records_by_entry(inner.expiry.records());
+        let stamps = inner.eviction.records().map(records_by_entry);
+        let mut count = 0;
+        for (index, shard) in inner.shards.iter().enumerate() {
+            let table = sync::read(&shard.table);
+            let mut ids = std::collections::HashSet::new();
+            for slot in table.slots.iter() {
+                count += 1;
+                if inner.shard_index(slot.hash) != index {
+                    return Err(format!(
+                        "entry {} in shard {index}, hash says otherwise",
+                        slot.id
+                    ));
+                }
+                if slot.id >= table.next_id || !ids.insert(slot.id) {
+                    return Err(format!("entry id {} repeated or from the future", slot.id));
+                }
+                let entry = EntryRef {
+                    hash: slot.hash,
+                    id: slot.id,
+                };
+                let deadline = X::deadline(&slot.expiry);
+                if deadline != NEVER
+                    && !deadlines
+                        .get(&entry)
+                        .is_some_and(|r| r.iter().any(|&p| p <= deadline))
+                {
+                    return Err(format!(
+                        "entry {entry:?} with deadline {deadline} missing from the expiry index"
+                    ));
+                }
+                if let Some(stamps) = &stamps {
+                    let stamp = E::stamp(&slot.eviction);
+                    if !stamps
+                        .get(&entry)
+                        .is_some_and(|r| r.iter().any(|&p| p <= stamp))
+                    {
+                        return Err(format!("entry {entry:?} missing from the LRU order"));
+                    }
+                }
+            }
+        }
+        let len = inner.len.load(Ordering::Relaxed);
+        if count != len {
+            return Err(format!("counted {count} entries, current size says {len}"));
+        }
+        Ok(())
+    }
+}
+
+fn records_by_entry(
+    records: Vec<(EntryRef, u64)>,
+) -> std::collections::HashMap<EntryRef, Vec<u64>> {
+    let mut map = std::collections::HashMap::<EntryRef, Vec<u64>>::new();
+    for (e, p) in records {
+        map.entry(e).or_default().push(p);
+    }
+    map
+}
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Capacity,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// The capacity; 0 is unbounded.
+    pub fn capacity(&self) -> usize {
+        self.inner.eviction.capacity()
+    }
+
+    /// Sets the capacity (0 is unbounded). Shrinking evicts at once, expired entries first, then
+    /// the least recently used; each eviction counts.
+    pub fn set_capacity(&self, capacity: usize) {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let host = HostCall::new(inner);
+        inner.eviction.set_capacity(capacity, now, &host);
+    }
+}
+
+/// What a `put` found under its key.
+enum Displaced<T> {
+    Nothing,
+    Live(T),
+    Expired(T),
+}
+
+impl<K, V, X, E, L, S> Inner<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher,
+{
+    #[inline]
+    fn now(&self) -> u64 {
+        if X::USES_CLOCK { self.clock.now() } else { 0 }
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        // hashbrown uses the top 7 bits inside a table; take the bits just below them.
+        ((hash << 7) >> 7 >> (57 - self.shard_bits)) as usize & ((1 << self.shard_bits) - 1)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &ShardOf<K, V, X, E> {
+        &self.shards[self.shard_index(hash)]
+    }
+
+    #[inline]
+    fn emit(&self, kind: EventKind, key: &K) {
+        if self.listener.is_active() {
+            self.listener.on_event(kind, key);
+        }
+    }
+
+    fn miss<Q: KeyQuery<K> + ?Sized>(&self, shard: &ShardOf<K, V, X, E>, key: &Q) {
+        Counters::bump(&shard.counters.misses);
+        if self.listener.is_active() {
+            self.listener.on_event(EventKind::Miss, &key.to_key());
+        }
+    }
+}
+
+/// The store as its policies see it during one call. Entries it removes are kept here and dropped
+/// when the call is over, after every lock is released, so a value's `Drop` never runs under one.
+struct HostCall<'a, K, V, X: Expiry, E: Eviction, L, S> {
+    inner: &'a Inner<K, V, X, E, L, S>,
+    graveyard: RefCell<Vec<SlotOf<K, V, X, E>>>,
+}
+
+impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
+    fn new(inner: &'a Inner<K, V, X, E, L, S>) -> Self {
+        Self {
+            inner,
+            graveyard: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl<K, V, X, E, L, S> Host for HostCall<'_, K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher,
+{
+    fn stored(&self) -> usize {
+        self.inner.len.load(Ordering::Relaxed)
+    }
+
+    fn reclaim_if_expired(&self, entry: EntryRef, now: u64) -> Probe {
+        let inner = self.inner;
+        let shard = inner.shard(entry.hash);
+        let mut table = sync::write(&shard.table);
+        let Ok(occupied) = table.slots.find_entry(entry.hash, |s| s.id == entry.id) else {
+            return Probe::Gone;
+        };
+        let deadline = X::deadline(&occupied.get().expiry);
+        if deadline > now {
+            return Probe::Requeue(deadline);
+        }
+        let (slot, _) = occupied.remove();
+        inner.len.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&shard.counters.expirations);
+        inner.emit(EventKind::Expired, &slot.key);
+        drop(table);
+        self.graveyard.borrow_mut().push(slot);
+        Probe::Removed
+    }
+
+    fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64) -> Probe {
+        let inner = self.inner;
+        let shard = inner.shard(entry.hash);
+        let mut table = sync::write(&shard.table);
+        let Ok(occupied) = table.slots.find_entry(entry.hash, |s| s.id == entry.id) else {
+            return Probe::Gone;
+        };
+        let current = E::stamp(&occupied.get().eviction);
+        if current > stamp {
+            return Probe::Requeue(current);
+        }
+        let (slot, _) = occupied.remove();
+        inner.len.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&shard.counters.evictions);
+        inner.emit(EventKind::Evicted, &slot.key);
+        drop(table);
+        self.graveyard.borrow_mut().push(slot);
+        Probe::Removed
+    }
+
+    fn reclaim_one_expired(&self, now: u64) -> bool {
+        X::USES_CLOCK
+            && self.inner.expiry.may_have_expired(now)
+            && self.inner.expiry.reclaim(now, 1, self) == 1
+    }
+
+    fn scan_deadlines(&self, f: &mut dyn FnMut(EntryRef, u64)) {
+        for shard in self.inner.shards.iter() {
+            let table = sync::read(&shard.table);
+            for s in table.slots.iter() {
+                let deadline = X::deadline(&s.expiry);
+                if deadline != NEVER {
+                    f(
+                        EntryRef {
+                            hash: s.hash,
+                            id: s.id,
+                        },
+                        deadline,
+                    );
+                }
+            }
+        }
+    }
+
+    fn scan_stamps(&self, f: &mut dyn FnMut(EntryRef, u64)) {
+        for shard in self.inner.shards.iter() {
+            let table = sync::read(&shard.table);
+            for s in table.slots.iter() {
+                f(
+                    EntryRef {
+                        hash: s.hash,
+                        id: s.id,
+                    },
+                    E::stamp(&s.eviction),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The case-file runner of `kvstore`. (Being built: see issue 4.)

@@ -1,0 +1,156 @@
+//! The LRU policy: recency stamps on entries, a lazy order queue, and the capacity loop.
+//!
+//! A use stores a fresh stamp from one counter into the entry (an atomic store under the shard's
+//! shared lock: readers never take the policy's lock). The order queue holds one record per entry
+//! with a stamp no newer than the entry's; the victim is found by popping the oldest record and
+//! requeueing it at the entry's current stamp until one still matches. While unbounded, no records
+//! are kept at all: setting a capacity builds them from the entries' stamps.
+
+use crossbeam_utils::CachePadded;
+use kv_core::queue::{self, LazyQueue};
+use kv_core::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
+use kv_core::{Capacity, EntryRef, Eviction, Host, Layer, NEVER, StoreBuilder};
+
+/// Adds capacity and LRU eviction to a store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LruLayer {
+    capacity: usize,
+}
+
+impl LruLayer {
+    /// Unbounded to start with (recency is still tracked for a later `set_capacity`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// At most `capacity` entries; 0 is unbounded.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { capacity }
+    }
+}
+
+impl<K, V, X, E, L, S> Layer<StoreBuilder<K, V, X, E, L, S>> for LruLayer {
+    type Output = StoreBuilder<K, V, X, Lru, L, S>;
+
+    fn layer(&self, inner: StoreBuilder<K, V, X, E, L, S>) -> Self::Output {
+        inner.eviction(Lru::new(self.capacity))
+    }
+}
+
+/// The LRU policy.
+#[derive(Debug)]
+pub struct Lru {
+    /// The source of recency stamps: larger is more recent.
+    next_stamp: CachePadded<AtomicU64>,
+    capacity: AtomicUsize,
+    order: Mutex<LazyQueue>,
+}
+
+/// An entry's recency stamp.
+#[derive(Debug)]
+pub struct Stamp(AtomicU64);
+
+impl Lru {
+    /// A policy with `capacity` (0: unbounded).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            next_stamp: CachePadded::new(AtomicU64::new(1)),
+            capacity: AtomicUsize::new(capacity),
+            order: Mutex::new(LazyQueue::new()),
+        }
+    }
+
+    #[inline]
+    fn fresh_stamp(&self) -> u64 {
+        self.next_stamp.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Evicts until the store fits its capacity: expired entries first, then the oldest.
+    fn shrink_to_fit(&self, order: &mut LazyQueue, now: u64, host: &dyn Host) {
+        loop {
+            let capacity = self.capacity.load(Ordering::Acquire);
+            if capacity == 0 || host.stored() <= capacity {
+                return;
+            }
+            if host.reclaim_one_expired(now) {
+                continue;
+            }
+            let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
+                host.evict_if_unused_since(entry, stamp)
+            });
+            if evicted == 0 {
+                // Every remaining entry is still being inserted; its put will finish the job.
+                return;
+            }
+        }
+    }
+}
+
+impl Default for Lru {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl Eviction for Lru {
+    type State = Stamp;
+
+    #[inline]
+    fn new_state(&self) -> Stamp {
+        Stamp(AtomicU64::new(self.fresh_stamp()))
+    }
+
+    #[inline]
+    fn touch(&self, state: &Stamp) {
+        state.0.store(self.fresh_stamp(), Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn stamp(state: &Stamp) -> u64 {
+        state.0.load(Ordering::Relaxed)
+    }
+
+    fn admit(&self, entry: EntryRef, stamp: u64, now: u64, host: &dyn Host) {
+        // Read after the entry was inserted: a concurrent `set_capacity` that enables the order
+        // either scanned this entry or is seen here (the shard lock orders the two).
+        if self.capacity.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut order = sync::lock(&self.order);
+        if self.capacity.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        order.push(stamp, entry);
+        order.compact_if_sparse(host.stored(), queue::scan_stamps(host));
+        self.shrink_to_fit(&mut order, now, host);
+    }
+
+    fn records(&self) -> Option<Vec<(EntryRef, u64)>> {
+        let order = sync::lock(&self.order);
+        (self.capacity.load(Ordering::Acquire) != 0).then(|| order.records())
+    }
+}
+
+impl Capacity for Lru {
+    fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Acquire)
+    }
+
+    fn with_capacity(self, capacity: usize) -> Self {
+        self.capacity.store(capacity, Ordering::Release);
+        self
+    }
+
+    fn set_capacity(&self, capacity: usize, now: u64, host: &dyn Host) {
+        let mut order = sync::lock(&self.order);
+        let before = self.capacity.swap(capacity, Ordering::AcqRel);
+        if capacity == 0 {
+            order.clear();
+            return;
+        }
+        if before == 0 {
+            order.rebuild(queue::scan_stamps(host));
+        }
+        self.shrink_to_fit(&mut order, now, host);
+    }
+}

@@ -1,0 +1,155 @@
+//! The TTL policy: per-entry deadlines and read budgets, and the expiry index.
+
+use kv_core::queue::{self, LazyQueue};
+use kv_core::sync::{self, AtomicU64, Mutex, Ordering};
+use kv_core::{EntryRef, Expiry, Host, Layer, NEVER, PutOptions, Read, StoreBuilder};
+
+/// Adds expiry to a store: see the crate docs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TtlLayer;
+
+impl TtlLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl<K, V, X, E, L, S> Layer<StoreBuilder<K, V, X, E, L, S>> for TtlLayer {
+    type Output = StoreBuilder<K, V, Ttl, E, L, S>;
+
+    fn layer(&self, inner: StoreBuilder<K, V, X, E, L, S>) -> Self::Output {
+        inner.expiry(Ttl::new())
+    }
+}
+
+/// The expiry policy: it owns the expiry index (a lazy queue of deadlines) under its own lock.
+#[derive(Debug, Default)]
+pub struct Ttl {
+    index: Mutex<LazyQueue>,
+    /// A lower bound of every deadline in the index, readable without the lock: writes skip
+    /// reclaiming altogether while `now` is below it.
+    earliest: AtomicU64,
+}
+
+impl Ttl {
+    /// A policy with an empty index.
+    pub fn new() -> Self {
+        Self {
+            index: Mutex::new(LazyQueue::new()),
+            earliest: AtomicU64::new(NEVER),
+        }
+    }
+
+    fn publish_earliest(&self, index: &LazyQueue) {
+        self.earliest
+            .store(index.min_priority().unwrap_or(NEVER), Ordering::Release);
+    }
+}
+
+/// An entry's expiry state.
+#[derive(Debug)]
+pub struct TtlState {
+    /// When the entry expires ([`NEVER`] for no TTL); atomic because a sliding refresh happens
+    /// under the shard's shared lock. It only ever moves later.
+    deadline: AtomicU64,
+    /// The TTL in nanoseconds, for sliding refresh (0: no TTL).
+    ttl: u64,
+    sliding: bool,
+    /// Reads left before the entry is consumed; 0 means no budget. Spent only under the shard's
+    /// exclusive lock, so it needs no atomic.
+    reads_left: usize,
+}
+
+fn deadline_after(now: u64, ttl: u64) -> u64 {
+    // A deadline past the end of the clock means never (a `Duration::MAX` TTL must not panic).
+    now.checked_add(ttl).unwrap_or(NEVER)
+}
+
+impl TtlState {
+    fn refresh(&self, now: u64) {
+        if self.sliding && self.ttl != 0 {
+            self.deadline
+                .fetch_max(deadline_after(now, self.ttl), Ordering::AcqRel);
+        }
+    }
+
+    /// Reads left before the entry is consumed (`None`: no budget).
+    pub fn reads_left(&self) -> Option<usize> {
+        (self.reads_left != 0).then_some(self.reads_left)
+    }
+}
+
+impl Expiry for Ttl {
+    type State = TtlState;
+    const USES_CLOCK: bool = true;
+
+    fn new_state(&self, opts: &PutOptions, now: u64) -> TtlState {
+        let ttl = opts.ttl().map_or(0, kv_core::duration_to_nanos);
+        TtlState {
+            deadline: AtomicU64::new(if ttl == 0 {
+                NEVER
+            } else {
+                deadline_after(now, ttl)
+            }),
+            ttl,
+            sliding: opts.is_sliding(),
+            reads_left: opts.max_reads().unwrap_or(0),
+        }
+    }
+
+    #[inline]
+    fn read_shared(state: &TtlState, now: u64) -> bool {
+        if state.reads_left != 0 || state.deadline.load(Ordering::Acquire) <= now {
+            return false;
+        }
+        state.refresh(now);
+        true
+    }
+
+    fn read_exclusive(state: &mut TtlState, now: u64) -> Read {
+        if Self::deadline(state) <= now {
+            return Read::Expired;
+        }
+        state.refresh(now);
+        match state.reads_left {
+            0 => Read::Live,
+            1 => Read::Last,
+            _ => {
+                state.reads_left -= 1;
+                Read::Live
+            }
+        }
+    }
+
+    #[inline]
+    fn deadline(state: &TtlState) -> u64 {
+        state.deadline.load(Ordering::Acquire)
+    }
+
+    fn track(&self, entry: EntryRef, deadline: u64, host: &dyn Host) {
+        let mut index = sync::lock(&self.index);
+        index.push(deadline, entry);
+        index.compact_if_sparse(host.stored(), queue::scan_deadlines(host));
+        self.publish_earliest(&index);
+    }
+
+    #[inline]
+    fn may_have_expired(&self, now: u64) -> bool {
+        self.earliest.load(Ordering::Acquire) <= now
+    }
+
+    fn reclaim(&self, now: u64, limit: usize, host: &dyn Host) -> usize {
+        if !self.may_have_expired(now) {
+            return 0;
+        }
+        let mut index = sync::lock(&self.index);
+        let removed = index.drain_upto(now, limit, |entry, _| host.reclaim_if_expired(entry, now));
+        self.publish_earliest(&index);
+        removed
+    }
+
+    fn records(&self) -> Vec<(EntryRef, u64)> {
+        sync::lock(&self.index).records()
+    }
+}

@@ -1,0 +1,155 @@
+//! A store of values of any type, handed back typed: what the global stores hold.
+//!
+//! Values are shared through the standard `Arc` even under loom: they are user data, not part of
+//! the store's synchronisation, and `Arc<dyn Any>` needs std's unsizing and `downcast`.
+//! sync-facade: exempt.
+
+use std::any::Any;
+#[cfg(feature = "ttl")]
+use std::time::Duration;
+
+use std::sync::Arc;
+
+#[cfg(feature = "ttl")]
+use crate::PutOptions;
+use crate::{Clock, Metrics, Store};
+
+/// A stored value of any type.
+pub type Value = Arc<dyn Any + Send + Sync>;
+
+/// A store of `String` keys and values of any `Send + Sync + 'static` type.
+///
+/// `get::<T>` returns `None` when the key holds no live entry or holds a value of another type;
+/// it never panics. A `get` of the wrong type is still a read: it counts a hit and spends a read
+/// budget, because the store cannot know what type the caller expected.
+///
+/// ```
+/// use kvstore::AnyStore;
+///
+/// let store = AnyStore::new();
+/// store.put("n", 7_u64);
+/// assert_eq!(store.get::<u64>("n").as_deref(), Some(&7));
+/// assert_eq!(store.get::<String>("n"), None); // wrong type: None, not a panic
+/// ```
+#[derive(Clone, Debug)]
+pub struct AnyStore {
+    store: Store<String, Value>,
+}
+
+impl Default for AnyStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AnyStore {
+    /// An unbounded store on the system clock.
+    pub fn new() -> Self {
+        Self {
+            store: Store::new(),
+        }
+    }
+
+    /// A store on `clock` (a [`ManualClock`](crate::ManualClock) in tests).
+    pub fn with_clock(clock: impl Clock) -> Self {
+        Self {
+            store: Store::builder().clock(clock).build(),
+        }
+    }
+
+    /// Wraps a typed store whose values are [`Value`]s.
+    pub fn from_store(store: Store<String, Value>) -> Self {
+        Self { store }
+    }
+
+    /// The typed store underneath.
+    pub fn as_store(&self) -> &Store<String, Value> {
+        &self.store
+    }
+
+    /// Stores `value` under `key` with no options.
+    pub fn put<T: Any + Send + Sync>(&self, key: impl Into<String>, value: T) {
+        self.store.put(key.into(), Arc::new(value));
+    }
+
+    /// Stores `value` under `key` with `options` (TTL, sliding TTL, read budget).
+    #[cfg(feature = "ttl")]
+    pub fn put_with<T: Any + Send + Sync>(
+        &self,
+        key: impl Into<String>,
+        value: T,
+        options: &PutOptions,
+    ) {
+        self.store.put_with(key.into(), Arc::new(value), options);
+    }
+
+    /// Stores `value` under `key`, expiring `ttl` after now.
+    #[cfg(feature = "ttl")]
+    pub fn put_for<T: Any + Send + Sync>(&self, key: impl Into<String>, value: T, ttl: Duration) {
+        self.put_with(key, value, &PutOptions::new().with_ttl(ttl));
+    }
+
+    /// The value under `key` if it is live and a `T`.
+    pub fn get<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
+        self.store.get(key)?.downcast::<T>().ok()
+    }
+
+    /// The value under `key` if it is live, whatever its type.
+    pub fn get_any(&self, key: &str) -> Option<Value> {
+        self.store.get(key)
+    }
+
+    /// Whether `key` holds a live entry (not a read: see [`Store::has`]).
+    pub fn has(&self, key: &str) -> bool {
+        self.store.has(key)
+    }
+
+    /// Removes `key`; `true` if a live entry was removed.
+    pub fn del(&self, key: &str) -> bool {
+        self.store.del(key)
+    }
+
+    /// The live keys, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = self.store.keys();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        self.store.metrics()
+    }
+
+    /// Entries held in memory.
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.store.is_empty()
+    }
+
+    /// Sets the capacity (0: unbounded); shrinking evicts at once.
+    #[cfg(feature = "lru")]
+    pub fn set_capacity(&self, capacity: usize) {
+        self.store.set_capacity(capacity);
+    }
+
+    /// The capacity (0: unbounded).
+    #[cfg(feature = "lru")]
+    pub fn capacity(&self) -> usize {
+        self.store.capacity()
+    }
+
+    /// Reclaims every expired entry now; returns how many.
+    pub fn purge_expired(&self) -> usize {
+        self.store.purge_expired()
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) {
+        self.store.clear();
+    }
+}

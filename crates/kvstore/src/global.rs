@@ -1,0 +1,103 @@
+//! The process-global stores: the default store and the namespace registry.
+//!
+//! The registry is process-wide bookkeeping, not part of any store's concurrency, so it uses the
+//! standard library's lock directly (outside every loom model). sync-facade: exempt.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+
+#[cfg(feature = "ttl")]
+use crate::PutOptions;
+use crate::{AnyStore, Metrics};
+
+static DEFAULT: LazyLock<RwLock<AnyStore>> = LazyLock::new(|| RwLock::new(AnyStore::new()));
+static NAMESPACES: LazyLock<RwLock<HashMap<String, AnyStore>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// The process-global default store: distinct from every namespace, `namespace("")` included.
+///
+/// Returns a handle (cheap to clone); keep it on hot paths instead of calling the free functions,
+/// which look the store up every time.
+pub fn default() -> AnyStore {
+    DEFAULT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// The store of namespace `ns`: the same store for the same name for the life of the process
+/// (until [`reset_namespaces`]); different names are isolated, each with its own capacity and
+/// metrics. Any string is a valid name.
+pub fn namespace(ns: &str) -> AnyStore {
+    if let Some(store) = NAMESPACES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(ns)
+    {
+        return store.clone();
+    }
+    NAMESPACES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(ns.to_owned())
+        .or_default()
+        .clone()
+}
+
+/// Replaces the default store with a fresh one (for tests). Handles taken earlier keep working on
+/// the old store.
+pub fn reset_default() {
+    *DEFAULT.write().unwrap_or_else(PoisonError::into_inner) = AnyStore::new();
+}
+
+/// Forgets every namespace (for tests): the next `namespace(ns)` returns a fresh store. Handles
+/// taken earlier keep working on the old stores.
+pub fn reset_namespaces() {
+    NAMESPACES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
+/// `default().put(key, value)`.
+pub fn put<T: Any + Send + Sync>(key: impl Into<String>, value: T) {
+    default().put(key, value);
+}
+
+/// `default().put_with(key, value, options)`.
+#[cfg(feature = "ttl")]
+pub fn put_with<T: Any + Send + Sync>(key: impl Into<String>, value: T, options: &PutOptions) {
+    default().put_with(key, value, options);
+}
+
+/// `default().get::<T>(key)`: `None` if absent, expired, spent, or not a `T`.
+pub fn get<T: Any + Send + Sync>(key: &str) -> Option<Arc<T>> {
+    default().get::<T>(key)
+}
+
+/// `default().del(key)`.
+pub fn del(key: &str) -> bool {
+    default().del(key)
+}
+
+/// `default().has(key)`.
+pub fn has(key: &str) -> bool {
+    default().has(key)
+}
+
+/// `default().keys()`, sorted.
+pub fn keys() -> Vec<String> {
+    default().keys()
+}
+
+/// `default().metrics()`.
+pub fn stats() -> Metrics {
+    default().metrics()
+}
+
+/// `default().set_capacity(capacity)`.
+#[cfg(feature = "lru")]
+pub fn set_capacity(capacity: usize) {
+    default().set_capacity(capacity);
+}

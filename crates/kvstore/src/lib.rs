@@ -1,0 +1,110 @@
+//! An in-memory, concurrency-safe key/value store for ephemeral state: a store per namespace and a
+//! process-global default, per-entry TTL, sliding TTL, delete-on-read after `n` reads, optional
+//! capacity with exact LRU eviction, and exact metrics.
+//!
+//! Two ways in:
+//!
+//! - The **typed** [`Store<K, V>`](Store): build one, share clones of it. Every method takes
+//!   `&self`.
+//! - The **global** stores: [`default()`] and [`namespace`]`("pipeline/node")`, holding values of
+//!   any `Send + Sync + 'static` type, with the seed's convenience functions ([`put`], [`get`],
+//!   [`del`], [`has`], [`keys`], [`stats`], [`set_capacity`]).
+//!
+//! # Session-like entries: sliding TTL
+//!
+//! ```
+//! use std::time::Duration;
+//! use kvstore::{ManualClock, PutOptions, Store};
+//!
+//! let clock = ManualClock::new();
+//! let sessions: Store<String, String> = Store::builder().clock(clock.clone()).build();
+//! let idle_30m = PutOptions::new().with_ttl(Duration::from_secs(1800)).with_sliding_ttl();
+//! sessions.put_with("sid-1".into(), "alice".into(), &idle_30m);
+//! clock.advance(Duration::from_secs(1700));
+//! assert!(sessions.get("sid-1").is_some()); // a read keeps it alive another 30 minutes
+//! clock.advance(Duration::from_secs(1700));
+//! assert!(sessions.get("sid-1").is_some());
+//! ```
+//!
+//! # One-shot tokens: delete on read
+//!
+//! ```
+//! use kvstore::PutOptions;
+//!
+//! let tokens = kvstore::namespace("auth/tokens");
+//! tokens.put_with("tok-9f2", "user-42".to_string(), &PutOptions::new().with_max_reads(1));
+//! assert_eq!(tokens.get::<String>("tok-9f2").as_deref().map(String::as_str), Some("user-42"));
+//! assert!(tokens.get::<String>("tok-9f2").is_none()); // spent
+//! ```
+//!
+//! # A capped per-node store: LRU
+//!
+//! ```
+//! let node = kvstore::namespace("pipeline/node-7");
+//! node.set_capacity(2);
+//! node.put("a", 1_u32);
+//! node.put("b", 2_u32);
+//! node.put("c", 3_u32); // evicts "a", the least recently used
+//! assert_eq!(node.keys(), ["b", "c"]);
+//! assert_eq!(node.metrics().evictions, 1);
+//! ```
+//!
+//! # Layers
+//!
+//! [`Store`] is `kv_core::Store` with these policies, applied in this order when built:
+//! [`TtlLayer`] (expiry, feature `ttl`), then [`LruLayer`] (eviction, feature `lru`). Each feature
+//! can be left out; a store without it pays nothing for it.
+
+mod any;
+mod global;
+
+pub use any::{AnyStore, Value};
+#[cfg(feature = "ttl")]
+pub use global::put_with;
+#[cfg(feature = "lru")]
+pub use global::set_capacity;
+pub use global::{
+    default, del, get, has, keys, namespace, put, reset_default, reset_namespaces, stats,
+};
+
+pub use kv_core::{
+    Clock, DefaultHashBuilder, EventKind, KeyQuery, Listener, ManualClock, Metrics, PutOptions,
+    StoreBuilder, SystemClock,
+};
+#[cfg(feature = "lru")]
+pub use kv_lru::{Lru, LruLayer};
+#[cfg(feature = "ttl")]
+pub use kv_ttl::{Sweep, Sweeper, Ttl, TtlLayer};
+
+/// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
+#[cfg(feature = "ttl")]
+pub type Expiry = kv_ttl::Ttl;
+/// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
+#[cfg(not(feature = "ttl"))]
+pub type Expiry = kv_core::NoExpiry;
+
+/// The eviction policy of [`Store`]: [`Lru`] with the `lru` feature, none without.
+#[cfg(feature = "lru")]
+pub type Eviction = kv_lru::Lru;
+/// The eviction policy of [`Store`]: [`Lru`] with the `lru` feature, none without.
+#[cfg(not(feature = "lru"))]
+pub type Eviction = kv_core::NoEviction;
+
+/// The event listener of [`Store`].
+pub type Events = kv_core::NoListener;
+
+/// The typed store: keys `K`, values `V` (`get` returns clones; use `Arc<T>` for big values).
+///
+/// ```
+/// use kvstore::Store;
+///
+/// let store = Store::<String, u64>::builder().capacity(10_000).build();
+/// store.put("hits".into(), 1);
+/// assert_eq!(store.get("hits"), Some(1));
+/// ```
+pub type Store<K = String, V = String> =
+    kv_core::Store<K, V, Expiry, Eviction, Events, DefaultHashBuilder>;
+
+/// The builder of [`Store`].
+pub type Builder<K = String, V = String> =
+    StoreBuilder<K, V, Expiry, Eviction, Events, DefaultHashBuilder>;

@@ -1,0 +1,242 @@
+//! Project automation, one binary with subcommands (`cargo xtask <command>`):
+//!
+//! - `test`: everything CI checks: formatting, the sync-facade rule, clippy with warnings denied,
+//!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
+//!   unreferenced snapshots rejected, the loom models, and the harness on the example cases.
+//! - `loom`: only the loom models.
+//!
+//! Plain `std::process::Command`; no dependencies, so it builds in seconds.
+
+use std::collections::BTreeSet;
+use std::env;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let result = match cmd {
+        "test" => test(rest),
+        "loom" => loom(),
+        "help" | "--help" | "-h" => {
+            println!("{}", HELP);
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "usage: cargo xtask <command>
+
+commands:
+  test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
+           insta snapshots (CI mode), loom models, harness on examples/cases
+  loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(step: &str, cmd: &mut Command) -> Result {
+    eprintln!("\n==> {step}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step}: failed ({status})"))
+    }
+}
+
+fn test(args: &[String]) -> Result {
+    let quick = args.iter().any(|a| a == "--quick");
+    run(
+        "formatting",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    sync_facade_rule()?;
+    run(
+        "clippy (warnings denied)",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy, facade without default features",
+        cargo().args([
+            "clippy",
+            "-p",
+            "kvstore",
+            "--no-default-features",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    snapshot_tests()?;
+    for features in ["ttl", "lru"] {
+        run(
+            &format!("tests, facade with only `{features}`"),
+            cargo().args([
+                "test",
+                "-p",
+                "kvstore",
+                "--no-default-features",
+                "--features",
+                features,
+                "--locked",
+            ]),
+        )?;
+    }
+    if !quick {
+        loom()?;
+    }
+    Ok(())
+}
+
+/// All tests and doctests, with insta in CI mode: no snapshot is written, a changed one fails, and
+/// a committed snapshot that no test asserts any more fails too.
+fn snapshot_tests() -> Result {
+    let refs = root().join("target").join("insta-references.txt");
+    let _ = fs::create_dir_all(refs.parent().unwrap_or(Path::new(".")));
+    let _ = fs::remove_file(&refs);
+    run(
+        "tests and doctests (insta in CI mode)",
+        cargo()
+            .args(["test", "--workspace", "--locked"])
+            .env("INSTA_UPDATE", "no")
+            .env("CI", "true")
+            .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs),
+    )?;
+    let referenced: BTreeSet<PathBuf> = fs::read_to_string(&refs)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| fs::canonicalize(l).unwrap_or_else(|_| PathBuf::from(l)))
+        .collect();
+    let mut unreferenced = Vec::new();
+    for snap in files_under(&root().join("crates"), "snap") {
+        let canon = fs::canonicalize(&snap).unwrap_or(snap.clone());
+        if !referenced.contains(&canon) {
+            unreferenced.push(snap.display().to_string());
+        }
+    }
+    if unreferenced.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "snapshots no test asserts (delete them): {}",
+            unreferenced.join(", ")
+        ))
+    }
+}
+
+/// The loom models, in release, in their own target directory so the `kv_loom` cfg never
+/// invalidates the normal build.
+fn loom() -> Result {
+    run(
+        "loom models",
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "kvstore",
+                "--release",
+                "--locked",
+                "--test",
+                "it",
+                "loom",
+            ])
+            .env("RUSTFLAGS", "--cfg kv_loom")
+            .env("LOOM_MAX_PREEMPTIONS", "2")
+            .env("CARGO_TARGET_DIR", root().join("target").join("loom")),
+    )
+}
+
+/// Locks, atomics and `Arc` come from `kv_core::sync` (so loom can model them). A file that must
+/// use the standard ones says why with a `sync-facade: exempt` comment.
+fn sync_facade_rule() -> Result {
+    eprintln!("\n==> sync facade rule");
+    const FORBIDDEN: [&str; 6] = [
+        "std::sync::Mutex",
+        "std::sync::RwLock",
+        "std::sync::Arc",
+        "std::sync::atomic",
+        "std::sync::{",
+        "parking_lot::",
+    ];
+    let mut offenders = Vec::new();
+    for file in files_under(&root().join("crates"), "rs") {
+        let is_facade = file.ends_with("kv-core/src/sync.rs");
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        if is_facade || text.contains("sync-facade: exempt") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            if FORBIDDEN.iter().any(|f| line.contains(f)) && !line.trim_start().starts_with("//") {
+                offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    if offenders.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "use kv_core::sync instead of std::sync (or mark the file `sync-facade: exempt` with a reason):\n{}",
+            offenders.join("\n")
+        ))
+    }
+}
+
+fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name() != Some(OsStr::new("target")) {
+                    stack.push(p);
+                }
+            } else if p.extension() == Some(OsStr::new(ext)) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
