@@ -116,6 +116,8 @@ fn test(args: &[String]) -> Result {
                 "--no-default-features",
                 "--features",
                 features,
+                "--lib",
+                "--tests",
                 "--locked",
             ]),
         )?;

@@ -137,15 +137,18 @@ impl StoreClock {
         }
     }
 
+    /// The store's time: never going backwards, and never reaching `NEVER` (`u64::MAX`), so an
+    /// entry without a deadline cannot expire even on a clock that runs to its end.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        match self {
+        let t = match self {
             Self::System(c) => c.now_nanos(),
             Self::Guarded { clock, high_water } => {
                 let t = clock.now_nanos();
                 // fetch_max returns the previous mark; the store's time is the larger of the two.
                 t.max(high_water.fetch_max(t, Ordering::AcqRel))
             }
-        }
+        };
+        t.min(crate::NEVER - 1)
     }
 }

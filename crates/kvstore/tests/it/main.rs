@@ -1,0 +1,20 @@
+//! The facade's integration tests, one binary (see style.md): the contract rule by rule, the loom
+//! models (only under `--cfg kv_loom`), and the reliability suites.
+// sync-facade: exempt (tests drive the store from std threads and share std Arcs).
+
+// The contract needs both policies (the feature subsets are checked by clippy and unit tests).
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod semantics;
+
+// The reliability suites drive every option and the capacity: they need both policies.
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod model;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod edge_inputs;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod linearizability;
+
+#[cfg(kv_loom)]
+mod loom;
