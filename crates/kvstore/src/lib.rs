@@ -73,8 +73,10 @@ pub use kv_core::{
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::{Lru, LruLayer};
+#[cfg(all(feature = "ttl", not(kv_loom)))]
+pub use kv_ttl::{Sweep, Sweeper};
 #[cfg(feature = "ttl")]
-pub use kv_ttl::{Sweep, Sweeper, Ttl, TtlLayer};
+pub use kv_ttl::{Ttl, TtlLayer};
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]
