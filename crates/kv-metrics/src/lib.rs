@@ -1,2 +1,39 @@
-//! The wire forms of a store's counters and contents (`kv.metrics.v1`, `kv.dump.v1`, `diag.v1`),
-//! their JSON Schemas, and live event subscriptions. (Being built: see issue 3.)
+//! The wire forms of a store's counters and contents (`kv.metrics.v1`, `kv.dump.v1`, and the
+//! `diag.v1` records `KV_METRICS` and `KV_DUMP`), their JSON Schemas, and writing them as
+//! artifact files that a reader never sees half-written.
+//!
+//! ```
+//! use kv_metrics::{DumpRecord, MetricsRecord, Timestamp, write_artifact};
+//!
+//! let store: kv_core::Store<String, u64> = kv_core::Store::new();
+//! store.put("b".into(), 2);
+//! store.put("a".into(), 1);
+//! let _ = store.get("a");
+//!
+//! // Reading a snapshot: the counters, and the record of them at this instant.
+//! let now = Timestamp::now();
+//! let metrics = MetricsRecord::new(&store.metrics(), now);
+//! assert_eq!(metrics.metrics().hits, 1);
+//! println!("{metrics}"); // 2025-09-29T19:50:12.345Z hits=1 misses=0 ... hit_ratio=1.000
+//!
+//! // Writing both artifacts.
+//! let dump = DumpRecord::new(store.keys(), now);
+//! assert_eq!(dump.keys(), ["a", "b"]);
+//! let out = std::env::temp_dir().join(format!("kv-metrics-crate-doc-{}", std::process::id()));
+//! write_artifact(out.join("metrics.json"), &metrics)?;
+//! write_artifact(out.join("dump.json"), &dump)?;
+//! # std::fs::remove_dir_all(&out)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod artifact;
+mod timestamp;
+mod wire;
+
+pub use artifact::{ArtifactError, write_artifact};
+pub use timestamp::{TIMESTAMP_PATTERN, Timestamp};
+pub use wire::{
+    CaseRef, DIAG_SCHEMA, DUMP_SCHEMA, DiagRecord, DiagSchemaName, DumpRecord, DumpSchemaName,
+    InfoLevel, KvDumpCode, KvDumpData, KvDumpDiag, KvMetricsCode, KvMetricsData, KvMetricsDiag,
+    METRICS_SCHEMA, MetricsRecord, MetricsSchemaName, WireRecord, key_text,
+};

@@ -1,0 +1,4 @@
+//! The integration tests of kv-metrics, one binary (see style.md).
+
+mod artifact;
+mod wire;
