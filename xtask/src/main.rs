@@ -14,6 +14,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod schemas;
+
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match cmd {
         "test" => test(rest),
         "loom" => loom(),
+        "schemas" => schemas::schemas(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -45,7 +48,8 @@ const HELP: &str = "usage: cargo xtask <command>
 commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
            insta snapshots (CI mode), loom models, harness on examples/cases
-  loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)";
+  loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
+  schemas  regenerate the committed JSON Schemas in schemas/ from kv-metrics";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

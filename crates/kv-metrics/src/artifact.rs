@@ -86,10 +86,11 @@ pub fn write_artifact<R: WireRecord>(
     path: impl AsRef<Path>,
     record: &R,
 ) -> Result<(), ArtifactError> {
-    write_atomically(path.as_ref(), record.to_json_line().as_bytes())
+    write_text_atomically(path.as_ref(), record.to_json_line().as_bytes())
 }
 
-fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ArtifactError> {
+/// Writes `contents` to `path` through a temporary file in the same folder and a rename.
+pub(crate) fn write_text_atomically(path: &Path, contents: &[u8]) -> Result<(), ArtifactError> {
     let fail = |step, source| ArtifactError {
         path: path.to_path_buf(),
         step,

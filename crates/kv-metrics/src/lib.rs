@@ -27,10 +27,12 @@
 //! ```
 
 mod artifact;
+mod schema;
 mod timestamp;
 mod wire;
 
 pub use artifact::{ArtifactError, write_artifact};
+pub use schema::{GeneratedSchema, schemas, write_schemas};
 pub use timestamp::{TIMESTAMP_PATTERN, Timestamp};
 pub use wire::{
     CaseRef, DIAG_SCHEMA, DUMP_SCHEMA, DiagRecord, DiagSchemaName, DumpRecord, DumpSchemaName,
