@@ -10,7 +10,15 @@ pub fn schemas() -> Result {
     run(
         "generate JSON Schemas (kv-metrics)",
         cargo()
-            .args(["run", "--quiet", "-p", "kv-metrics", "--example", "schemas", "--"])
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "kv-metrics",
+                "--example",
+                "schemas",
+                "--",
+            ])
             .arg(&folder),
     )
 }
