@@ -1,1 +1,58 @@
-//! The case-file runner of `kvstore`. (Being built: see issue 4.)
+//! The case-file runner of `kvstore`: reads directive files (`*_test.kv`, and the `ami`
+//! toolchain's `*_test.ami` unchanged), runs each case on its own fresh store with a manual clock,
+//! checks it, and reports: a human report, the `test.v1` JSON stream, and the `kv.metrics.v1` /
+//! `kv.dump.v1` artifacts. The format is specified in `docs/case-format.md`.
+//!
+//! On the command line: `kv-harness test examples/cases`. From Rust, the same runner:
+//!
+//! ```
+//! use kv_harness::{Options, run_script};
+//!
+//! let text = r#"
+//! #pragma test:case sliding_session
+//! #pragma test:step put key=sid value=alice ttl=30m sliding=true
+//! #pragma test:step advance by=29m
+//! #pragma test:step get key=sid expect=alice
+//! #pragma test:step advance by=29m
+//! #pragma test:step has key=sid expect=true
+//! "#;
+//! let summary = run_script("session_test.kv", text, &Options::default())?;
+//! assert_eq!(summary.exit_code(), 0);
+//! # Ok::<(), kv_harness::Error>(())
+//! ```
+//!
+//! - [`run`] / [`run_with`]: load files and run them (with an [`Observer`] to hear results in a
+//!   stable order); [`load`] reports every problem of every file, with positions, before anything
+//!   runs.
+//! - [`assert_script`] and [`assert_files_pass`]: drive case files from a `#[test]`.
+//! - [`HumanReport`] and [`JsonStream`]: the two reports the `kv-harness` binary prints.
+
+mod artifacts;
+mod case;
+pub mod cli;
+mod discover;
+mod error;
+mod parse;
+mod report;
+mod runner;
+mod runtime;
+mod script;
+pub mod stream;
+mod syntax;
+
+pub use artifacts::{Totals, case_paths, folder as artifact_folder};
+pub use case::{CaseRun, Failure, Outcome, Snapshot, run_case};
+pub use discover::{Source, discover, is_case_file_name, read_text};
+pub use error::{Error, FileError};
+pub use parse::{
+    Case, CaseFile, DEFAULT_TIMEOUT, GetExpect, KvSpec, MetricsExpect, Op, RuntimeSpec, Step,
+    parse_file,
+};
+pub use report::{HumanReport, describe_failure};
+pub use runner::{
+    CaseResult, LoadedFile, Observer, Options, Plan, Quiet, Summary, load, run, run_loaded,
+    run_with,
+};
+pub use runtime::TIMEOUT_CODE;
+pub use script::{assert_files_pass, assert_script, run_script};
+pub use stream::JsonStream;
