@@ -1,4 +1,6 @@
 //! The integration tests of kv-metrics, one binary (see style.md).
 
 mod artifact;
+mod schemas;
+mod snapshots;
 mod wire;
