@@ -14,6 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod schemas;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cmd {
         "test" => test(rest),
         "loom" => loom(),
+        "bench" => bench::bench(rest),
         "schemas" => schemas::schemas(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
@@ -49,6 +51,7 @@ commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
            insta snapshots (CI mode), loom models, harness on examples/cases
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
+  bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
   schemas  regenerate the committed JSON Schemas in schemas/ from kv-metrics";
 
 fn root() -> PathBuf {
