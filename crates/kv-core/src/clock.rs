@@ -124,13 +124,13 @@ pub fn duration_to_nanos(d: Duration) -> u64 {
 pub(crate) enum StoreClock {
     System(SystemClock),
     Guarded {
-        clock: Arc<dyn Clock>,
+        clock: Box<dyn Clock>,
         high_water: AtomicU64,
     },
 }
 
 impl StoreClock {
-    pub(crate) fn guarded(clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn guarded(clock: Box<dyn Clock>) -> Self {
         Self::Guarded {
             clock,
             high_water: AtomicU64::new(0),

@@ -34,6 +34,9 @@ pub enum Probe {
     Requeue(u64),
     /// The entry was removed (and counted).
     Removed,
+    /// The entry stays and the record keeps its place: stop draining (nothing needs removing
+    /// any more).
+    Enough,
 }
 
 /// The outcome of a read decided under the shard's exclusive lock.
@@ -54,8 +57,10 @@ pub trait Host {
     fn stored(&self) -> usize;
     /// Reclaims the entry if it is expired at `now` (counting one Expiration).
     fn reclaim_if_expired(&self, entry: EntryRef, now: u64) -> Probe;
-    /// Evicts the entry if its recency stamp is still `stamp` (counting one Eviction).
-    fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64) -> Probe;
+    /// Evicts the entry if its recency stamp is still `stamp` and the store still holds more
+    /// than `capacity` entries (counting one Eviction). The count is checked under the victim's
+    /// lock, so a concurrent removal elsewhere never leads to an eviction that was not needed.
+    fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64, capacity: usize) -> Probe;
     /// Reclaims one expired entry, if any exists at `now`. Eviction calls this first, so a live
     /// entry is never evicted while an expired one holds a slot.
     fn reclaim_one_expired(&self, now: u64) -> bool;

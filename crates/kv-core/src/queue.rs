@@ -72,6 +72,10 @@ impl LazyQueue {
                 Probe::Gone => {}
                 Probe::Removed => removed += 1,
                 Probe::Requeue(p) => self.push(p, entry),
+                Probe::Enough => {
+                    self.push(priority, entry);
+                    break;
+                }
             }
         }
         removed

@@ -21,7 +21,12 @@ use crate::sync::{self, Arc, AtomicUsize, Ordering, RwLock};
 use crate::{KeyQuery, PutOptions};
 
 /// The default hasher: fast, and seeded per store so keys cannot be chosen to collide.
+#[cfg(not(kv_loom))]
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
+/// Under loom every execution must replay identically, so keys must land in the same shards:
+/// the hasher's seed is fixed.
+#[cfg(kv_loom)]
+pub type DefaultHashBuilder = foldhash::fast::FixedState;
 
 /// One stored entry.
 struct Slot<K, V, XS, ES> {
@@ -119,7 +124,7 @@ impl<K, V, X: Expiry, E: Eviction, L, S> WeakStore<K, V, X, E, L, S> {
 pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
 {
     shards: Option<usize>,
-    clock: Option<Arc<dyn Clock>>,
+    clock: Option<Box<dyn Clock>>,
     hasher: S,
     expiry: X,
     eviction: E,
@@ -159,7 +164,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
     /// The clock the store takes all time from (the system's monotonic clock by default). Give a
     /// [`ManualClock`](crate::ManualClock) to control time in tests.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Some(Arc::new(clock));
+        self.clock = Some(Box::new(clock));
         self
     }
 
@@ -802,7 +807,7 @@ where
         Probe::Removed
     }
 
-    fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64) -> Probe {
+    fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64, capacity: usize) -> Probe {
         let inner = self.inner;
         let shard = inner.shard(entry.hash);
         let mut table = sync::write(&shard.table);
@@ -812,6 +817,9 @@ where
         let current = E::stamp(&occupied.get().eviction);
         if current > stamp {
             return Probe::Requeue(current);
+        }
+        if inner.len.load(Ordering::Relaxed) <= capacity {
+            return Probe::Enough;
         }
         let (slot, _) = occupied.remove();
         inner.len.fetch_sub(1, Ordering::Relaxed);

@@ -76,7 +76,7 @@ impl Lru {
                 continue;
             }
             let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
-                host.evict_if_unused_since(entry, stamp)
+                host.evict_if_unused_since(entry, stamp, capacity)
             });
             if evicted == 0 {
                 // Every remaining entry is still being inserted; its put will finish the job.
