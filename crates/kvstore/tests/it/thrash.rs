@@ -145,7 +145,7 @@ fn thrash(capacity: usize, toggle_capacity: bool) {
                                     PutOptions::new()
                                 };
                                 let value = Tracked::new(i, &ledger);
-                                if store.put_with(key.into(), value, &opts).is_none() {
+                                if store.put_with(key, value, &opts).is_none() {
                                     tally.new_entries += 1;
                                 }
                             }
