@@ -161,9 +161,18 @@ pub fn execute(cmd: &TestCommand) -> i32 {
     match result {
         Ok(summary) => summary.exit_code(),
         Err(e) => {
-            eprintln!("kv-harness: {e}");
+            report_error(&e);
             e.exit_code()
         }
+    }
+}
+
+/// Prints an error that stopped the run to stderr. File problems go one a line as
+/// `file:line:column: message`, the form editors and terminals link to.
+pub fn report_error(e: &Error) {
+    match e {
+        Error::Files(_) => eprintln!("{e}"),
+        _ => eprintln!("kv-harness: {e}"),
     }
 }
 

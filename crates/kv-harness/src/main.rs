@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         }
         Ok(Command::Test(cmd)) => cli::execute(&cmd),
         Err(e) => {
-            eprintln!("kv-harness: {e}");
+            cli::report_error(&e);
             e.exit_code()
         }
     };

@@ -1,0 +1,190 @@
+//! Malformed files stop the run with exit status 2 before any case runs, every problem reported
+//! with its file, line and column; bad input never panics.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::{FIXTURES, harness, scratch};
+
+/// Each malformed fixture and the exact message it must give.
+const EXPECTED: [(&str, &str); 10] = [
+    (
+        "bad_duration_test.kv",
+        "3:31: unknown duration unit \"parsecs\" (expected ns, us, ms, s, m, h)",
+    ),
+    (
+        "bad_duration_test.kv",
+        "4:42: duration \"5\" has no unit (expected ns, us, ms, s, m, h, as in 5ms)",
+    ),
+    (
+        "bad_number_test.kv",
+        "2:30: bad number \"lots\" for n (expected a whole number, like 3)",
+    ),
+    (
+        "bad_number_test.kv",
+        "3:32: bad number \"-1\" for hits (expected a whole number, like 3)",
+    ),
+    (
+        "duplicate_case_test.kv",
+        "3:19: duplicate case name `same` (first declared on line 1; names are unique within a file)",
+    ),
+    (
+        "invalid_json_test.ami",
+        "2:36: invalid JSON in input=: trailing comma",
+    ),
+    (
+        "step_before_case_test.kv",
+        "1:1: step before any case (put a `#pragma test:case <name>` above it)",
+    ),
+    (
+        "unknown_directive_test.kv",
+        "2:14: unknown directive `test:teardown` (expected test:case, test:runtime, test:kv or test:step)",
+    ),
+    (
+        "unknown_op_test.kv",
+        "2:19: unknown step op `fetch` (expected one of put, get, has, del, keys, advance, capacity, purge, metrics)",
+    ),
+    (
+        "unterminated_quote_test.kv",
+        "2:35: unterminated quote: this \" is never closed on its line",
+    ),
+];
+
+#[test]
+fn each_malformed_file_exits_2_with_its_position() {
+    for (file, message) in EXPECTED {
+        let path = format!("{FIXTURES}/malformed/{file}");
+        let run = harness(&["test", &path]);
+        assert_eq!(run.code, 2, "{path}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{path}:{message}\n")),
+            "{path}: expected `{message}` in:\n{}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "", "no case runs");
+    }
+}
+
+#[test]
+fn all_problems_of_all_files_are_reported_before_anything_runs() {
+    let good = "examples/cases/basics_test.kv";
+    let run = harness(&["test", good, &format!("{FIXTURES}/malformed")]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "", "the good file did not run either");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), EXPECTED.len() + 1, "{}", run.stderr);
+    for ((file, message), line) in EXPECTED.iter().zip(&lines) {
+        assert_eq!(*line, format!("{FIXTURES}/malformed/{file}:{message}"));
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&"10 problems in the case files; no case was run")
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_reported_at_the_bad_byte() {
+    let dir = scratch("not-utf8");
+    let path = dir.join("latin1_test.kv");
+    fs::write(
+        &path,
+        b"#pragma test:case c\n#pragma test:step put key=caf\xe9 value=1\n",
+    )
+    .unwrap();
+    let run = harness(&["test", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:2:30: not UTF-8 text: byte 0xE9 cannot start a character (save the file as UTF-8)",
+            path.display()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_path_that_does_not_exist() {
+    let run = harness(&["test", "no/such/cases"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "no/such/cases: no such file or folder (check the path)\n1 problem in the case files; no case was run\n"
+    );
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_written_stops_the_run_first() {
+    // A regular file where the build folder should be: no folder can be made under it.
+    let dir = scratch("unwritable");
+    let blocker = dir.join("build");
+    fs::write(&blocker, "not a folder").unwrap();
+    let run = harness(&["test", "examples/cases", "--out", blocker.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "kv-harness: cannot write artifacts to {}",
+            Path::new(&blocker).join("test").join("kv").display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("choose a writable folder with --out DIR")
+    );
+    assert_eq!(run.stdout, "", "no case runs");
+}
+
+#[test]
+fn a_bad_command_line_exits_2() {
+    for (args, message) in [
+        (
+            &["test", "--parallel", "zero"][..],
+            "--parallel needs a whole number",
+        ),
+        (&["test", "--bogus"][..], "unknown flag `--bogus`"),
+        (&["run"][..], "unknown command `run`"),
+        (&["test", "--kv-events"][..], "add --json"),
+    ] {
+        let run = harness(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn hostile_lines_never_panic() {
+    let lines = [
+        "#pragma test:",
+        "#pragma test: ",
+        "#pragma test:case",
+        "#pragma test:case \"",
+        "#pragma test:case 'x' y",
+        "#pragma test:step",
+        "#pragma test:step put key=\"\\",
+        "#pragma test:step put key=\"a\\\"",
+        "#pragma test:runtime input={",
+        "#pragma test:runtime input={\"a\":\"}",
+        "#pragma test:runtime input={]}",
+        "#pragma test:runtime input=}{ output={}}",
+        "#pragma test:runtime timeout=99999999999999999999999",
+        "#pragma test:step advance by=99999999999999999999h",
+        "#pragma test:step advance by=18446744073709551615h",
+        "#pragma test:step capacity n=18446744073709551616",
+        "#pragma test:kv put=\";;=;a\" get=\",,\" ns=''",
+        "#pragma test:step put key=é value=ü ttl=1µs",
+        "#pragma test:step = = =",
+        "\u{feff}#pragma test:case bom",
+        "#pragma test:step metrics currentSize=0x10",
+    ];
+    for line in lines {
+        let text = format!("#pragma test:case c\n{line}\n");
+        // Ok or a positioned error; never a panic.
+        if let Err(errors) = kv_harness::parse_file(Path::new("h_test.kv"), &text) {
+            for e in errors {
+                assert!(e.line.is_some() && e.column.is_some(), "{e}");
+            }
+        }
+    }
+}
