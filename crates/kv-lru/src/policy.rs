@@ -102,7 +102,9 @@ impl Eviction for Lru {
 
     #[inline]
     fn touch(&self, state: &Stamp) {
-        state.0.store(self.fresh_stamp(), Ordering::Relaxed);
+        // fetch_max, not store: two racing uses must leave the newer stamp, or the entry's stamp
+        // could fall below its queue record and break the lazy queue's invariant.
+        state.0.fetch_max(self.fresh_stamp(), Ordering::Relaxed);
     }
 
     #[inline]
