@@ -129,6 +129,18 @@ fn test(args: &[String]) -> Result {
             ]),
         )?;
     }
+    run(
+        "harness on examples/cases (the README's first command, debug build)",
+        cargo().args([
+            "run",
+            "-p",
+            "kv-harness",
+            "--locked",
+            "--",
+            "test",
+            "examples/cases",
+        ]),
+    )?;
     if !quick {
         loom()?;
     }
