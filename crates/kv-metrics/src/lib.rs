@@ -27,11 +27,15 @@
 //! ```
 
 mod artifact;
+mod event;
+mod hub;
 mod schema;
 mod timestamp;
 mod wire;
 
 pub use artifact::{ArtifactError, write_artifact};
+pub use event::{Event, EventKind};
+pub use hub::{DEFAULT_BUFFER, EventHub, RecvTimeoutError, Subscribe, Subscription, TryRecvError};
 pub use schema::{GeneratedSchema, schemas, write_schemas};
 pub use timestamp::{TIMESTAMP_PATTERN, Timestamp};
 pub use wire::{
