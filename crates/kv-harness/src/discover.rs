@@ -107,7 +107,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), (PathBuf, io::Error)> 
 /// Reads a case file as UTF-8 text; a byte that is not UTF-8 is reported at its line and column.
 pub fn read_text(path: &Path) -> Result<String, FileError> {
     let bytes = fs::read(path).map_err(|e| FileError::whole(path, io_message(&e, "file")))?;
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let bad = e.utf8_error().valid_up_to();
         // Everything before `bad` is valid UTF-8, so it can be counted in characters.
@@ -124,6 +124,11 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
                 bytes[bad]
             ),
         )
+    })?;
+    // A byte-order mark (some Windows editors write one) is not part of the first line.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 

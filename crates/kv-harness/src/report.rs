@@ -10,6 +10,8 @@ use crate::runner::{CaseResult, Observer, Plan, Summary};
 
 /// Width of the progress bar, in cells.
 const BAR: usize = 24;
+/// Longest label (file and case) shown after the bar, in characters.
+const LABEL: usize = 48;
 
 /// Writes the human report to `out`.
 pub struct HumanReport<W: Write> {
@@ -39,6 +41,14 @@ impl<W: Write> HumanReport<W> {
     }
 
     fn draw_bar(&mut self, now: &str) {
+        // Keep the line short enough not to wrap, or `\r` could not redraw it in place.
+        let count = now.chars().count();
+        let now = if count > LABEL {
+            let tail: String = now.chars().skip(count - (LABEL - 1)).collect();
+            format!("…{tail}")
+        } else {
+            now.to_string()
+        };
         let filled = (self.done * BAR).checked_div(self.total).unwrap_or(BAR);
         let _ = write!(
             self.out,

@@ -104,6 +104,15 @@ fn a_file_that_is_not_utf8_is_reported_at_the_bad_byte() {
 }
 
 #[test]
+fn a_byte_order_mark_is_not_part_of_the_first_line() {
+    let dir = scratch("bom");
+    let path = dir.join("bom_test.kv");
+    fs::write(&path, b"\xef\xbb\xbf#pragma test:case first_line\n").unwrap();
+    let files = kv_harness::load(&[path]).unwrap();
+    assert_eq!(files[0].file.cases[0].name, "first_line");
+}
+
+#[test]
 fn a_path_that_does_not_exist() {
     let run = harness(&["test", "no/such/cases"]);
     assert_eq!(run.code, 2);
