@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "ttl")]
 use crate::PutOptions;
-use crate::{Clock, Metrics, Store};
+use crate::{Clock, EventHub, Metrics, Store, Subscription};
 
 /// A stored value of any type.
 pub type Value = Arc<dyn Any + Send + Sync>;
@@ -43,11 +43,34 @@ impl Default for AnyStore {
 }
 
 impl AnyStore {
-    /// An unbounded store on the system clock.
+    /// An unbounded store on the system clock, without a namespace (its events carry `""`).
     pub fn new() -> Self {
         Self {
             store: Store::new(),
         }
+    }
+
+    /// An unbounded store on the system clock whose events carry `namespace`.
+    pub fn named(namespace: &str) -> Self {
+        Self {
+            store: Store::builder().listener(EventHub::new(namespace)).build(),
+        }
+    }
+
+    /// The namespace its events carry (`""` for the default store).
+    pub fn namespace(&self) -> &str {
+        self.store.listener().namespace()
+    }
+
+    /// Events from this store from now on, buffered up to
+    /// [`DEFAULT_BUFFER`](kv_metrics::DEFAULT_BUFFER); see [`Subscription`].
+    pub fn subscribe(&self) -> Subscription<String> {
+        self.store.listener().subscribe()
+    }
+
+    /// Events from this store from now on, buffered up to `buffer` (at least 1).
+    pub fn subscribe_with_buffer(&self, buffer: usize) -> Subscription<String> {
+        self.store.listener().subscribe_with_buffer(buffer)
     }
 
     /// A store on `clock` (a [`ManualClock`](crate::ManualClock) in tests).

@@ -28,7 +28,7 @@ pub fn default() -> AnyStore {
 
 /// The store of namespace `ns`: the same store for the same name for the life of the process
 /// (until [`reset_namespaces`]); different names are isolated, each with its own capacity and
-/// metrics. Any string is a valid name.
+/// metrics. Any string is a valid name; the store's events carry it.
 pub fn namespace(ns: &str) -> AnyStore {
     if let Some(store) = NAMESPACES
         .read()
@@ -41,7 +41,7 @@ pub fn namespace(ns: &str) -> AnyStore {
         .write()
         .unwrap_or_else(PoisonError::into_inner)
         .entry(ns.to_owned())
-        .or_default()
+        .or_insert_with(|| AnyStore::named(ns))
         .clone()
 }
 

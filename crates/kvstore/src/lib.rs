@@ -54,6 +54,25 @@
 //! [`Store`] is `kv_core::Store` with these policies, applied in this order when built:
 //! [`TtlLayer`] (expiry, feature `ttl`), then [`LruLayer`] (eviction, feature `lru`). Each feature
 //! can be left out; a store without it pays nothing for it.
+//!
+//! # Watching a store: events
+//!
+//! Every store can hand out [`Subscription`]s that receive what happens to its keys as it
+//! happens, with the store's namespace. Buffers are bounded: a subscriber that falls behind loses
+//! events (and is told how many) instead of slowing the store; a store nobody subscribes to pays
+//! nothing measurable.
+//!
+//! ```
+//! use kvstore::EventKind;
+//!
+//! let node = kvstore::namespace("pipeline/node-3");
+//! let events = node.subscribe();
+//! node.put("state", "ready".to_string());
+//! let _ = node.get::<String>("state");
+//! let event = events.try_recv().unwrap();
+//! assert_eq!((event.kind, event.key.as_str(), &*event.namespace), (EventKind::Inserted, "state", "pipeline/node-3"));
+//! assert_eq!(events.try_recv().unwrap().kind, EventKind::Hit);
+//! ```
 
 mod any;
 mod global;
@@ -73,6 +92,7 @@ pub use kv_core::{
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::{Lru, LruLayer};
+pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
 #[cfg(feature = "ttl")]
@@ -92,8 +112,9 @@ pub type Eviction = kv_lru::Lru;
 #[cfg(not(feature = "lru"))]
 pub type Eviction = kv_core::NoEviction;
 
-/// The event listener of [`Store`].
-pub type Events = kv_core::NoListener;
+/// The event listener of [`Store`]: an [`EventHub`] handing out [`Subscription`]s. Name a typed
+/// store's namespace with `Store::builder().listener(EventHub::new("ns"))`.
+pub type Events<K = String> = kv_metrics::EventHub<K>;
 
 /// The typed store: keys `K`, values `V` (`get` returns clones; use `Arc<T>` for big values).
 ///
@@ -105,8 +126,8 @@ pub type Events = kv_core::NoListener;
 /// assert_eq!(store.get("hits"), Some(1));
 /// ```
 pub type Store<K = String, V = String> =
-    kv_core::Store<K, V, Expiry, Eviction, Events, DefaultHashBuilder>;
+    kv_core::Store<K, V, Expiry, Eviction, Events<K>, DefaultHashBuilder>;
 
 /// The builder of [`Store`].
 pub type Builder<K = String, V = String> =
-    StoreBuilder<K, V, Expiry, Eviction, Events, DefaultHashBuilder>;
+    StoreBuilder<K, V, Expiry, Eviction, Events<K>, DefaultHashBuilder>;

@@ -16,5 +16,11 @@ mod edge_inputs;
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod linearizability;
 
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod thrash;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod events;
+
 #[cfg(kv_loom)]
 mod loom;
