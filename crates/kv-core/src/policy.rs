@@ -106,10 +106,14 @@ pub trait Eviction: Send + Sync + 'static {
     /// Per-entry state.
     type State: Send + Sync;
 
-    /// The state of a new entry (a put is a use).
-    fn new_state(&self) -> Self::State;
-    /// Marks a use (a successful `get`).
-    fn touch(&self, state: &Self::State);
+    /// Whether the policy orders entries by recency; when `false` the store computes no stamps.
+    const TRACKS_RECENCY: bool;
+
+    /// The state of a new entry, used at `stamp` (a put is a use).
+    fn new_state(&self, stamp: u64) -> Self::State;
+    /// Marks a use (a successful `get`) at `stamp`. Stamps come from the store and grow with
+    /// time; of two racing uses the newer stamp must stay.
+    fn touch(&self, state: &Self::State, stamp: u64);
     /// The entry's recency stamp: larger is more recent.
     fn stamp(state: &Self::State) -> u64;
     /// Records a new entry and evicts while the store is over capacity.
@@ -173,11 +177,12 @@ pub struct NoEviction;
 
 impl Eviction for NoEviction {
     type State = ();
+    const TRACKS_RECENCY: bool = false;
 
     #[inline]
-    fn new_state(&self) {}
+    fn new_state(&self, _: u64) {}
     #[inline]
-    fn touch(&self, _: &()) {}
+    fn touch(&self, _: &(), _: u64) {}
     #[inline]
     fn stamp(_: &()) -> u64 {
         0

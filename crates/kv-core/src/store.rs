@@ -17,7 +17,7 @@ use crate::policy::{
     Capacity, EntryRef, EventKind, Eviction, Expiry, Host, Layer, Listener, NEVER, NoEviction,
     NoExpiry, NoListener, Probe, Read,
 };
-use crate::sync::{self, Arc, AtomicUsize, Ordering, RwLock};
+use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::{KeyQuery, PutOptions};
 
 /// The default hasher: fast, and seeded per store so keys cannot be chosen to collide.
@@ -61,6 +61,8 @@ struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     clock: StoreClock,
     /// Entries held, across shards; changed only under a shard's exclusive lock.
     len: CachePadded<AtomicUsize>,
+    /// Recency stamps for stores on a clock other than the system's (see `Inner::stamp`).
+    stamps: CachePadded<AtomicU64>,
     expiry: X,
     eviction: E,
     listener: L,
@@ -255,6 +257,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
                 hasher: self.hasher,
                 clock,
                 len: CachePadded::new(AtomicUsize::new(0)),
+                stamps: CachePadded::new(AtomicU64::new(0)),
                 expiry: self.expiry,
                 eviction: self.eviction,
                 listener: self.listener,
@@ -340,7 +343,7 @@ where
         let hash = inner.hasher.hash_one(&key);
         let shard = inner.shard(hash);
         let expiry = inner.expiry.new_state(options, now);
-        let eviction = inner.eviction.new_state();
+        let eviction = inner.eviction.new_state(inner.stamp(now));
         let deadline = X::deadline(&expiry);
         let stamp = E::stamp(&eviction);
         let (entry, displaced) = {
@@ -416,7 +419,7 @@ where
                     return None;
                 }
                 Some(slot) if X::read_shared(&slot.expiry, now) => {
-                    inner.eviction.touch(&slot.eviction);
+                    inner.touch(&slot.eviction, now);
                     Counters::bump(&shard.counters.hits);
                     inner.emit(EventKind::Hit, &slot.key);
                     return Some(slot.value.clone());
@@ -434,7 +437,7 @@ where
         match X::read_exclusive(&mut occupied.get_mut().expiry, now) {
             Read::Live => {
                 let slot = occupied.get();
-                inner.eviction.touch(&slot.eviction);
+                inner.touch(&slot.eviction, now);
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
                 Some(slot.value.clone())
@@ -729,7 +732,33 @@ where
 {
     #[inline]
     fn now(&self) -> u64 {
-        if X::USES_CLOCK { self.clock.now() } else { 0 }
+        if X::USES_CLOCK || E::TRACKS_RECENCY {
+            self.clock.now()
+        } else {
+            0
+        }
+    }
+
+    /// The recency stamp of a use at `now`. On the system clock it is the time itself, made
+    /// strictly increasing per thread, so readers share no counter and sequential uses are
+    /// ordered exactly. On any other clock (a manual clock stands still) it comes from one
+    /// counter, exact across threads: such clocks are for tests, not hot paths.
+    #[inline]
+    fn stamp(&self, now: u64) -> u64 {
+        if !E::TRACKS_RECENCY {
+            return 0;
+        }
+        match self.clock {
+            StoreClock::System(_) => crate::clock::strictly_increasing(now),
+            StoreClock::Guarded { .. } => self.stamps.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    #[inline]
+    fn touch(&self, state: &E::State, now: u64) {
+        if E::TRACKS_RECENCY {
+            self.eviction.touch(state, self.stamp(now));
+        }
     }
 
     #[inline]

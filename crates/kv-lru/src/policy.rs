@@ -1,12 +1,12 @@
 //! The LRU policy: recency stamps on entries, a lazy order queue, and the capacity loop.
 //!
-//! A use stores a fresh stamp from one counter into the entry (an atomic store under the shard's
-//! shared lock: readers never take the policy's lock). The order queue holds one record per entry
-//! with a stamp no newer than the entry's; the victim is found by popping the oldest record and
-//! requeueing it at the entry's current stamp until one still matches. While unbounded, no records
-//! are kept at all: setting a capacity builds them from the entries' stamps.
+//! A use stores the store's current stamp into the entry (an atomic `fetch_max` under the shard's
+//! shared lock: readers never take the policy's lock, and on the system clock the stamp is the
+//! time of the operation, so readers share no counter). The order queue holds one record per
+//! entry with a stamp no newer than the entry's; the victim is found by popping the oldest record
+//! and requeueing it at the entry's current stamp until one still matches. While unbounded, no
+//! records are kept at all: setting a capacity builds them from the entries' stamps.
 
-use crossbeam_utils::CachePadded;
 use kv_core::queue::{self, LazyQueue};
 use kv_core::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
 use kv_core::{Capacity, EntryRef, Eviction, Host, Layer, NEVER, StoreBuilder};
@@ -40,8 +40,6 @@ impl<K, V, X, E, L, S> Layer<StoreBuilder<K, V, X, E, L, S>> for LruLayer {
 /// The LRU policy.
 #[derive(Debug)]
 pub struct Lru {
-    /// The source of recency stamps: larger is more recent.
-    next_stamp: CachePadded<AtomicU64>,
     capacity: AtomicUsize,
     order: Mutex<LazyQueue>,
 }
@@ -54,15 +52,9 @@ impl Lru {
     /// A policy with `capacity` (0: unbounded).
     pub fn new(capacity: usize) -> Self {
         Self {
-            next_stamp: CachePadded::new(AtomicU64::new(1)),
             capacity: AtomicUsize::new(capacity),
             order: Mutex::new(LazyQueue::new()),
         }
-    }
-
-    #[inline]
-    fn fresh_stamp(&self) -> u64 {
-        self.next_stamp.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Evicts until the store fits its capacity: expired entries first, then the oldest.
@@ -94,17 +86,18 @@ impl Default for Lru {
 
 impl Eviction for Lru {
     type State = Stamp;
+    const TRACKS_RECENCY: bool = true;
 
     #[inline]
-    fn new_state(&self) -> Stamp {
-        Stamp(AtomicU64::new(self.fresh_stamp()))
+    fn new_state(&self, stamp: u64) -> Stamp {
+        Stamp(AtomicU64::new(stamp))
     }
 
     #[inline]
-    fn touch(&self, state: &Stamp) {
+    fn touch(&self, state: &Stamp, stamp: u64) {
         // fetch_max, not store: two racing uses must leave the newer stamp, or the entry's stamp
         // could fall below its queue record and break the lazy queue's invariant.
-        state.0.fetch_max(self.fresh_stamp(), Ordering::Relaxed);
+        state.0.fetch_max(stamp, Ordering::Relaxed);
     }
 
     #[inline]
