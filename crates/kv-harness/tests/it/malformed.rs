@@ -197,3 +197,102 @@ fn hostile_lines_never_panic() {
         }
     }
 }
+
+/// A small deterministic generator (xorshift64*), so the test needs no dependency and every run
+/// checks the same inputs.
+struct Lines(u64);
+
+impl Lines {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
+
+#[test]
+fn random_directive_lines_never_panic_and_errors_stay_on_their_line() {
+    const PIECES: [&str; 40] = [
+        "#pragma test:",
+        "#pragma test:case ",
+        "#pragma test:step ",
+        "#pragma test:kv ",
+        "#pragma test:runtime ",
+        "case",
+        "step",
+        "put ",
+        "get ",
+        "has ",
+        "del ",
+        "keys ",
+        "advance ",
+        "capacity ",
+        "purge",
+        "metrics ",
+        "key=",
+        "value=",
+        "ttl=",
+        "by=",
+        "n=",
+        "expect=",
+        "input=",
+        "output=",
+        "ns=",
+        "\"",
+        "'",
+        "\\",
+        "{",
+        "}",
+        "[",
+        "]",
+        "=",
+        " ",
+        "5",
+        "ms",
+        "é",
+        "\t",
+        "18446744073709551616",
+        ",;:",
+    ];
+    let mut rng = Lines(0x9e37_79b9_7f4a_7c15);
+    let (mut parsed, mut rejected) = (0, 0);
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        for _ in 0..1 + rng.next(5) {
+            // Most lines start as a directive, so the parser (not the line filter) sees them.
+            text.push_str(PIECES[rng.next(5)]);
+            for _ in 0..rng.next(9) {
+                text.push_str(PIECES[rng.next(PIECES.len())]);
+            }
+            text.push('\n');
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        match kv_harness::parse_file(Path::new("r_test.kv"), &text) {
+            Err(errors) => {
+                rejected += 1;
+                for e in errors {
+                    let (line, column) = (e.line.unwrap(), e.column.unwrap());
+                    assert!(line >= 1 && line <= lines.len(), "{e}\n{text}");
+                    assert!(
+                        column >= 1 && column <= lines[line - 1].chars().count() + 1,
+                        "{e}\n{text}"
+                    );
+                }
+            }
+            Ok(file) => {
+                parsed += 1;
+                // Running what parsed must not panic either (never sleeping: no runtime input).
+                if file.runtime.input.is_none() {
+                    for case in &file.cases {
+                        let _ = kv_harness::run_case(&file, case);
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        parsed > 100 && rejected > 100,
+        "both paths exercised: {parsed} parsed, {rejected} rejected"
+    );
+}
