@@ -91,3 +91,33 @@ fn artifacts_match_the_specified_shapes() {
     assert_eq!(ts.find('Z'), Some(23), "{ts}");
     assert_eq!(&ts[19..20], ".");
 }
+
+#[test]
+fn the_kv_events_example_of_the_spec_byte_for_byte() {
+    // The original harness's own test of --kv-events, and the two records case-format.md shows.
+    let dir = scratch("spec-events");
+    fs::write(
+        dir.join("rt_kv_events_test.ami"),
+        "#pragma test:case c1\n#pragma test:runtime input={}\n#pragma test:kv ns=\"p1/n1\" put=\"x=1\" get=\"x\" emit=false\n",
+    )
+    .unwrap();
+    let run = harness(&["test", dir.to_str().unwrap(), "--json", "--kv-events"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let redacted = redact(&run.stdout);
+    let diag: Vec<&str> = redacted
+        .lines()
+        .filter(|l| l.contains("\"diag.v1\""))
+        .collect();
+    assert_eq!(
+        diag,
+        [
+            r#"{"schema":"diag.v1","timestamp":"[timestamp]","level":"info","code":"KV_METRICS","message":"kv metrics","file":"rt_kv_events_test.ami","data":{"case":"c1","currentSize":1,"evictions":0,"expirations":0,"hits":1,"misses":0,"ns":"p1/n1"}}"#,
+            r#"{"schema":"diag.v1","timestamp":"[timestamp]","level":"info","code":"KV_DUMP","message":"kv dump","file":"rt_kv_events_test.ami","data":{"case":"c1","keys":["x"],"ns":"p1/n1","size":1}}"#,
+        ]
+    );
+    // They follow the case's test_end.
+    let lines: Vec<&str> = redacted.lines().collect();
+    assert!(
+        lines[2].contains("\"type\":\"test_end\"") && lines[3] == diag[0] && lines[4] == diag[1]
+    );
+}
