@@ -37,12 +37,30 @@ pub fn harness(args: &[&str]) -> Run {
     }
 }
 
-/// An empty scratch folder for one test, under the system's temporary directory.
-pub fn scratch(test: &str) -> PathBuf {
+/// An empty scratch folder for one test, under the system's temporary directory; removed when
+/// the test ends.
+pub fn scratch(test: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("kv-harness-it-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("a scratch folder");
-    dir
+    Scratch(dir)
+}
+
+/// A scratch folder that removes itself.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Replaces every `"timestamp":"…"` value with `[timestamp]` and every `"duration_ms":N` with 0,
