@@ -130,6 +130,22 @@ fn test(args: &[String]) -> Result {
         )?;
     }
     run(
+        "metrics export (kv-metrics and the facade with feature `metrics`)",
+        cargo().args([
+            "test",
+            "-p",
+            "kv-metrics",
+            "-p",
+            "kvstore",
+            "--features",
+            "kv-metrics/metrics,kvstore/metrics",
+            "--locked",
+            "--test",
+            "it",
+            "export",
+        ]),
+    )?;
+    run(
         "harness on examples/cases (the README's first command, debug build)",
         cargo().args([
             "run",

@@ -28,6 +28,8 @@
 
 mod artifact;
 mod event;
+#[cfg(feature = "metrics")]
+pub mod export;
 mod hub;
 mod schema;
 mod timestamp;
@@ -35,6 +37,8 @@ mod wire;
 
 pub use artifact::{ArtifactError, write_artifact};
 pub use event::{Event, EventKind};
+#[cfg(feature = "metrics")]
+pub use export::{describe as describe_metrics, publish};
 pub use hub::{DEFAULT_BUFFER, EventHub, RecvTimeoutError, Subscribe, Subscription, TryRecvError};
 pub use schema::{GeneratedSchema, schemas, write_schemas};
 pub use timestamp::{TIMESTAMP_PATTERN, Timestamp};

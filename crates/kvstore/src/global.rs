@@ -60,6 +60,29 @@ pub fn reset_namespaces() {
         .clear();
 }
 
+/// Publishes the counters of the default store and of every namespace through the `metrics`
+/// facade crate, labelled `ns` (feature `metrics`; see `kv_metrics::export` for the names). Call
+/// it periodically, or before each scrape. The default store and `namespace("")` both have the
+/// empty name, so they are published together under `ns=""`.
+#[cfg(feature = "metrics")]
+pub fn publish_metrics() {
+    let named: Vec<(String, Metrics)> = NAMESPACES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .map(|(ns, store)| (ns.clone(), store.metrics()))
+        .collect();
+    let mut unnamed = stats();
+    for (ns, metrics) in named {
+        if ns.is_empty() {
+            unnamed = unnamed + metrics;
+        } else {
+            kv_metrics::publish(&ns, &metrics);
+        }
+    }
+    kv_metrics::publish("", &unnamed);
+}
+
 /// `default().put(key, value)`.
 pub fn put<T: Any + Send + Sync>(key: impl Into<String>, value: T) {
     default().put(key, value);

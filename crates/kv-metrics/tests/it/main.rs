@@ -2,6 +2,8 @@
 
 mod artifact;
 mod events;
+#[cfg(feature = "metrics")]
+mod export;
 mod schemas;
 mod snapshots;
 mod wire;
