@@ -95,25 +95,22 @@ impl<W: Write> Observer for HumanReport<W> {
     fn case_end(&mut self, result: &CaseResult) {
         self.done += 1;
         let status = if result.passed() { "ok  " } else { "FAIL" };
+        // `file:line case`: the line of its `test:case`, so terminals and editors can jump there.
+        let line = format!(
+            "{status} {}:{} {}",
+            result.path.display(),
+            result.line,
+            result.case
+        );
         if self.bar {
             // On a terminal only failures get a line of their own; the bar shows the rest.
             if !result.passed() {
                 self.clear_bar();
-                let _ = writeln!(
-                    self.out,
-                    "{status} {} {}",
-                    result.path.display(),
-                    result.case
-                );
+                let _ = writeln!(self.out, "{line}");
             }
             self.draw_bar("");
         } else {
-            let _ = writeln!(
-                self.out,
-                "{status} {} {}",
-                result.path.display(),
-                result.case
-            );
+            let _ = writeln!(self.out, "{line}");
         }
         if !result.passed() {
             self.failures.push(result.clone());
