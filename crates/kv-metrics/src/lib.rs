@@ -1,6 +1,16 @@
 //! The wire forms of a store's counters and contents (`kv.metrics.v1`, `kv.dump.v1`, and the
-//! `diag.v1` records `KV_METRICS` and `KV_DUMP`), their JSON Schemas, and writing them as
-//! artifact files that a reader never sees half-written.
+//! `diag.v1` records `KV_METRICS` and `KV_DUMP`), their JSON Schemas, writing them as artifact
+//! files that a reader never sees half-written, and live event subscriptions.
+//!
+//! - [`MetricsRecord`], [`DumpRecord`], [`DiagRecord`]: serialize-only records, written as one
+//!   compact JSON line with sorted keys by `to_json_line()`; [`write_artifact`] puts one in a file.
+//!   [`schemas`] generates their JSON Schemas (committed under `schemas/`; see
+//!   `docs/artifacts.md`).
+//! - [`EventHub`]: a store's listener handing out bounded [`Subscription`]s.
+//! - Feature `metrics`: the `export` module publishes the counters through the `metrics` facade
+//!   crate, so Prometheus and other exporters pick them up.
+//!
+//! # Reading a snapshot and writing both artifacts
 //!
 //! ```
 //! use kv_metrics::{DumpRecord, MetricsRecord, Timestamp, write_artifact};
@@ -24,6 +34,25 @@
 //! write_artifact(out.join("dump.json"), &dump)?;
 //! # std::fs::remove_dir_all(&out)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Watching a store
+//!
+//! ```
+//! use kv_core::{EventKind, StoreBuilder};
+//! use kv_metrics::{EventHub, Subscribe};
+//!
+//! let store = StoreBuilder::<String, u32>::new().listener(EventHub::new("jobs")).build();
+//! let events = store.subscribe_with_buffer(256);
+//! std::thread::scope(|s| {
+//!     s.spawn(|| {
+//!         store.put("job-1".into(), 1);
+//!         store.del("job-1");
+//!     });
+//! });
+//! let kinds: Vec<EventKind> = events.try_iter().map(|e| e.kind).collect();
+//! assert_eq!(kinds, [EventKind::Inserted, EventKind::Removed]);
+//! assert_eq!(events.missed(), 0); // nothing lost: the buffer never filled
 //! ```
 
 mod artifact;
