@@ -3,19 +3,20 @@
 //! whatever order the workers finish in), and write the artifacts.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kv_core::sync::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::Error;
 use crate::artifacts::{self, Totals};
 use crate::case::{CaseRun, Failure, Outcome, Snapshot, run_case};
 use crate::discover::{Source, discover, read_text};
 use crate::parse::{Case, CaseFile, parse_file};
+use crate::{Error, FileError};
 
 /// How a run behaves. The defaults: one worker, no fail-fast, artifacts under `build`, only the
 /// per-case artifacts that files ask for with `emit=true`.
@@ -197,6 +198,9 @@ pub fn run_loaded(
     let run_metrics = options.verbose || options.kv_metrics;
     let run_dump = options.verbose || options.kv_dump;
     let any_case_artifacts = options.verbose || files.iter().any(|f| f.file.kv.emit);
+    if any_case_artifacts {
+        check_artifact_names(files, options)?;
+    }
     if run_metrics || run_dump || any_case_artifacts {
         artifacts::prepare(&options.out)?;
     }
@@ -253,6 +257,43 @@ pub fn run_loaded(
     match write_error {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+/// Two cases whose per-case artifacts would have the same names (`a/b_test.kv` and
+/// `a_b_test.kv`, one relative name under two folder arguments, or cases `x/y` and `x_y`) would
+/// silently overwrite each other: refuse to run instead.
+fn check_artifact_names(files: &[LoadedFile], options: &Options) -> Result<(), Error> {
+    let mut seen: HashMap<String, (&Path, &str)> = HashMap::new();
+    let mut errors = Vec::new();
+    for f in files.iter().filter(|f| options.verbose || f.file.kv.emit) {
+        let stem = f.source.artifact_stem();
+        for case in &f.file.cases {
+            let (metrics, _) = artifacts::case_paths(&options.out, &stem, &case.name);
+            let name = metrics.file_name().map_or_else(String::new, |n| {
+                let n = n.to_string_lossy();
+                n.trim_end_matches(".metrics.json").to_string()
+            });
+            if let Some((path, other)) = seen.get(&name) {
+                errors.push(FileError::at(
+                    &f.source.path,
+                    case.line,
+                    1,
+                    format!(
+                        "the artifacts of case `{}` would overwrite those of case `{other}` of {} (both named {name}); rename a file or a case",
+                        case.name,
+                        path.display(),
+                    ),
+                ));
+            } else {
+                seen.insert(name, (&f.source.path, &case.name));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Files(errors))
     }
 }
 

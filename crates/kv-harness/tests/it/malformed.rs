@@ -146,6 +146,48 @@ fn an_output_folder_that_cannot_be_written_stops_the_run_first() {
 }
 
 #[test]
+fn cases_whose_artifacts_would_collide_are_refused() {
+    let dir = scratch("collide");
+    fs::create_dir_all(dir.join("a")).unwrap();
+    fs::write(
+        dir.join("a/b_test.kv"),
+        "#pragma test:case c\n#pragma test:kv emit=true\n",
+    )
+    .unwrap();
+    fs::write(dir.join("a_b_test.kv"), "#pragma test:case c\n").unwrap();
+    let out = dir.join("out");
+    let run = harness(&[
+        "test",
+        dir.to_str().unwrap(),
+        "--verbose",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "{}:1:1: the artifacts of case `c` would overwrite those of case `c` of {} (both named a_b_test.kv_c)",
+            dir.join("a_b_test.kv").display(),
+            dir.join("a/b_test.kv").display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists(), "nothing was written");
+    // Only one of them asks for artifacts without --verbose: nothing collides, both run.
+    assert_eq!(
+        harness(&[
+            "test",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
+}
+
+#[test]
 fn a_bad_command_line_exits_2() {
     for (args, message) in [
         (
