@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod fuzz;
 mod schemas;
+mod soak;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -29,6 +31,8 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "loom" => loom(),
         "bench" => bench::bench(rest),
+        "fuzz" => fuzz::fuzz(rest),
+        "soak" => soak::soak(rest),
         "schemas" => schemas::schemas(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
@@ -52,6 +56,9 @@ commands:
            insta snapshots (CI mode), loom models, harness on examples/cases
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
+  fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
+  soak     reliability.md's long checks: the memory/throughput soak with its verdict, the model
+           and stress suites at KV_SOAK_SCALE=30, fuzzing (--ops, --scale, --fuzz-seconds)
   schemas  regenerate the committed JSON Schemas in schemas/ from kv-metrics";
 
 fn root() -> PathBuf {
