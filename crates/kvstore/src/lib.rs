@@ -115,7 +115,8 @@ pub type Eviction = kv_lru::Lru;
 pub type Eviction = kv_core::NoEviction;
 
 /// The event listener of [`Store`]: an [`EventHub`] handing out [`Subscription`]s. Name a typed
-/// store's namespace with `Store::builder().listener(EventHub::new("ns"))`.
+/// store's namespace with `Store::builder().listener(EventHub::new("ns"))`. Keys must be `Clone`:
+/// each event a subscriber receives carries its own copy of the key.
 pub type Events<K = String> = kv_metrics::EventHub<K>;
 
 /// The typed store: keys `K`, values `V` (`get` returns clones; use `Arc<T>` for big values).
