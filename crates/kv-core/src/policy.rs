@@ -81,6 +81,7 @@ pub trait Expiry: Send + Sync + 'static {
     fn new_state(&self, opts: &PutOptions, now: u64) -> Self::State;
     /// A read under the shared lock: `true` when the entry is live and needs nothing exclusive
     /// (a sliding refresh is applied here); `false` sends the read to [`Expiry::read_exclusive`].
+    /// For an entry whose deadline is [`NEVER`] the store skips the clock and passes `now = 0`.
     fn read_shared(state: &Self::State, now: u64) -> bool;
     /// A read under the exclusive lock.
     fn read_exclusive(state: &mut Self::State, now: u64) -> Read;
@@ -112,7 +113,8 @@ pub trait Eviction: Send + Sync + 'static {
     /// The state of a new entry, used at `stamp` (a put is a use).
     fn new_state(&self, stamp: u64) -> Self::State;
     /// Marks a use (a successful `get`) at `stamp`. Stamps come from the store and grow with
-    /// time; of two racing uses the newer stamp must stay.
+    /// sequential uses; a touch must never leave the entry's stamp below the stamp it found
+    /// (the order's records rely on it), but of two racing uses either stamp may stay.
     fn touch(&self, state: &Self::State, stamp: u64);
     /// The entry's recency stamp: larger is more recent.
     fn stamp(state: &Self::State) -> u64;

@@ -97,7 +97,9 @@ impl Eviction for Lru {
     fn touch(&self, state: &Stamp, stamp: u64) {
         // fetch_max, not store: two racing uses must leave the newer stamp, or the entry's stamp
         // could fall below its queue record and break the lazy queue's invariant.
-        state.0.fetch_max(stamp, Ordering::Relaxed);
+        if stamp > state.0.load(Ordering::Relaxed) {
+            state.0.store(stamp, Ordering::Relaxed);
+        }
     }
 
     #[inline]
