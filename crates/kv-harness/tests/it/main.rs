@@ -6,5 +6,6 @@ mod examples;
 mod failing;
 mod library;
 mod malformed;
+mod parser_fuzz;
 mod snapshots;
 mod support;
