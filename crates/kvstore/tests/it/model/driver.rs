@@ -12,8 +12,15 @@ use kvstore::{AnyStore, Clock, ManualClock, PutOptions, Store};
 
 use super::reference::{Model, PutOpt};
 
-/// The keys every sequence draws from: few, so operations collide; the empty key included.
+/// The first keys a sequence draws from: few, so operations collide; the empty key included.
+/// Longer sequences draw from more keys, named `k5`, `k6`, ... (see [`key_name`]).
 pub const KEYS: [&str; 5] = ["", "a", "b", "c", "pipeline/node-7"];
+
+/// The name of key number `i`.
+pub fn key_name(i: usize) -> String {
+    KEYS.get(i)
+        .map_or_else(|| format!("k{i}"), |k| k.to_string())
+}
 
 /// How the stores are built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +40,7 @@ pub enum Op {
     Put {
         /// Which namespace (0 or 1).
         ns: usize,
-        /// Index into [`KEYS`].
+        /// Key number (see [`key_name`]).
         key: usize,
         /// The value.
         value: u32,
@@ -213,25 +220,29 @@ impl Run {
                 ref opts,
             } => {
                 let now = self.now(ns);
-                let want = self.models[ns].put(KEYS[key], value, opts, now);
-                if let Some(got) = self.targets[ns].put(KEYS[key], value, &options(opts)) {
+                let key = key_name(key);
+                let want = self.models[ns].put(&key, value, opts, now);
+                if let Some(got) = self.targets[ns].put(&key, value, &options(opts)) {
                     expect("displaced value", got, want)?;
                 }
             }
             Op::Get { ns, key } => {
                 let now = self.now(ns);
-                let want = self.models[ns].get(KEYS[key], now);
-                expect("get", self.targets[ns].get(KEYS[key]), want)?;
+                let key = key_name(key);
+                let want = self.models[ns].get(&key, now);
+                expect("get", self.targets[ns].get(&key), want)?;
             }
             Op::Has { ns, key } => {
                 let now = self.now(ns);
-                let want = self.models[ns].has(KEYS[key], now);
-                expect("has", self.targets[ns].has(KEYS[key]), want)?;
+                let key = key_name(key);
+                let want = self.models[ns].has(&key, now);
+                expect("has", self.targets[ns].has(&key), want)?;
             }
             Op::Del { ns, key } => {
                 let now = self.now(ns);
-                let want = self.models[ns].del(KEYS[key], now);
-                expect("del", self.targets[ns].del(KEYS[key]), want)?;
+                let key = key_name(key);
+                let want = self.models[ns].del(&key, now);
+                expect("del", self.targets[ns].del(&key), want)?;
             }
             Op::Keys { ns } => {
                 let now = self.now(ns);

@@ -42,9 +42,9 @@ fn put_opt() -> impl Strategy<Value = PutOpt> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op(keys: usize, max_capacity: usize) -> impl Strategy<Value = Op> {
     let ns = 0usize..2;
-    let key = 0..KEYS.len();
+    let key = 0..keys;
     prop_oneof![
         8 => (ns.clone(), key.clone(), 0u32..100, prop::collection::vec(put_opt(), 0..4))
             .prop_map(|(ns, key, value, opts)| Op::Put { ns, key, value, opts }),
@@ -52,7 +52,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (ns.clone(), key.clone()).prop_map(|(ns, key)| Op::Has { ns, key }),
         2 => (ns.clone(), key).prop_map(|(ns, key)| Op::Del { ns, key }),
         1 => ns.clone().prop_map(|ns| Op::Keys { ns }),
-        1 => (ns.clone(), 0usize..5).prop_map(|(ns, n)| Op::SetCapacity { ns, n }),
+        1 => (ns.clone(), 0..=max_capacity).prop_map(|(ns, n)| Op::SetCapacity { ns, n }),
         1 => ns.clone().prop_map(|ns| Op::Purge { ns }),
         1 => ns.prop_map(|ns| Op::Clear { ns }),
         4 => (0u64..4).prop_map(|ms| Op::Advance { nanos: ms * 1_000 }),
@@ -60,10 +60,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn config() -> impl Strategy<Value = Config> {
+fn config(max_capacity: usize) -> impl Strategy<Value = Config> {
     (
         prop_oneof![Just(1usize), Just(2), Just(16)],
-        [0usize..5, 0usize..5],
+        [0..=max_capacity, 0..=max_capacity],
         prop_oneof![3 => Just(0u64), 1 => Just(u64::MAX - 20_000)],
     )
         .prop_map(|(shards, capacities, clock_start)| Config {
@@ -80,8 +80,22 @@ proptest! {
     /// reference model after every step of a random sequence.
     #[test]
     fn random_sequences_keep_the_contract(
-        config in config(),
-        ops in prop::collection::vec(op(), 1..60),
+        config in config(4),
+        ops in prop::collection::vec(op(KEYS.len(), 4), 1..60),
+    ) {
+        driver::run(&config, &ops).map_err(TestCaseError::fail)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(proptest_config(150))]
+
+    /// Long sequences over more keys: enough churn that the expiry index and the LRU order
+    /// fill with dead records and get compacted, checked step by step like the short ones.
+    #[test]
+    fn long_sequences_keep_the_contract_through_compaction(
+        config in config(24),
+        ops in prop::collection::vec(op(40, 24), 300..800),
     ) {
         driver::run(&config, &ops).map_err(TestCaseError::fail)?;
     }
