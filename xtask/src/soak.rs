@@ -5,8 +5,8 @@
 //!    throughput every second, and a verdict against performance.md's memory bound (2× the W2
 //!    target, i.e. 2 × 1.3 × quick_cache's W2 memory: measured by the last `cargo xtask bench` when
 //!    `target/bench/report.csv` exists, else the 13 MiB that performance.md records).
-//! 2. The model, linearizability, thrash and edge-input suites in release with `KV_SOAK_SCALE`
-//!    (default 30) times their usual case counts.
+//! 2. The model, linearizability, thrash, edge-input and case-file parser suites in release with
+//!    `KV_SOAK_SCALE` (default 30) times their usual case counts.
 //! 3. Every fuzz target for `--fuzz-seconds` (default 120) each.
 //!
 //! Every step runs even when an earlier one fails; the command fails if any did.
@@ -67,7 +67,7 @@ pub fn soak(args: &[String]) -> Result {
     );
     failed.extend(workload.err());
     let suites = run(
-        &format!("model, linearizability, thrash, edge inputs at KV_SOAK_SCALE={scale}"),
+        &format!("model, linearizability, thrash, edge inputs, parser at KV_SOAK_SCALE={scale}"),
         cargo()
             .args([
                 "test",
@@ -75,10 +75,17 @@ pub fn soak(args: &[String]) -> Result {
                 "--locked",
                 "-p",
                 "kvstore",
-                "--test",
-                "it",
+                "-p",
+                "kv-harness",
             ])
-            .args(["--", "model", "linearizability", "thrash", "edge_inputs"])
+            .args(["--test", "it", "--"])
+            .args([
+                "model",
+                "linearizability",
+                "thrash",
+                "edge_inputs",
+                "parser_fuzz",
+            ])
             .env("KV_SOAK_SCALE", &scale),
     );
     failed.extend(suites.err());
