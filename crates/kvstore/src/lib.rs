@@ -78,10 +78,10 @@ mod any;
 mod global;
 
 pub use any::{AnyStore, Value};
-#[cfg(feature = "ttl")]
-pub use global::put_with;
 #[cfg(feature = "metrics")]
 pub use global::publish_metrics;
+#[cfg(feature = "ttl")]
+pub use global::put_with;
 #[cfg(feature = "lru")]
 pub use global::set_capacity;
 pub use global::{
