@@ -340,7 +340,7 @@ where
     /// sliding flag, reads left). Returns the value it displaced, if that entry was live.
     pub fn put_with(&self, key: K, value: V, options: &PutOptions) -> Option<V> {
         let inner = &*self.inner;
-        let now = inner.now();
+        let now = inner.now_for_put(options);
         let hash = inner.hasher.hash_one(&key);
         let shard = inner.shard(hash);
         let expiry = inner.expiry.new_state(options, now);
@@ -431,13 +431,13 @@ where
             }
         }
         // Expired, or a read budget to spend: decide under the exclusive lock.
-        let now = at_start.unwrap_or_else(|| inner.now());
         let mut table = sync::write(&shard.table);
         let Ok(mut occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
             drop(table);
             inner.miss(shard, key);
             return None;
         };
+        let now = inner.now_for(at_start, &occupied.get().expiry);
         match X::read_exclusive(&mut occupied.get_mut().expiry, now) {
             Read::Live => {
                 let slot = occupied.get();
@@ -748,6 +748,23 @@ where
         match self.clock {
             StoreClock::System(_) if X::USES_CLOCK => None,
             _ => Some(self.now()),
+        }
+    }
+
+    /// The time a put with `options` needs. On the system clock a put without a TTL into a
+    /// store where no entry has a deadline needs none (0): nothing it replaces or makes room
+    /// for can be expired (see [`Inner::now_for`] for why the clock is worth skipping).
+    #[inline]
+    fn now_for_put(&self, options: &PutOptions) -> u64 {
+        match self.clock {
+            StoreClock::System(_)
+                if X::USES_CLOCK
+                    && options.ttl().is_none()
+                    && !self.expiry.may_have_expired(NEVER - 1) =>
+            {
+                0
+            }
+            _ => self.now(),
         }
     }
 
