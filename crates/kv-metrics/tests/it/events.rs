@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use kv_core::sync::{AtomicBool, Ordering};
 use kv_core::{EventKind, ManualClock, PutOptions, StoreBuilder};
 use kv_lru::{Lru, LruLayer};
 use kv_metrics::{Event, EventHub, Subscribe, Subscription, TryRecvError};
@@ -225,4 +226,49 @@ fn the_hub_is_active_only_while_someone_subscribes() {
     assert!(hub.is_active());
     hub.on_event(EventKind::Hit, &"k".to_string());
     assert_eq!(drain(&events), [ev(EventKind::Hit, "k")]);
+}
+
+#[test]
+fn every_event_is_either_received_or_counted_as_missed_under_concurrency() {
+    let store: kv_core::Store<String, u64, Ttl, Lru, EventHub<String>> = StoreBuilder::new()
+        .layer(TtlLayer::new())
+        .layer(LruLayer::new())
+        .listener(EventHub::new(""))
+        .build();
+    let events = store.subscribe_with_buffer(16);
+    let (writers, puts) = (4_u64, 5_000_u64);
+    let writers_done = AtomicBool::new(false);
+    let mut received = Vec::new();
+    std::thread::scope(|s| {
+        // A reader that keeps up only partly, until the writers are done and nothing is left.
+        s.spawn(|| {
+            loop {
+                let done = writers_done.load(Ordering::Acquire);
+                match events.recv_timeout(Duration::from_millis(1)) {
+                    Ok(e) => received.push(e),
+                    Err(_) if done => break,
+                    Err(_) => {}
+                }
+            }
+        });
+        let handles: Vec<_> = (0..writers)
+            .map(|t| {
+                let store = &store;
+                s.spawn(move || {
+                    for i in 0..puts {
+                        store.put(format!("t{t}-{i}"), i); // a fresh key: one Inserted each
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        writers_done.store(true, Ordering::Release);
+    });
+    assert_eq!(received.len() as u64 + events.missed(), writers * puts);
+    // The gaps the events reported add up to the losses, less those after the last event.
+    let reported: u64 = received.iter().map(|e| e.missed_before).sum();
+    assert!(reported <= events.missed());
+    assert!(received.iter().all(|e| e.kind == EventKind::Inserted));
 }
