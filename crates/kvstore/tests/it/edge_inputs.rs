@@ -1,6 +1,7 @@
 //! Reliability items 9–11: hostile but legal inputs. Each is its own test, named after what it
 //! checks. None may panic, in debug or release.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use kvstore::{AnyStore, Clock, ManualClock, PutOptions, Store};
@@ -273,4 +274,49 @@ fn namespaces_with_odd_characters_are_distinct() {
     }
     // `namespace("")` is not the default store.
     assert!(!kvstore::default().has("edge_inputs/0"));
+}
+
+/// A key whose `Eq` panics when asked to: a user's broken impl must not break the store.
+#[derive(Clone, Debug)]
+struct Touchy(u32, bool);
+
+impl std::hash::Hash for Touchy {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state); // the flag is not hashed: a touchy key finds its twin's bucket
+    }
+}
+
+impl PartialEq for Touchy {
+    fn eq(&self, other: &Self) -> bool {
+        assert!(!(self.1 || other.1), "Touchy::eq asked to panic");
+        self.0 == other.0
+    }
+}
+
+impl Eq for Touchy {}
+
+#[test]
+fn a_key_whose_eq_panics_leaves_the_store_consistent() {
+    let store: Store<Touchy, u32> = Store::builder().shards(1).capacity(4).build();
+    for i in 0..3 {
+        store.put(Touchy(i, false), i);
+    }
+    // Same hash as key 1, so the lookup must compare with it, and the comparison panics.
+    let outcomes = [
+        catch_unwind(AssertUnwindSafe(|| store.put(Touchy(1, true), 9))).is_err(),
+        catch_unwind(AssertUnwindSafe(|| store.get(&Touchy(1, true)))).is_err(),
+        catch_unwind(AssertUnwindSafe(|| store.del(&Touchy(1, true)))).is_err(),
+    ];
+    assert_eq!(
+        outcomes, [true; 3],
+        "each comparison was reached and panicked"
+    );
+    // The locks it panicked under are usable and the books still add up.
+    store.validate().unwrap();
+    assert_eq!(store.len(), 3);
+    assert_eq!(store.get(&Touchy(1, false)), Some(1));
+    store.put(Touchy(7, false), 7);
+    store.put(Touchy(8, false), 8);
+    assert_eq!(store.len(), 4);
+    store.validate().unwrap();
 }
