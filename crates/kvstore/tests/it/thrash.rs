@@ -112,11 +112,13 @@ struct Tally {
 const TOKENS_FROM: u64 = 200;
 const KEYS: u64 = 300;
 
-fn thrash(capacity: usize, toggle_capacity: bool) {
+fn thrash(capacity: usize, toggle_capacity: bool, sweeper: bool) {
     let threads = 8; // more than the machine's cores
     let ops = 20_000 * soak_scale() as usize;
     let ledger = Arc::new(Ledger::default());
     let store: Store<u64, Tracked> = Store::builder().capacity(capacity).build();
+    // A background sweeper reclaims concurrently with everything else when asked for.
+    let sweeping = sweeper.then(|| store.start_sweeper(Duration::from_micros(200)));
     let barrier = Arc::new(Barrier::new(threads));
     let (s, l) = (store.clone(), ledger.clone());
     let tallies = watchdog("thrash", WATCHDOG, move || {
@@ -190,6 +192,8 @@ fn thrash(capacity: usize, toggle_capacity: bool) {
         deleted: a.deleted + b.deleted,
     });
 
+    drop(sweeping); // stops and joins the sweeper thread
+
     // Quiet now: the bookkeeping must add up exactly.
     store.validate().unwrap();
     let m = store.metrics();
@@ -223,17 +227,22 @@ fn xorshift(state: &mut u64) -> u64 {
 
 #[test]
 fn thrash_unbounded_store_keeps_exact_books() {
-    thrash(0, false);
+    thrash(0, false, false);
 }
 
 #[test]
 fn thrash_bounded_store_keeps_exact_books_and_its_capacity() {
-    thrash(64, false);
+    thrash(64, false, false);
 }
 
 #[test]
 fn thrash_with_capacity_switched_on_and_off_keeps_exact_books() {
-    thrash(0, true);
+    thrash(0, true, false);
+}
+
+#[test]
+fn thrash_with_a_sweeper_running_keeps_exact_books() {
+    thrash(32, false, true);
 }
 
 // Item 14: entries nobody reads do not pile up.
