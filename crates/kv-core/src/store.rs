@@ -415,8 +415,9 @@ where
             let table = sync::read(&shard.table);
             match table.slots.find(hash, |s| s.key.borrow() == key) {
                 None => {
-                    drop(table);
+                    // Reported under the lock, so a put that follows is reported after it.
                     inner.miss(shard, key);
+                    drop(table);
                     return None;
                 }
                 Some(slot)
@@ -433,8 +434,8 @@ where
         // Expired, or a read budget to spend: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
         let Ok(mut occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
-            drop(table);
             inner.miss(shard, key);
+            drop(table);
             return None;
         };
         let now = inner.now_for(at_start, &occupied.get().expiry);
@@ -460,8 +461,8 @@ where
                 inner.len.fetch_sub(1, Ordering::Relaxed);
                 Counters::bump(&shard.counters.expirations);
                 inner.emit(EventKind::Expired, &slot.key);
-                drop(table);
                 inner.miss(shard, key);
+                drop(table);
                 drop(slot);
                 None
             }
