@@ -29,9 +29,23 @@ pub struct Config {
     pub shards: usize,
     /// The capacity each namespace starts with (0: unbounded).
     pub capacities: [usize; 2],
-    /// Where the manual clock starts (near `u64::MAX` checks deadline overflow).
-    pub clock_start: u64,
+    /// The clock the stores run on.
+    pub clock: TestClock,
 }
+
+/// The clock of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestClock {
+    /// A manual clock starting here (near `u64::MAX` checks deadline overflow).
+    Manual(u64),
+    /// The system clock, as users run the store (it has hot paths of its own). Time cannot be
+    /// steered, so `Advance` and `Rewind` do nothing and every TTL is made an hour longer:
+    /// nothing expires during a run, everything else is checked as usual.
+    System,
+}
+
+/// What a run on the system clock adds to every TTL.
+const HOUR_NANOS: u64 = 3_600_000_000_000;
 
 /// One step of a sequence.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +185,9 @@ fn options(opts: &[PutOpt]) -> PutOptions {
 
 /// The stores, the models and the clock of one run.
 pub struct Run {
+    /// On the system clock (see [`TestClock::System`]).
+    system: bool,
+    /// The model's time; the stores' too unless `system`.
     clock: ManualClock,
     targets: [Target; 2],
     models: [Model; 2],
@@ -182,18 +199,25 @@ pub struct Run {
 impl Run {
     /// Fresh stores and models for `config`.
     pub fn new(config: &Config) -> Self {
-        let clock = ManualClock::starting_at(config.clock_start);
-        let typed = Store::<String, u32>::builder()
+        let start = match config.clock {
+            TestClock::Manual(start) => start,
+            TestClock::System => 0,
+        };
+        let clock = ManualClock::starting_at(start);
+        let mut typed = Store::<String, u32>::builder()
             .shards(config.shards)
-            .capacity(config.capacities[0])
-            .clock(clock.clone())
-            .build();
-        let any = Store::<String, kvstore::Value>::builder()
+            .capacity(config.capacities[0]);
+        let mut any = Store::<String, kvstore::Value>::builder()
             .shards(config.shards)
-            .capacity(config.capacities[1])
-            .clock(clock.clone())
-            .build();
+            .capacity(config.capacities[1]);
+        let system = config.clock == TestClock::System;
+        if !system {
+            typed = typed.clock(clock.clone());
+            any = any.clock(clock.clone());
+        }
+        let (typed, any) = (typed.build(), any.build());
         Self {
+            system,
             clock,
             targets: [Target::Typed(typed), Target::Any(AnyStore::from_store(any))],
             models: [
@@ -219,6 +243,13 @@ impl Run {
                 value,
                 ref opts,
             } => {
+                let longer;
+                let opts = if self.system {
+                    longer = opts.iter().map(|&o| an_hour_longer(o)).collect::<Vec<_>>();
+                    &longer
+                } else {
+                    opts
+                };
                 let now = self.now(ns);
                 let key = key_name(key);
                 let want = self.models[ns].put(&key, value, opts, now);
@@ -279,6 +310,7 @@ impl Run {
                 self.models[ns].clear();
                 self.targets[ns].clear();
             }
+            Op::Advance { .. } | Op::Rewind { .. } if self.system => {}
             Op::Advance { nanos } => self.clock.advance(Duration::from_nanos(nanos)),
             Op::Rewind { nanos } => {
                 // Which operations read the clock is the store's business (a miss need not), so
@@ -325,6 +357,13 @@ impl Run {
     }
 }
 
+fn an_hour_longer(opt: PutOpt) -> PutOpt {
+    match opt {
+        PutOpt::TtlNanos(n) if n > 0 => PutOpt::TtlNanos(n.saturating_add(HOUR_NANOS)),
+        other => other,
+    }
+}
+
 fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
     if got == want {
         Ok(())
@@ -357,9 +396,10 @@ pub fn decode(data: &[u8]) -> (Config, Vec<Op>) {
     let config = Config {
         shards: [1, 2, 16][usize::from(bytes.byte()) % 3],
         capacities: [usize::from(bytes.byte() % 5), usize::from(bytes.byte() % 5)],
-        clock_start: match bytes.byte() % 4 {
-            0 => u64::MAX - 20_000,
-            _ => 0,
+        clock: match bytes.byte() % 4 {
+            0 => TestClock::Manual(u64::MAX - 20_000),
+            1 => TestClock::System,
+            _ => TestClock::Manual(0),
         },
     };
     let mut ops = Vec::new();

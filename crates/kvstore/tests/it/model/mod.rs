@@ -10,7 +10,7 @@ pub mod reference;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
 
-use driver::{Config, KEYS, Op};
+use driver::{Config, KEYS, Op, TestClock};
 use reference::PutOpt;
 
 /// How many times the default case counts `cargo xtask soak` asks for.
@@ -64,12 +64,16 @@ fn config(max_capacity: usize) -> impl Strategy<Value = Config> {
     (
         prop_oneof![Just(1usize), Just(2), Just(16)],
         [0..=max_capacity, 0..=max_capacity],
-        prop_oneof![3 => Just(0u64), 1 => Just(u64::MAX - 20_000)],
+        prop_oneof![
+            4 => Just(TestClock::Manual(0)),
+            2 => Just(TestClock::Manual(u64::MAX - 20_000)),
+            1 => Just(TestClock::System),
+        ],
     )
-        .prop_map(|(shards, capacities, clock_start)| Config {
+        .prop_map(|(shards, capacities, clock)| Config {
             shards,
             capacities,
-            clock_start,
+            clock,
         })
 }
 
