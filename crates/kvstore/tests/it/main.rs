@@ -22,5 +22,8 @@ mod thrash;
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod events;
 
+#[cfg(all(not(kv_loom), feature = "metrics"))]
+mod export;
+
 #[cfg(kv_loom)]
 mod loom;
