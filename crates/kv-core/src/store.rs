@@ -930,7 +930,10 @@ where
 
     fn scan_stamps(&self, f: &mut dyn FnMut(EntryRef, u64)) {
         for shard in self.inner.shards.iter() {
-            let table = sync::read(&shard.table);
+            // Exclusive, though it only reads: a use stores its stamp with a plain load and store
+            // under the shared lock, so a racing use can lower a stamp just read here, leaving a
+            // record above its entry's stamp. The exclusive lock waits those uses out.
+            let table = sync::write(&shard.table);
             for s in table.slots.iter() {
                 f(
                     EntryRef {

@@ -95,8 +95,10 @@ impl Eviction for Lru {
 
     #[inline]
     fn touch(&self, state: &Stamp, stamp: u64) {
-        // fetch_max, not store: two racing uses must leave the newer stamp, or the entry's stamp
-        // could fall below its queue record and break the lazy queue's invariant.
+        // A plain load and store (no locked instruction on the hot path): two racing uses may
+        // leave the older stamp, which only makes concurrent recency approximate. Records stay
+        // at or below stamps because everything that records a stamp it read (a requeue, a
+        // rebuild) holds the shard's exclusive lock, which waits out uses in progress.
         if stamp > state.0.load(Ordering::Relaxed) {
             state.0.store(stamp, Ordering::Relaxed);
         }

@@ -27,3 +27,6 @@ mod export;
 
 #[cfg(kv_loom)]
 mod loom;
+
+#[cfg(kv_loom)]
+mod loom_recency;

@@ -1,0 +1,30 @@
+//! A loom model of the LRU order's lazy records under racing uses (found by the reliability
+//! work; the main loom models are in `loom.rs`). Run by `cargo xtask loom` with the others.
+//!
+//! A use stores its recency stamp with a plain load and store under the shard's shared lock, so
+//! two racing uses can leave the older of their two stamps. Harmless by itself (concurrent
+//! recency may be approximate), but a rebuild of the order that read the newer stamp in between
+//! would record it: a record above its entry's stamp, which `validate()` rejects and which can
+//! make a later, sequential eviction pick a victim that is not the least recently used.
+
+use kvstore::{ManualClock, PutOptions, Store};
+use loom::thread;
+
+#[test]
+fn loom_two_gets_racing_a_rebuild_of_the_lru_order_keep_its_records_valid() {
+    loom::model(|| {
+        let s: Store<String, String> = Store::builder().clock(ManualClock::new()).shards(2).build();
+        s.put_with("a".into(), "1".into(), &PutOptions::new());
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.get("a").is_some())
+            })
+            .collect();
+        s.set_capacity(2); // unbounded to bounded: rebuilds the order from the entries' stamps
+        for r in readers {
+            assert!(r.join().unwrap());
+        }
+        s.validate().unwrap();
+    });
+}
