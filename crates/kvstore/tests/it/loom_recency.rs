@@ -28,3 +28,30 @@ fn loom_two_gets_racing_a_rebuild_of_the_lru_order_keep_its_records_valid() {
         s.validate().unwrap();
     });
 }
+
+/// The other place a stamp is read and recorded: an eviction requeues a record at its entry's
+/// current stamp. That read holds the exclusive lock, so racing gets cannot undercut it.
+#[test]
+fn loom_two_gets_racing_an_eviction_keep_the_lru_records_valid() {
+    loom::model(|| {
+        let s: Store<String, String> = Store::builder()
+            .clock(ManualClock::new())
+            .capacity(2)
+            .shards(2)
+            .build();
+        s.put_with("a".into(), "1".into(), &PutOptions::new());
+        s.put_with("b".into(), "2".into(), &PutOptions::new());
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.get("a").is_some())
+            })
+            .collect();
+        s.put_with("c".into(), "3".into(), &PutOptions::new()); // evicts a or b
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(s.len(), 2);
+        s.validate().unwrap();
+    });
+}
