@@ -56,10 +56,11 @@ pub fn draw(rows: &[Row], path: &Path) -> Result<(), ChartError> {
                     .map(|r| (i, r.mops_median))
             })
         };
-        let top = of(1).chain(of(2)).map(|(_, m)| m).fold(0.0, f64::max) * 1.1;
+        // Headroom above the tallest bar keeps the legend clear of it.
+        let top = of(1).chain(of(2)).map(|(_, m)| m).fold(0.0, f64::max) * 1.3;
         let mut chart = ChartBuilder::on(panel)
             .caption(
-                format!("{workload}: {}", workload.describe()),
+                format!("{workload}, million ops/s: {}", workload.describe()),
                 ("sans-serif", 18),
             )
             .margin(10)
@@ -70,6 +71,7 @@ pub fn draw(rows: &[Row], path: &Path) -> Result<(), ChartError> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .y_max_light_lines(1)
             .x_labels(stores.len())
             .x_label_formatter(&|x: &f64| {
                 let i = x.round();
@@ -81,7 +83,6 @@ pub fn draw(rows: &[Row], path: &Path) -> Result<(), ChartError> {
                     String::new()
                 }
             })
-            .y_desc("million ops/s")
             .draw()
             .map_err(|e| err(&e))?;
         for (threads, color, offset) in [(1, ONE_THREAD, -0.4), (2, TWO_THREADS, 0.0)] {
