@@ -1,7 +1,7 @@
 //! `cargo xtask soak`: the long checks of reliability.md, with their figures.
 //!
 //! 1. Item 16: the soak workload (`crates/kvstore/examples/soak.rs`, release): 2 threads × 10
-//!    million operations with TTL churn over 1 million keys, printing resident memory and
+//!    million operations each with TTL churn over 1 million keys, printing resident memory and
 //!    throughput every second, and a verdict against performance.md's memory bound (2× the W2
 //!    target, i.e. 2 × 1.3 × quick_cache's W2 memory: measured by the last `cargo xtask bench` when
 //!    `target/bench/report.csv` exists, else the 13 MiB that performance.md records).

@@ -1,13 +1,13 @@
-//! The long soak of reliability.md item 16: threads × operations with TTL churn over many keys,
-//! resident memory sampled every second, and a verdict: memory flat after warm-up and under the
-//! bound of performance.md. `cargo xtask soak` runs it in release; by hand:
+//! The long soak of reliability.md item 16: threads × operations each (`--ops` is per thread)
+//! with TTL churn over many keys, resident memory sampled every second, and a verdict: memory
+//! flat after warm-up and under the bound of performance.md. `cargo xtask soak` runs it in release; by hand:
 //!
 //! ```sh
 //! cargo run --release -p kvstore --example soak -- --threads 2 --ops 10000000 --keys 1000000
 //! ```
 //!
 //! The store is W2's (capacity 100,000, `u64` values, `String` keys), with every put carrying a
-//! TTL of 1–100 ms (half of them sliding) on the system clock, so entries really expire, are
+//! TTL of 1–1000 ms (half of them sliding) on the system clock, so entries really expire, are
 //! reclaimed and replaced all the time. Exit status 1 when the verdict is a failure.
 
 use std::fs;
@@ -20,6 +20,7 @@ use kvstore::{PutOptions, Store};
 
 struct Args {
     threads: usize,
+    /// Operations per thread.
     ops: u64,
     keys: usize,
     capacity: usize,
@@ -104,16 +105,13 @@ fn main() -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     println!(
         "soak: {} threads x {} ops over {} keys, capacity {}, TTL 1-1000 ms; base RSS {base:.1} MiB",
-        args.threads,
-        args.ops / args.threads as u64,
-        args.keys,
-        args.capacity
+        args.threads, args.ops, args.keys, args.capacity
     );
     let start = Instant::now();
     let workers: Vec<_> = (0..args.threads)
         .map(|t| {
             let (store, keys, done_ops) = (store.clone(), keys.clone(), done_ops.clone());
-            let ops = args.ops / args.threads as u64;
+            let ops = args.ops;
             thread::spawn(move || {
                 let mut rng = 0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(t as u64 + 1);
                 for i in 0..ops {
