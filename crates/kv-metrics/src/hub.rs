@@ -5,7 +5,9 @@
 //! - With no subscriber, each store operation pays one relaxed load of a counter on its own cache
 //!   line, which nothing writes until someone subscribes.
 //! - With subscribers, an event is offered to each with `try_send`: the store never blocks on a
-//!   slow subscriber. A full buffer loses the event, counted for that subscriber.
+//!   slow subscriber. A full buffer loses the event, counted for that subscriber with one
+//!   relaxed increment; the subscriber list is read through a `ShardedLock`, whose read side
+//!   touches only the calling thread's shard, so threads do not contend on it.
 //! - Events are offered inside the store's critical section for the key, so events for one key
 //!   arrive in the order they happened.
 
@@ -16,7 +18,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 pub use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use crossbeam_utils::CachePadded;
-use kv_core::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, RwLock};
+use crossbeam_utils::sync::ShardedLock;
+use kv_core::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use kv_core::{EventKind, Eviction, Expiry, Listener, Store};
 
 use crate::event::{Event, Namespace};
@@ -49,7 +52,8 @@ pub struct EventHub<K> {
     /// Live subscribers. Read by every store operation, written only when the set changes.
     count: CachePadded<AtomicUsize>,
     namespace: Namespace,
-    subscribers: RwLock<Vec<Subscriber<K>>>,
+    /// Read at every event, written when the set changes: a lock whose readers share nothing.
+    subscribers: ShardedLock<Vec<Subscriber<K>>>,
 }
 
 /// The sending side of one subscription.
@@ -61,10 +65,11 @@ struct Subscriber<K> {
 /// What one subscriber lost, shared with its [`Subscription`].
 #[derive(Default)]
 struct Losses {
-    /// Lost since the last event that reached the subscriber: reported with the next one.
+    /// Lost since the last event that reached the subscriber: reported with the next one. A
+    /// loss costs one increment of this counter and nothing else.
     unreported: AtomicU64,
-    /// Lost since the subscription was made.
-    total: AtomicU64,
+    /// Lost and already reported in an event's `missed_before` (the total is both counters).
+    reported: AtomicU64,
     /// The subscription was dropped: the hub forgets it at the next event.
     gone: AtomicBool,
 }
@@ -75,7 +80,7 @@ impl<K> EventHub<K> {
         Self {
             count: CachePadded::new(AtomicUsize::new(0)),
             namespace: Namespace::from(namespace),
-            subscribers: RwLock::new(Vec::new()),
+            subscribers: ShardedLock::new(Vec::new()),
         }
     }
 
@@ -94,7 +99,7 @@ impl<K> EventHub<K> {
     pub fn subscribe_with_buffer(&self, buffer: usize) -> Subscription<K> {
         let (sender, receiver) = crossbeam_channel::bounded(buffer.max(1));
         let losses = Arc::new(Losses::default());
-        let mut subscribers = sync::write(&self.subscribers);
+        let mut subscribers = write(&self.subscribers);
         subscribers.push(Subscriber {
             sender,
             losses: Arc::clone(&losses),
@@ -115,7 +120,7 @@ impl<K> EventHub<K> {
 
     /// Forgets subscriptions that were dropped.
     fn prune(&self) {
-        let mut subscribers = sync::write(&self.subscribers);
+        let mut subscribers = write(&self.subscribers);
         subscribers.retain(|s| !s.losses.gone.load(Ordering::Relaxed));
         self.count.store(subscribers.len(), Ordering::Relaxed);
     }
@@ -145,9 +150,14 @@ impl<K: Clone + Send + Sync + 'static> Listener<K> for EventHub<K> {
 
     fn on_event(&self, kind: EventKind, key: &K) {
         let mut someone_left = false;
-        for subscriber in sync::read(&self.subscribers).iter() {
+        let subscribers = self
+            .subscribers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for subscriber in subscribers.iter() {
             someone_left |= !subscriber.offer(kind, key, &self.namespace);
         }
+        drop(subscribers);
         if someone_left {
             self.prune();
         }
@@ -162,8 +172,8 @@ impl<K: Clone> Subscriber<K> {
             return false;
         }
         if self.sender.is_full() {
-            // Lost without building it: a subscriber that never reads costs two counters.
-            losses.lost(0);
+            // Lost without building it: a subscriber that never reads costs one counter.
+            losses.unreported.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         // Only write the shared counter when there is something to report.
@@ -178,9 +188,17 @@ impl<K: Clone> Subscriber<K> {
             missed_before,
         };
         match self.sender.try_send(event) {
-            Ok(()) => true,
+            Ok(()) => {
+                if missed_before != 0 {
+                    losses.reported.fetch_add(missed_before, Ordering::Relaxed);
+                }
+                true
+            }
             Err(TrySendError::Full(_)) => {
-                losses.lost(missed_before);
+                // Give back the losses this event was to report, plus itself.
+                losses
+                    .unreported
+                    .fetch_add(missed_before + 1, Ordering::Relaxed);
                 true
             }
             Err(TrySendError::Disconnected(_)) => {
@@ -191,12 +209,10 @@ impl<K: Clone> Subscriber<K> {
     }
 }
 
-impl Losses {
-    /// One event lost, after `unreported` earlier ones taken back from a failed delivery.
-    fn lost(&self, unreported: u64) {
-        self.unreported.fetch_add(unreported + 1, Ordering::Relaxed);
-        self.total.fetch_add(1, Ordering::Relaxed);
-    }
+/// Takes the hub's write side, ignoring poisoning: the list stays consistent whatever panicked.
+fn write<T>(lock: &ShardedLock<T>) -> crossbeam_utils::sync::ShardedLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Events from one store, as they happen. Dropping it unsubscribes.
@@ -237,9 +253,11 @@ impl<K> Subscription<K> {
         self.receiver.iter()
     }
 
-    /// Events lost because the buffer was full, since the subscription was made.
+    /// Events lost because the buffer was full, since the subscription was made. Exact once the
+    /// store is quiet; while events flow it can lag by the losses an event is carrying.
     pub fn missed(&self) -> u64 {
-        self.losses.total.load(Ordering::Relaxed)
+        self.losses.reported.load(Ordering::Relaxed)
+            + self.losses.unreported.load(Ordering::Relaxed)
     }
 
     /// Events waiting to be received.
