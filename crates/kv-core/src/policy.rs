@@ -59,11 +59,13 @@ pub trait Host {
     fn reclaim_if_expired(&self, entry: EntryRef, now: u64) -> Probe;
     /// Evicts the entry if its recency stamp is still `stamp` and the store still holds more
     /// than `capacity` entries (counting one Eviction). The count is checked under the victim's
-    /// lock, so a concurrent removal elsewhere never leads to an eviction that was not needed.
+    /// lock, so a concurrent removal elsewhere never leads to an eviction that was not needed;
+    /// and a victim found expired by then is reclaimed as an Expiration instead.
     fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64, capacity: usize) -> Probe;
-    /// Reclaims one expired entry, if any exists at `now`. Eviction calls this first, so a live
-    /// entry is never evicted while an expired one holds a slot.
-    fn reclaim_one_expired(&self, now: u64) -> bool;
+    /// Reclaims one expired entry, if any exists now (the store reads its clock here, so time
+    /// spent waiting for locks counts). Eviction calls this first, so a live entry is never
+    /// evicted while an expired one holds a slot.
+    fn reclaim_one_expired(&self) -> bool;
     /// Calls `f` with every stored entry and its deadline (entries with no deadline are skipped).
     fn scan_deadlines(&self, f: &mut dyn FnMut(EntryRef, u64));
     /// Calls `f` with every stored entry and its recency stamp.
@@ -119,7 +121,7 @@ pub trait Eviction: Send + Sync + 'static {
     /// The entry's recency stamp: larger is more recent.
     fn stamp(state: &Self::State) -> u64;
     /// Records a new entry and evicts while the store is over capacity.
-    fn admit(&self, entry: EntryRef, stamp: u64, now: u64, host: &dyn Host);
+    fn admit(&self, entry: EntryRef, stamp: u64, host: &dyn Host);
     /// The order's records, for `validate()`; `None` while it keeps none (unbounded).
     fn records(&self) -> Option<Vec<(EntryRef, u64)>>;
 }
@@ -133,7 +135,7 @@ pub trait Capacity: Eviction {
     where
         Self: Sized;
     /// Sets the capacity and evicts at once down to it (0 is unbounded).
-    fn set_capacity(&self, capacity: usize, now: u64, host: &dyn Host);
+    fn set_capacity(&self, capacity: usize, host: &dyn Host);
 }
 
 /// No expiry: entries live until removed. Costs nothing.
@@ -190,7 +192,7 @@ impl Eviction for NoEviction {
         0
     }
     #[inline]
-    fn admit(&self, _: EntryRef, _: u64, _: u64, _: &dyn Host) {}
+    fn admit(&self, _: EntryRef, _: u64, _: &dyn Host) {}
     fn records(&self) -> Option<Vec<(EntryRef, u64)>> {
         None
     }

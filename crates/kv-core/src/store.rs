@@ -363,7 +363,12 @@ where
                 Entry::Occupied(mut occupied) => {
                     let old = mem::replace(occupied.get_mut(), slot);
                     let key = &occupied.get().key;
-                    if X::is_expired(&old.expiry, now) {
+                    // `now` was read before waiting for the lock: an entry with a deadline that
+                    // looks live is checked again at the current time.
+                    let expired = X::is_expired(&old.expiry, now)
+                        || (X::deadline(&old.expiry) != NEVER
+                            && X::is_expired(&old.expiry, inner.now()));
+                    if expired {
                         // Overwriting an expired entry reclaims it: its Expiration counts.
                         Counters::bump(&shard.counters.expirations);
                         inner.emit(EventKind::Expired, key);
@@ -387,7 +392,7 @@ where
         if deadline != NEVER {
             inner.expiry.track(entry, deadline, &host);
         }
-        inner.eviction.admit(entry, stamp, now, &host);
+        inner.eviction.admit(entry, stamp, &host);
         if X::USES_CLOCK && inner.expiry.may_have_expired(now) {
             // Incremental reclaiming: a little at every write, so unread entries do not pile up.
             inner.expiry.reclaim(now, 2, &host);
@@ -713,9 +718,8 @@ where
     /// the least recently used; each eviction counts.
     pub fn set_capacity(&self, capacity: usize) {
         let inner = &*self.inner;
-        let now = inner.now();
         let host = HostCall::new(inner);
-        inner.eviction.set_capacity(capacity, now, &host);
+        inner.eviction.set_capacity(capacity, &host);
     }
 }
 
@@ -895,19 +899,29 @@ where
         if inner.len.load(Ordering::Relaxed) <= capacity {
             return Probe::Enough;
         }
+        // A victim that expired while the evictor waited is an Expiration, not an Eviction.
+        let expired = X::deadline(&occupied.get().expiry) != NEVER
+            && X::is_expired(&occupied.get().expiry, inner.now());
         let (slot, _) = occupied.remove();
         inner.len.fetch_sub(1, Ordering::Relaxed);
-        Counters::bump(&shard.counters.evictions);
-        inner.emit(EventKind::Evicted, &slot.key);
+        if expired {
+            Counters::bump(&shard.counters.expirations);
+            inner.emit(EventKind::Expired, &slot.key);
+        } else {
+            Counters::bump(&shard.counters.evictions);
+            inner.emit(EventKind::Evicted, &slot.key);
+        }
         drop(table);
         self.graveyard.borrow_mut().push(slot);
         Probe::Removed
     }
 
-    fn reclaim_one_expired(&self, now: u64) -> bool {
-        X::USES_CLOCK
-            && self.inner.expiry.may_have_expired(now)
-            && self.inner.expiry.reclaim(now, 1, self) == 1
+    fn reclaim_one_expired(&self) -> bool {
+        if !X::USES_CLOCK {
+            return false;
+        }
+        let now = self.inner.now();
+        self.inner.expiry.may_have_expired(now) && self.inner.expiry.reclaim(now, 1, self) == 1
     }
 
     fn scan_deadlines(&self, f: &mut dyn FnMut(EntryRef, u64)) {

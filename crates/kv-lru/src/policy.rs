@@ -58,13 +58,13 @@ impl Lru {
     }
 
     /// Evicts until the store fits its capacity: expired entries first, then the oldest.
-    fn shrink_to_fit(&self, order: &mut LazyQueue, now: u64, host: &dyn Host) {
+    fn shrink_to_fit(&self, order: &mut LazyQueue, host: &dyn Host) {
         loop {
             let capacity = self.capacity.load(Ordering::Acquire);
             if capacity == 0 || host.stored() <= capacity {
                 return;
             }
-            if host.reclaim_one_expired(now) {
+            if host.reclaim_one_expired() {
                 continue;
             }
             let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
@@ -109,7 +109,7 @@ impl Eviction for Lru {
         state.0.load(Ordering::Relaxed)
     }
 
-    fn admit(&self, entry: EntryRef, stamp: u64, now: u64, host: &dyn Host) {
+    fn admit(&self, entry: EntryRef, stamp: u64, host: &dyn Host) {
         // Read after the entry was inserted: a concurrent `set_capacity` that enables the order
         // either scanned this entry or is seen here (the shard lock orders the two).
         if self.capacity.load(Ordering::Acquire) == 0 {
@@ -121,7 +121,7 @@ impl Eviction for Lru {
         }
         order.push(stamp, entry);
         order.compact_if_sparse(host.stored(), queue::scan_stamps(host));
-        self.shrink_to_fit(&mut order, now, host);
+        self.shrink_to_fit(&mut order, host);
     }
 
     fn records(&self) -> Option<Vec<(EntryRef, u64)>> {
@@ -140,7 +140,7 @@ impl Capacity for Lru {
         self
     }
 
-    fn set_capacity(&self, capacity: usize, now: u64, host: &dyn Host) {
+    fn set_capacity(&self, capacity: usize, host: &dyn Host) {
         let mut order = sync::lock(&self.order);
         let before = self.capacity.swap(capacity, Ordering::AcqRel);
         if capacity == 0 {
@@ -150,6 +150,6 @@ impl Capacity for Lru {
         if before == 0 {
             order.rebuild(queue::scan_stamps(host));
         }
-        self.shrink_to_fit(&mut order, now, host);
+        self.shrink_to_fit(&mut order, host);
     }
 }

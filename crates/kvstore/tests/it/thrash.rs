@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::Duration;
 
-use kvstore::{ManualClock, PutOptions, Store, Sweep};
+use kvstore::{EventKind, ManualClock, PutOptions, Store, Subscribe, Sweep};
 
 use crate::model::soak_scale;
 
@@ -378,4 +378,72 @@ fn value_is_dropped_once_on_clear_and_on_drop_of_the_store() {
     drop(clone);
     assert_eq!((ledger.alive(2), ledger.alive(3)), (0, 0));
     assert!(ledger.all_dropped());
+}
+
+/// A put that waited for its lock must judge the entry it replaces at the time it gets the lock,
+/// not at the time it started: an entry with a 1 ns TTL written by another thread meanwhile is
+/// expired by then, so it is no "displaced live value". (Found in review: a stale reading made
+/// `put` return expired values.)
+#[test]
+fn a_put_never_returns_a_value_that_expired_while_it_waited() {
+    watchdog(
+        "put over a 1 ns entry",
+        Duration::from_secs(300),
+        put_never_returns_expired,
+    );
+}
+
+fn put_never_returns_expired() {
+    let store = Store::<u32, u32>::new();
+    let one_ns = PutOptions::new().with_ttl(Duration::from_nanos(1));
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for _ in 0..100_000 {
+                store.put_with(1, 7, &one_ns);
+            }
+        })
+    };
+    let stale = (0..100_000).filter(|_| store.put(1, 8) == Some(7)).count();
+    writer.join().unwrap();
+    assert_eq!(stale, 0, "put returned an expired value as displaced-live");
+}
+
+/// An evictor that waited for its locks must reclaim a victim that expired meanwhile as an
+/// Expiration, never count it as an Eviction (semantics.md: a live entry is never evicted while
+/// an expired one holds a slot; expired entries are reclaimed first).
+#[test]
+fn an_entry_that_expired_while_the_evictor_waited_counts_as_an_expiration() {
+    watchdog(
+        "evictor racing a 1 ns entry",
+        Duration::from_secs(300),
+        expired_victim_is_expiration,
+    );
+}
+
+fn expired_victim_is_expiration() {
+    let store = Store::<u32, u32>::builder().capacity(1).build();
+    let events = store.subscribe_with_buffer(1 << 20);
+    let one_ns = PutOptions::new().with_ttl(Duration::from_nanos(1));
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for _ in 0..50_000 {
+                store.put_with(1, 7, &one_ns);
+            }
+        })
+    };
+    for i in 0..50_000_u32 {
+        store.put(2 + (i & 1), 8);
+    }
+    writer.join().unwrap();
+    let evicted_expired_key = events
+        .try_iter()
+        .filter(|e| e.kind == EventKind::Evicted && e.key == 1)
+        .count();
+    assert_eq!(events.missed(), 0, "the subscription kept every event");
+    assert_eq!(
+        evicted_expired_key, 0,
+        "an expired entry was counted as an Eviction"
+    );
 }
