@@ -116,6 +116,24 @@ pub struct WeakStore<K, V, X: Expiry, E: Eviction, L, S> {
 }
 
 #[cfg(not(kv_loom))]
+impl<K, V, X: Expiry, E: Eviction, L, S> Clone for WeakStore<K, V, X, E, L, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: sync::Weak::clone(&self.inner),
+        }
+    }
+}
+
+#[cfg(not(kv_loom))]
+impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for WeakStore<K, V, X, E, L, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakStore")
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
+#[cfg(not(kv_loom))]
 impl<K, V, X: Expiry, E: Eviction, L, S> WeakStore<K, V, X, E, L, S> {
     /// The store, if it still exists.
     pub fn upgrade(&self) -> Option<Store<K, V, X, E, L, S>> {
@@ -479,7 +497,7 @@ where
     pub fn has<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
-        Q: KeyQuery<K> + ?Sized,
+        Q: Hash + Eq + ?Sized,
     {
         let inner = &*self.inner;
         let now = inner.now();
@@ -515,7 +533,7 @@ where
     pub fn del<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
-        Q: KeyQuery<K> + ?Sized,
+        Q: Hash + Eq + ?Sized,
     {
         let inner = &*self.inner;
         let now = inner.now();
@@ -609,7 +627,7 @@ where
 
     /// The store's current time in nanoseconds on its clock (never going backwards).
     pub fn now_nanos(&self) -> u64 {
-        self.inner.now()
+        self.inner.clock.now()
     }
 
     /// A handle that does not keep the store alive (for background work such as a sweeper).

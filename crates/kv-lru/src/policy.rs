@@ -1,8 +1,9 @@
 //! The LRU policy: recency stamps on entries, a lazy order queue, and the capacity loop.
 //!
-//! A use stores the store's current stamp into the entry (an atomic `fetch_max` under the shard's
-//! shared lock: readers never take the policy's lock, and on the system clock the stamp is the
-//! time of the operation, so readers share no counter). The order queue holds one record per
+//! A use stores the store's stamp into the entry if it is newer (a plain load and store under the
+//! shard's shared lock: readers never take the policy's lock; stamps come from
+//! `Inner::stamp` in kv-core, a per-thread counter kept above a store-wide watermark). The order
+//! queue holds one record per
 //! entry with a stamp no newer than the entry's; the victim is found by popping the oldest record
 //! and requeueing it at the entry's current stamp until one still matches. While unbounded, no
 //! records are kept at all: setting a capacity builds them from the entries' stamps.

@@ -36,7 +36,8 @@ impl Sweeper {
         }
     }
 
-    /// Whether the thread could be started (it fails only when the OS refuses a thread).
+    /// Whether the sweeper's thread is running: `false` if the OS refused a thread, or once the
+    /// thread stopped because its store was dropped.
     pub fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
