@@ -9,7 +9,7 @@ use std::mem;
 
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
+use hashbrown::hash_table::{Entry, OccupiedEntry};
 
 use crate::clock::{Clock, StoreClock, SystemClock};
 use crate::metrics::{Counters, Metrics};
@@ -471,19 +471,14 @@ where
                 Some(slot.value.clone())
             }
             Read::Last => {
-                let (slot, _) = occupied.remove();
-                inner.len.fetch_sub(1, Ordering::Relaxed);
                 Counters::bump(&shard.counters.hits);
-                inner.emit(EventKind::Hit, &slot.key);
-                inner.emit(EventKind::Consumed, &slot.key);
+                inner.emit(EventKind::Hit, &occupied.get().key);
+                let slot = inner.remove(shard, occupied, EventKind::Consumed);
                 drop(table);
                 Some(slot.value)
             }
             Read::Expired => {
-                let (slot, _) = occupied.remove();
-                inner.len.fetch_sub(1, Ordering::Relaxed);
-                Counters::bump(&shard.counters.expirations);
-                inner.emit(EventKind::Expired, &slot.key);
+                let slot = inner.remove(shard, occupied, EventKind::Expired);
                 inner.miss(shard, key);
                 drop(table);
                 drop(slot);
@@ -519,10 +514,7 @@ where
         if !X::is_expired(&occupied.get().expiry, now) {
             return true;
         }
-        let (slot, _) = occupied.remove();
-        inner.len.fetch_sub(1, Ordering::Relaxed);
-        Counters::bump(&shard.counters.expirations);
-        inner.emit(EventKind::Expired, &slot.key);
+        let slot = inner.remove(shard, occupied, EventKind::Expired);
         drop(table);
         drop(slot);
         false
@@ -543,15 +535,13 @@ where
         let Ok(occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
             return false;
         };
-        let (slot, _) = occupied.remove();
-        inner.len.fetch_sub(1, Ordering::Relaxed);
-        let live = !X::is_expired(&slot.expiry, now);
-        if live {
-            inner.emit(EventKind::Removed, &slot.key);
+        let live = !X::is_expired(&occupied.get().expiry, now);
+        let why = if live {
+            EventKind::Removed
         } else {
-            Counters::bump(&shard.counters.expirations);
-            inner.emit(EventKind::Expired, &slot.key);
-        }
+            EventKind::Expired
+        };
+        let slot = inner.remove(shard, occupied, why);
         drop(table);
         drop(slot);
         live
@@ -839,6 +829,26 @@ where
         &self.shards[self.shard_index(hash)]
     }
 
+    /// Removes an entry found under the shard's exclusive lock, keeping the books: the size, the
+    /// counter of `why` (an Expiration or an Eviction; a consumed or deleted entry counts none)
+    /// and the event. The caller drops the slot once the lock is released.
+    fn remove(
+        &self,
+        shard: &ShardOf<K, V, X, E>,
+        occupied: OccupiedEntry<'_, SlotOf<K, V, X, E>>,
+        why: EventKind,
+    ) -> SlotOf<K, V, X, E> {
+        let (slot, _) = occupied.remove();
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        match why {
+            EventKind::Expired => Counters::bump(&shard.counters.expirations),
+            EventKind::Evicted => Counters::bump(&shard.counters.evictions),
+            _ => {}
+        }
+        self.emit(why, &slot.key);
+        slot
+    }
+
     #[inline]
     fn emit(&self, kind: EventKind, key: &K) {
         if self.listener.is_active() {
@@ -894,10 +904,7 @@ where
         if deadline > now {
             return Probe::Requeue(deadline);
         }
-        let (slot, _) = occupied.remove();
-        inner.len.fetch_sub(1, Ordering::Relaxed);
-        Counters::bump(&shard.counters.expirations);
-        inner.emit(EventKind::Expired, &slot.key);
+        let slot = inner.remove(shard, occupied, EventKind::Expired);
         drop(table);
         self.graveyard.borrow_mut().push(slot);
         Probe::Removed
@@ -920,15 +927,12 @@ where
         // A victim that expired while the evictor waited is an Expiration, not an Eviction.
         let expired = X::deadline(&occupied.get().expiry) != NEVER
             && X::is_expired(&occupied.get().expiry, inner.now());
-        let (slot, _) = occupied.remove();
-        inner.len.fetch_sub(1, Ordering::Relaxed);
-        if expired {
-            Counters::bump(&shard.counters.expirations);
-            inner.emit(EventKind::Expired, &slot.key);
+        let why = if expired {
+            EventKind::Expired
         } else {
-            Counters::bump(&shard.counters.evictions);
-            inner.emit(EventKind::Evicted, &slot.key);
-        }
+            EventKind::Evicted
+        };
+        let slot = inner.remove(shard, occupied, why);
         drop(table);
         self.graveyard.borrow_mut().push(slot);
         Probe::Removed

@@ -22,53 +22,43 @@ fn put(s: &S, k: &str, v: &str, o: PutOptions) {
     s.put_with(k.to_string(), v.to_string(), &o);
 }
 
+/// `readers` threads each get a `max_reads(budget)` entry once; returns how many got the value,
+/// after checking the books: a hit per winner, a miss per loser, the entry gone.
+fn race_readers_of_a_budget(budget: usize, readers: usize) -> usize {
+    let clock = ManualClock::new();
+    let s = store(&clock, 0);
+    put(&s, "tok", "v", PutOptions::new().with_max_reads(budget));
+    let threads: Vec<_> = (0..readers)
+        .map(|_| {
+            let s = s.clone();
+            thread::spawn(move || s.get("tok").is_some())
+        })
+        .collect();
+    let winners = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|&w| w)
+        .count();
+    let m = s.metrics();
+    assert_eq!(
+        (m.hits, m.misses),
+        (winners as u64, (readers - winners) as u64)
+    );
+    assert_eq!(m.current_size, 0, "the last read removed the entry, once");
+    assert!(!s.has("tok"));
+    winners
+}
+
 /// Item 1: two concurrent gets of a `max_reads(1)` entry: exactly one wins.
 #[test]
 fn loom_one_shot_token_read_by_two_threads_has_exactly_one_winner() {
-    loom::model(|| {
-        let clock = ManualClock::new();
-        let s = store(&clock, 0);
-        put(&s, "tok", "v", PutOptions::new().with_max_reads(1));
-        let readers: Vec<_> = (0..2)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || s.get("tok").is_some())
-            })
-            .collect();
-        let winners = readers
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .filter(|&w| w)
-            .count();
-        assert_eq!(winners, 1);
-        let m = s.metrics();
-        assert_eq!((m.hits, m.misses, m.current_size), (1, 1, 0));
-        assert!(!s.has("tok"));
-    });
+    loom::model(|| assert_eq!(race_readers_of_a_budget(1, 2), 1));
 }
 
 /// Item 1, second part: three readers of a `max_reads(2)` entry: exactly two win.
 #[test]
 fn loom_read_budget_of_two_read_by_three_threads_has_exactly_two_winners() {
-    loom::model(|| {
-        let clock = ManualClock::new();
-        let s = store(&clock, 0);
-        put(&s, "tok", "v", PutOptions::new().with_max_reads(2));
-        let readers: Vec<_> = (0..3)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || s.get("tok").is_some())
-            })
-            .collect();
-        let winners = readers
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .filter(|&w| w)
-            .count();
-        assert_eq!(winners, 2);
-        let m = s.metrics();
-        assert_eq!((m.hits, m.misses, m.current_size), (2, 1, 0));
-    });
+    loom::model(|| assert_eq!(race_readers_of_a_budget(2, 3), 2));
 }
 
 /// Item 2: capacity 1, two concurrent inserts: the bound holds and the counts add up.
