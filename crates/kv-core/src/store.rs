@@ -50,6 +50,27 @@ struct Table<K, V, XS, ES> {
 struct Shard<K, V, XS, ES> {
     table: RwLock<Table<K, V, XS, ES>>,
     counters: Counters,
+    /// Entries in this shard. Written only under the shard's exclusive lock, so a plain load and
+    /// store suffice: an insert writes no line shared across shards and takes no locked
+    /// instruction (which would also wait for the new slot's cache miss). Read without the lock
+    /// by [`Inner::stored`].
+    len: AtomicUsize,
+}
+
+impl<K, V, XS, ES> Shard<K, V, XS, ES> {
+    /// Counts `n` entries in; call under the exclusive lock.
+    #[inline]
+    fn grow(&self, n: usize) {
+        self.len
+            .store(self.len.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` entries out; call under the exclusive lock.
+    #[inline]
+    fn shrink(&self, n: usize) {
+        self.len
+            .store(self.len.load(Ordering::Relaxed) - n, Ordering::Relaxed);
+    }
 }
 
 type ShardOf<K, V, X, E> = CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State>>;
@@ -59,8 +80,6 @@ struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     shard_bits: u32,
     hasher: S,
     clock: StoreClock,
-    /// Entries held, across shards; changed only under a shard's exclusive lock.
-    len: CachePadded<AtomicUsize>,
     /// The highest recency stamp handed out, as far as sequential uses need to know (see
     /// `Inner::stamp`).
     stamps: CachePadded<AtomicU64>,
@@ -103,7 +122,15 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Clone for Store<K, V, X, E, L, S> {
 impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for Store<K, V, X, E, L, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
-            .field("len", &self.inner.len.load(Ordering::Relaxed))
+            .field(
+                "len",
+                &self
+                    .inner
+                    .shards
+                    .iter()
+                    .map(|s| s.len.load(Ordering::Relaxed))
+                    .sum::<usize>(),
+            )
             .field("shards", &self.inner.shards.len())
             .finish_non_exhaustive()
     }
@@ -262,6 +289,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
                         next_id: 0,
                     }),
                     counters: Counters::default(),
+                    len: AtomicUsize::new(0),
                 })
             })
             .collect();
@@ -275,7 +303,6 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
                 shard_bits: count.trailing_zeros(),
                 hasher: self.hasher,
                 clock,
-                len: CachePadded::new(AtomicUsize::new(0)),
                 stamps: CachePadded::new(AtomicU64::new(0)),
                 expiry: self.expiry,
                 eviction: self.eviction,
@@ -399,7 +426,7 @@ where
                 }
                 Entry::Vacant(vacant) => {
                     let occupied = vacant.insert(slot);
-                    inner.len.fetch_add(1, Ordering::Relaxed);
+                    shard.grow(1);
                     inner.emit(EventKind::Inserted, &occupied.get().key);
                     Displaced::Nothing
                 }
@@ -573,13 +600,13 @@ where
         for shard in self.inner.shards.iter() {
             shard.counters.add_to(&mut m);
         }
-        m.current_size = self.inner.len.load(Ordering::Relaxed) as u64;
+        m.current_size = self.inner.stored() as u64;
         m
     }
 
     /// Entries held in memory (expired ones not yet reclaimed included).
     pub fn len(&self) -> usize {
-        self.inner.len.load(Ordering::Relaxed)
+        self.inner.stored()
     }
 
     /// Whether no entry is held.
@@ -604,7 +631,7 @@ where
         for shard in inner.shards.iter() {
             let mut table = sync::write(&shard.table);
             let slots = mem::take(&mut table.slots);
-            inner.len.fetch_sub(slots.len(), Ordering::Relaxed);
+            shard.shrink(slots.len());
             if inner.listener.is_active() {
                 for s in slots.iter() {
                     inner.listener.on_event(EventKind::Cleared, &s.key);
@@ -690,7 +717,7 @@ where
                 }
             }
         }
-        let len = inner.len.load(Ordering::Relaxed);
+        let len = inner.stored();
         if count != len {
             return Err(format!("counted {count} entries, current size says {len}"));
         }
@@ -747,6 +774,15 @@ where
     L: Listener<K>,
     S: BuildHasher,
 {
+    /// Entries held, across shards (expired ones not yet reclaimed included): exact while the
+    /// store is quiet, a snapshot of each shard in turn while it is not.
+    fn stored(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.len.load(Ordering::Relaxed))
+            .sum()
+    }
+
     #[inline]
     fn now(&self) -> u64 {
         if X::USES_CLOCK { self.clock.now() } else { 0 }
@@ -839,7 +875,7 @@ where
         why: EventKind,
     ) -> SlotOf<K, V, X, E> {
         let (slot, _) = occupied.remove();
-        self.len.fetch_sub(1, Ordering::Relaxed);
+        shard.shrink(1);
         match why {
             EventKind::Expired => Counters::bump(&shard.counters.expirations),
             EventKind::Evicted => Counters::bump(&shard.counters.evictions),
@@ -890,7 +926,7 @@ where
     S: BuildHasher,
 {
     fn stored(&self) -> usize {
-        self.inner.len.load(Ordering::Relaxed)
+        self.inner.stored()
     }
 
     fn reclaim_if_expired(&self, entry: EntryRef, now: u64) -> Probe {
@@ -921,7 +957,7 @@ where
         if current > stamp {
             return Probe::Requeue(current);
         }
-        if inner.len.load(Ordering::Relaxed) <= capacity {
+        if inner.stored() <= capacity {
             return Probe::Enough;
         }
         // A victim that expired while the evictor waited is an Expiration, not an Eviction.
