@@ -160,18 +160,3 @@ impl StoreClock {
         t.min(crate::NEVER - 1)
     }
 }
-
-/// `now`, or one more than the last value this thread got if that is not below it: stamps that
-/// strictly increase within a thread even when two reads of the clock return the same instant.
-#[inline]
-pub(crate) fn strictly_increasing(now: u64) -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static LAST: Cell<u64> = const { Cell::new(0) };
-    }
-    LAST.with(|last| {
-        let stamp = now.max(last.get().saturating_add(1));
-        last.set(stamp);
-        stamp
-    })
-}

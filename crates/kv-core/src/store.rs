@@ -758,6 +758,23 @@ where
     }
 }
 
+/// `floor`, or one more than the last stamp this thread took if that is higher: stamps strictly
+/// increase within a thread even when racing uses lowered the store's watermark. The memory is
+/// per thread, not per store (a use of one store raises the next stamp of another, harmlessly:
+/// only the order of stamps within a store matters).
+#[inline]
+fn above_this_threads_last_stamp(floor: u64) -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static LAST: Cell<u64> = const { Cell::new(0) };
+    }
+    LAST.with(|last| {
+        let stamp = floor.max(last.get().saturating_add(1));
+        last.set(stamp);
+        stamp
+    })
+}
+
 /// What a `put` found under its key.
 enum Displaced<T> {
     Nothing,
@@ -842,7 +859,7 @@ where
             return 0;
         }
         let seen = self.stamps.load(Ordering::Relaxed);
-        let stamp = crate::clock::strictly_increasing(seen.saturating_add(1));
+        let stamp = above_this_threads_last_stamp(seen.saturating_add(1));
         self.stamps.store(stamp, Ordering::Relaxed);
         stamp
     }
