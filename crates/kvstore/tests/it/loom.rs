@@ -18,6 +18,21 @@ fn store(clock: &ManualClock, capacity: usize) -> S {
         .build()
 }
 
+/// A store (capacity `capacity`) whose only entry, `key`, expired a moment ago and is not
+/// reclaimed yet.
+fn store_holding_an_expired_entry(capacity: usize, key: &str, value: &str) -> S {
+    let clock = ManualClock::new();
+    let s = store(&clock, capacity);
+    put(
+        &s,
+        key,
+        value,
+        PutOptions::new().with_ttl(Duration::from_secs(1)),
+    );
+    clock.advance(Duration::from_secs(1));
+    s
+}
+
 fn put(s: &S, k: &str, v: &str, o: PutOptions) {
     s.put_with(k.to_string(), v.to_string(), &o);
 }
@@ -90,15 +105,7 @@ fn loom_two_inserts_into_capacity_one_keep_the_bound_and_exact_counts() {
 #[test]
 fn loom_get_racing_purge_of_an_expired_entry_counts_one_expiration() {
     loom::model(|| {
-        let clock = ManualClock::new();
-        let s = store(&clock, 0);
-        put(
-            &s,
-            "k",
-            "v",
-            PutOptions::new().with_ttl(Duration::from_secs(1)),
-        );
-        clock.advance(Duration::from_secs(1));
+        let s = store_holding_an_expired_entry(0, "k", "v");
         let purger = {
             let s = s.clone();
             thread::spawn(move || s.purge_expired())
@@ -115,15 +122,7 @@ fn loom_get_racing_purge_of_an_expired_entry_counts_one_expiration() {
 #[test]
 fn loom_get_racing_an_insert_that_reclaims_for_room_counts_one_expiration() {
     loom::model(|| {
-        let clock = ManualClock::new();
-        let s = store(&clock, 1);
-        put(
-            &s,
-            "old",
-            "v",
-            PutOptions::new().with_ttl(Duration::from_secs(1)),
-        );
-        clock.advance(Duration::from_secs(1));
+        let s = store_holding_an_expired_entry(1, "old", "v");
         let writer = {
             let s = s.clone();
             thread::spawn(move || put(&s, "new", "v", PutOptions::new()))
@@ -176,15 +175,7 @@ fn loom_sliding_get_racing_reclaim_never_revives_the_entry() {
 #[test]
 fn loom_put_racing_has_on_an_expired_key_loses_no_write() {
     loom::model(|| {
-        let clock = ManualClock::new();
-        let s = store(&clock, 0);
-        put(
-            &s,
-            "k",
-            "old",
-            PutOptions::new().with_ttl(Duration::from_secs(1)),
-        );
-        clock.advance(Duration::from_secs(1));
+        let s = store_holding_an_expired_entry(0, "k", "old");
         let writer = {
             let s = s.clone();
             thread::spawn(move || put(&s, "k", "new", PutOptions::new()))
