@@ -43,12 +43,12 @@ pub struct RunStart {
     pub parallel: usize,
 }
 
-/// `test_start`: a case has started.
+/// `test_start` (a case has started), and the head of every `test_end`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TestStart<'a> {
     /// Always `test.v1`.
     pub schema: &'static str,
-    /// Always `test_start`.
+    /// `test_start`, or `test_end` as the head of one.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// When the record was written.
@@ -61,22 +61,27 @@ pub struct TestStart<'a> {
     pub line: usize,
 }
 
-/// `test_end`: a case has ended, with its status and, on failure, the reason.
+impl<'a> TestStart<'a> {
+    /// The record of `kind` for the case at `file:line`, stamped now.
+    fn new(kind: &'static str, file: &'a str, case: &'a str, line: usize) -> Self {
+        Self {
+            schema: TEST_SCHEMA,
+            kind,
+            timestamp: Timestamp::now(),
+            file,
+            case,
+            line,
+        }
+    }
+}
+
+/// `test_end`: a case has ended, with its status and, on failure, the reason. Its first fields
+/// are a `test_start`'s, with `type` set to `test_end`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TestEnd<'a> {
-    /// Always `test.v1`.
-    pub schema: &'static str,
-    /// Always `test_end`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// When the record was written.
-    pub timestamp: Timestamp,
-    /// The case file.
-    pub file: &'a str,
-    /// The case.
-    pub case: &'a str,
-    /// The line of the `test:case` directive.
-    pub line: usize,
+    /// Schema, type, timestamp, file, case and line.
+    #[serde(flatten)]
+    pub head: TestStart<'a>,
     /// `pass` or `fail`.
     pub status: &'static str,
     /// Wall time of the case, in whole milliseconds.
@@ -164,24 +169,17 @@ impl<W: Write> Observer for JsonStream<W> {
     }
 
     fn case_start(&mut self, source: &Source, case: &Case) {
-        self.line(&TestStart {
-            schema: TEST_SCHEMA,
-            kind: "test_start",
-            timestamp: Timestamp::now(),
-            file: &source.name,
-            case: &case.name,
-            line: case.line,
-        });
+        self.line(&TestStart::new(
+            "test_start",
+            &source.name,
+            &case.name,
+            case.line,
+        ));
     }
 
     fn case_end(&mut self, result: &CaseResult) {
         self.line(&TestEnd {
-            schema: TEST_SCHEMA,
-            kind: "test_end",
-            timestamp: Timestamp::now(),
-            file: &result.file,
-            case: &result.case,
-            line: result.line,
+            head: TestStart::new("test_end", &result.file, &result.case, result.line),
             status: if result.passed() { "pass" } else { "fail" },
             duration_ms: millis(result.run.duration),
             reason: result.failure().map(|f| Reason {
