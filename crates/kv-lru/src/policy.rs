@@ -59,22 +59,29 @@ impl Lru {
     }
 
     /// Evicts until the store fits its capacity: expired entries first, then the oldest.
+    ///
+    /// The store's size (a sum over its shards) is read once; each removal then counts it down.
+    /// Entries inserted meanwhile by other threads are their own puts' business (each checks
+    /// after inserting, under this lock), and removals by other threads are caught by the check
+    /// under the victim's lock, so nothing is evicted that need not be.
     fn shrink_to_fit(&self, order: &mut LazyQueue, host: &dyn Host) {
-        loop {
-            let capacity = self.capacity.load(Ordering::Acquire);
-            if capacity == 0 || host.stored() <= capacity {
-                return;
+        let capacity = self.capacity.load(Ordering::Acquire);
+        if capacity == 0 {
+            return;
+        }
+        let mut over = host.stored().saturating_sub(capacity);
+        while over > 0 {
+            if !host.reclaim_one_expired() {
+                let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
+                    host.evict_if_unused_since(entry, stamp, capacity)
+                });
+                if evicted == 0 {
+                    // Every remaining entry is still being inserted (its put will finish the
+                    // job), or the store already fits.
+                    return;
+                }
             }
-            if host.reclaim_one_expired() {
-                continue;
-            }
-            let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
-                host.evict_if_unused_since(entry, stamp, capacity)
-            });
-            if evicted == 0 {
-                // Every remaining entry is still being inserted; its put will finish the job.
-                return;
-            }
+            over -= 1;
         }
     }
 }
@@ -121,7 +128,7 @@ impl Eviction for Lru {
             return;
         }
         order.push(stamp, entry);
-        order.compact_if_sparse(host.stored(), queue::scan_stamps(host));
+        order.compact_if_sparse(|| host.stored(), queue::scan_stamps(host));
         self.shrink_to_fit(&mut order, host);
     }
 

@@ -41,7 +41,7 @@ impl Ttl {
         }
     }
 
-    fn publish_earliest(&self, index: &LazyQueue) {
+    fn publish_earliest(&self, index: &mut LazyQueue) {
         self.earliest
             .store(index.min_priority().unwrap_or(NEVER), Ordering::Release);
     }
@@ -130,8 +130,8 @@ impl Expiry for Ttl {
     fn track(&self, entry: EntryRef, deadline: u64, host: &dyn Host) {
         let mut index = sync::lock(&self.index);
         index.push(deadline, entry);
-        index.compact_if_sparse(host.stored(), queue::scan_deadlines(host));
-        self.publish_earliest(&index);
+        index.compact_if_sparse(|| host.stored(), queue::scan_deadlines(host));
+        self.publish_earliest(&mut index);
     }
 
     #[inline]
@@ -145,7 +145,7 @@ impl Expiry for Ttl {
         }
         let mut index = sync::lock(&self.index);
         let removed = index.drain_upto(now, limit, |entry, _| host.reclaim_if_expired(entry, now));
-        self.publish_earliest(&index);
+        self.publish_earliest(&mut index);
         removed
     }
 
