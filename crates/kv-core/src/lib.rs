@@ -29,6 +29,7 @@ pub mod policy;
 pub mod queue;
 pub mod store;
 pub mod sync;
+mod table;
 
 pub use clock::{Clock, ManualClock, SystemClock, duration_to_nanos};
 pub use metrics::Metrics;

@@ -5,11 +5,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
-use std::mem;
 
 use crossbeam_utils::CachePadded;
-use hashbrown::HashTable;
-use hashbrown::hash_table::{Entry, OccupiedEntry};
 
 use crate::clock::{Clock, StoreClock, SystemClock};
 use crate::metrics::{Counters, Metrics};
@@ -18,6 +15,7 @@ use crate::policy::{
     NoExpiry, NoListener, Probe, Read,
 };
 use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
+use crate::table::{At, Slot, Table};
 use crate::{KeyQuery, PutOptions};
 
 /// The default hasher: fast, and seeded per store so keys cannot be chosen to collide.
@@ -28,24 +26,8 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 #[cfg(kv_loom)]
 pub type DefaultHashBuilder = foldhash::fast::FixedState;
 
-/// One stored entry.
-struct Slot<K, V, XS, ES> {
-    key: K,
-    value: V,
-    hash: u64,
-    id: u64,
-    expiry: XS,
-    eviction: ES,
-}
-
 type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
-
-struct Table<K, V, XS, ES> {
-    slots: HashTable<Slot<K, V, XS, ES>>,
-    /// The next entry id: ids are unique within a shard, so a policy's record of a replaced entry
-    /// never names its successor.
-    next_id: u64,
-}
+type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;
 
 struct Shard<K, V, XS, ES> {
     table: RwLock<Table<K, V, XS, ES>>,
@@ -284,10 +266,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         let shards = (0..count)
             .map(|_| {
                 CachePadded::new(Shard {
-                    table: RwLock::new(Table {
-                        slots: HashTable::new(),
-                        next_id: 0,
-                    }),
+                    table: RwLock::new(Table::new()),
                     counters: Counters::default(),
                     len: AtomicUsize::new(0),
                 })
@@ -394,8 +373,7 @@ where
         let stamp = E::stamp(&eviction);
         let (entry, displaced) = {
             let mut table = sync::write(&shard.table);
-            let id = table.next_id;
-            table.next_id += 1;
+            let id = table.next_id();
             let slot = Slot {
                 key,
                 value,
@@ -404,10 +382,13 @@ where
                 expiry,
                 eviction,
             };
-            let displaced = match table.slots.entry(hash, |s| s.key == slot.key, |s| s.hash) {
-                Entry::Occupied(mut occupied) => {
-                    let old = mem::replace(occupied.get_mut(), slot);
-                    let key = &occupied.get().key;
+            let displaced = match table.find(hash, |s| s.key == slot.key) {
+                Some(at) => {
+                    let new = slot;
+                    let Some(old) = table.replace(at, new) else {
+                        unreachable!("a slot just found is in its table");
+                    };
+                    let key = &old.key;
                     // `now` was read before waiting for the lock: an entry with a deadline that
                     // looks live is checked again at the current time.
                     let expired = X::is_expired(&old.expiry, now)
@@ -424,10 +405,12 @@ where
                         Displaced::Live(old)
                     }
                 }
-                Entry::Vacant(vacant) => {
-                    let occupied = vacant.insert(slot);
+                None => {
+                    let at = table.insert(slot);
                     shard.grow(1);
-                    inner.emit(EventKind::Inserted, &occupied.get().key);
+                    if let Some(slot) = table.get(at) {
+                        inner.emit(EventKind::Inserted, &slot.key);
+                    }
                     Displaced::Nothing
                 }
             };
@@ -463,7 +446,10 @@ where
         let shard = inner.shard(hash);
         {
             let table = sync::read(&shard.table);
-            match table.slots.find(hash, |s| s.key.borrow() == key) {
+            match table
+                .find(hash, |s| s.key.borrow() == key)
+                .and_then(|at| table.get(at))
+            {
                 None => {
                     // Reported under the lock, so a put that follows is reported after it.
                     inner.miss(shard, key);
@@ -483,15 +469,15 @@ where
         }
         // Expired, or a read budget to spend: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
-        let Ok(mut occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
+        let found = table.find(hash, |s| s.key.borrow() == key);
+        let Some((at, slot)) = found.and_then(|at| Some((at, table.get_mut(at)?))) else {
             inner.miss(shard, key);
             drop(table);
             return None;
         };
-        let now = inner.now_for(at_start, &occupied.get().expiry);
-        match X::read_exclusive(&mut occupied.get_mut().expiry, now) {
+        let now = inner.now_for(at_start, &slot.expiry);
+        match X::read_exclusive(&mut slot.expiry, now) {
             Read::Live => {
-                let slot = occupied.get();
                 inner.touch(&slot.eviction);
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
@@ -499,13 +485,13 @@ where
             }
             Read::Last => {
                 Counters::bump(&shard.counters.hits);
-                inner.emit(EventKind::Hit, &occupied.get().key);
-                let slot = inner.remove(shard, occupied, EventKind::Consumed);
+                inner.emit(EventKind::Hit, &slot.key);
+                let slot = inner.remove(shard, &mut table, at, EventKind::Consumed)?;
                 drop(table);
                 Some(slot.value)
             }
             Read::Expired => {
-                let slot = inner.remove(shard, occupied, EventKind::Expired);
+                let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
                 inner.miss(shard, key);
                 drop(table);
                 drop(slot);
@@ -527,7 +513,10 @@ where
         let shard = inner.shard(hash);
         {
             let table = sync::read(&shard.table);
-            match table.slots.find(hash, |s| s.key.borrow() == key) {
+            match table
+                .find(hash, |s| s.key.borrow() == key)
+                .and_then(|at| table.get(at))
+            {
                 None => return false,
                 Some(slot) if !X::is_expired(&slot.expiry, now) => return true,
                 Some(_) => {}
@@ -535,13 +524,14 @@ where
         }
         // Expired: reclaim it under the exclusive lock, checking again (a put may have won).
         let mut table = sync::write(&shard.table);
-        let Ok(occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
+        let found = table.find(hash, |s| s.key.borrow() == key);
+        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
             return false;
         };
-        if !X::is_expired(&occupied.get().expiry, now) {
+        if !X::is_expired(&slot.expiry, now) {
             return true;
         }
-        let slot = inner.remove(shard, occupied, EventKind::Expired);
+        let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
         drop(table);
         drop(slot);
         false
@@ -559,16 +549,17 @@ where
         let hash = inner.hasher.hash_one(key);
         let shard = inner.shard(hash);
         let mut table = sync::write(&shard.table);
-        let Ok(occupied) = table.slots.find_entry(hash, |s| s.key.borrow() == key) else {
+        let found = table.find(hash, |s| s.key.borrow() == key);
+        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
             return false;
         };
-        let live = !X::is_expired(&occupied.get().expiry, now);
+        let live = !X::is_expired(&slot.expiry, now);
         let why = if live {
             EventKind::Removed
         } else {
             EventKind::Expired
         };
-        let slot = inner.remove(shard, occupied, why);
+        let slot = inner.remove(shard, &mut table, at, why);
         drop(table);
         drop(slot);
         live
@@ -585,7 +576,6 @@ where
             let table = sync::read(&shard.table);
             keys.extend(
                 table
-                    .slots
                     .iter()
                     .filter(|s| !X::is_expired(&s.expiry, now))
                     .map(|s| s.key.clone()),
@@ -630,10 +620,10 @@ where
         let inner = &*self.inner;
         for shard in inner.shards.iter() {
             let mut table = sync::write(&shard.table);
-            let slots = mem::take(&mut table.slots);
-            shard.shrink(slots.len());
+            shard.shrink(table.len());
+            let slots: Vec<_> = table.take_all().collect();
             if inner.listener.is_active() {
-                for s in slots.iter() {
+                for s in &slots {
                     inner.listener.on_event(EventKind::Cleared, &s.key);
                 }
             }
@@ -681,7 +671,7 @@ where
         for (index, shard) in inner.shards.iter().enumerate() {
             let table = sync::read(&shard.table);
             let mut ids = std::collections::HashSet::new();
-            for slot in table.slots.iter() {
+            for slot in table.iter() {
                 count += 1;
                 if inner.shard_index(slot.hash) != index {
                     return Err(format!(
@@ -689,7 +679,7 @@ where
                         slot.id
                     ));
                 }
-                if slot.id >= table.next_id || !ids.insert(slot.id) {
+                if slot.id >= table.id_bound() || !ids.insert(slot.id) {
                     return Err(format!("entry id {} repeated or from the future", slot.id));
                 }
                 let entry = EntryRef {
@@ -888,10 +878,11 @@ where
     fn remove(
         &self,
         shard: &ShardOf<K, V, X, E>,
-        occupied: OccupiedEntry<'_, SlotOf<K, V, X, E>>,
+        table: &mut TableOf<K, V, X, E>,
+        at: At,
         why: EventKind,
-    ) -> SlotOf<K, V, X, E> {
-        let (slot, _) = occupied.remove();
+    ) -> Option<SlotOf<K, V, X, E>> {
+        let slot = table.remove(at)?;
         shard.shrink(1);
         match why {
             EventKind::Expired => Counters::bump(&shard.counters.expirations),
@@ -899,7 +890,7 @@ where
             _ => {}
         }
         self.emit(why, &slot.key);
-        slot
+        Some(slot)
     }
 
     #[inline]
@@ -950,16 +941,17 @@ where
         let inner = self.inner;
         let shard = inner.shard(entry.hash);
         let mut table = sync::write(&shard.table);
-        let Ok(occupied) = table.slots.find_entry(entry.hash, |s| s.id == entry.id) else {
+        let found = table.find(entry.hash, |s| s.id == entry.id);
+        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
             return Probe::Gone;
         };
-        let deadline = X::deadline(&occupied.get().expiry);
+        let deadline = X::deadline(&slot.expiry);
         if deadline > now {
             return Probe::Requeue(deadline);
         }
-        let slot = inner.remove(shard, occupied, EventKind::Expired);
+        let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
         drop(table);
-        self.graveyard.borrow_mut().push(slot);
+        self.graveyard.borrow_mut().extend(slot);
         Probe::Removed
     }
 
@@ -967,10 +959,11 @@ where
         let inner = self.inner;
         let shard = inner.shard(entry.hash);
         let mut table = sync::write(&shard.table);
-        let Ok(occupied) = table.slots.find_entry(entry.hash, |s| s.id == entry.id) else {
+        let found = table.find(entry.hash, |s| s.id == entry.id);
+        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
             return Probe::Gone;
         };
-        let current = E::stamp(&occupied.get().eviction);
+        let current = E::stamp(&slot.eviction);
         if current > stamp {
             return Probe::Requeue(current);
         }
@@ -978,16 +971,16 @@ where
             return Probe::Enough;
         }
         // A victim that expired while the evictor waited is an Expiration, not an Eviction.
-        let expired = X::deadline(&occupied.get().expiry) != NEVER
-            && X::is_expired(&occupied.get().expiry, inner.now());
+        let expired =
+            X::deadline(&slot.expiry) != NEVER && X::is_expired(&slot.expiry, inner.now());
         let why = if expired {
             EventKind::Expired
         } else {
             EventKind::Evicted
         };
-        let slot = inner.remove(shard, occupied, why);
+        let slot = inner.remove(shard, &mut table, at, why);
         drop(table);
-        self.graveyard.borrow_mut().push(slot);
+        self.graveyard.borrow_mut().extend(slot);
         Probe::Removed
     }
 
@@ -1002,7 +995,7 @@ where
     fn scan_deadlines(&self, f: &mut dyn FnMut(EntryRef, u64)) {
         for shard in self.inner.shards.iter() {
             let table = sync::read(&shard.table);
-            for s in table.slots.iter() {
+            for s in table.iter() {
                 let deadline = X::deadline(&s.expiry);
                 if deadline != NEVER {
                     f(
@@ -1023,7 +1016,7 @@ where
             // under the shared lock, so a racing use can lower a stamp just read here, leaving a
             // record above its entry's stamp. The exclusive lock waits those uses out.
             let table = sync::write(&shard.table);
-            for s in table.slots.iter() {
+            for s in table.iter() {
                 f(
                     EntryRef {
                         hash: s.hash,
