@@ -912,6 +912,9 @@ where
 /// when the call is over, after every lock is released, so a value's `Drop` never runs under one.
 struct HostCall<'a, K, V, X: Expiry, E: Eviction, L, S> {
     inner: &'a Inner<K, V, X, E, L, S>,
+    /// The first entry removed: a put evicts one at most, and keeping it here spares a `Vec`
+    /// allocation per evicting put.
+    first_removed: RefCell<Option<SlotOf<K, V, X, E>>>,
     graveyard: RefCell<Vec<SlotOf<K, V, X, E>>>,
 }
 
@@ -919,7 +922,19 @@ impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
     fn new(inner: &'a Inner<K, V, X, E, L, S>) -> Self {
         Self {
             inner,
+            first_removed: RefCell::new(None),
             graveyard: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Keeps a removed entry until the call is over.
+    fn bury(&self, slot: Option<SlotOf<K, V, X, E>>) {
+        let Some(slot) = slot else { return };
+        let mut first = self.first_removed.borrow_mut();
+        if first.is_none() {
+            *first = Some(slot);
+        } else {
+            self.graveyard.borrow_mut().push(slot);
         }
     }
 }
@@ -951,7 +966,7 @@ where
         }
         let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
         drop(table);
-        self.graveyard.borrow_mut().extend(slot);
+        self.bury(slot);
         Probe::Removed
     }
 
@@ -980,12 +995,13 @@ where
         };
         let slot = inner.remove(shard, &mut table, at, why);
         drop(table);
-        self.graveyard.borrow_mut().extend(slot);
+        self.bury(slot);
         Probe::Removed
     }
 
     fn reclaim_one_expired(&self) -> bool {
-        if !X::USES_CLOCK {
+        // No entry with a deadline, no clock read: eviction asks this at every victim.
+        if !X::USES_CLOCK || !self.inner.expiry.may_have_expired(NEVER - 1) {
             return false;
         }
         let now = self.inner.now();
