@@ -863,7 +863,8 @@ where
 
     #[inline]
     fn shard_index(&self, hash: u64) -> usize {
-        // hashbrown uses the top 7 bits inside a table; take the bits just below them.
+        // A shard's index uses the hash's low 32 bits; take bits well above them (those just
+        // below the top seven, which the hashbrown table this replaced used).
         ((hash << 7) >> 7 >> (57 - self.shard_bits)) as usize & ((1 << self.shard_bits) - 1)
     }
 

@@ -1,14 +1,12 @@
 //! One shard's entries: a slab of slots and a compact hash index into it.
 //!
-//! The index holds 4-byte slab positions, not the slots themselves (88 bytes with the default
-//! policies). It is a twentieth of the size, so it mostly stays in cache, and it keeps no
-//! per-slot slack: a hash table sized for churn (tombstones, growth by doubling) is mostly empty
-//! buckets, which with slots inside cost more memory than the entries. A removed slot's position
-//! is reused by the next insert, so a store that churns (one-shot tokens, eviction) writes into
-//! memory it touched recently instead of a cold bucket: `put` had waited at its unlock for that
-//! cold write to complete.
-
-use hashbrown::HashTable;
+//! The index holds 8-byte words (part of the key hash and a slab position), not the slots
+//! themselves (88 bytes with the default policies). It is a tenth of the size, so it mostly stays
+//! in cache, and its slack costs little: a hash table sized for churn (growth by doubling,
+//! tombstones) is mostly empty buckets, which with slots inside cost more memory than the
+//! entries. A removed slot's position is reused by the next insert, so a store that churns
+//! (one-shot tokens, eviction) writes into memory it touched recently instead of a cold bucket:
+//! `put` had waited at its unlock for that cold write to complete.
 
 /// One stored entry.
 pub(crate) struct Slot<K, V, XS, ES> {
@@ -27,8 +25,8 @@ pub(crate) type At = u32;
 
 /// The entries of one shard.
 pub(crate) struct Table<K, V, XS, ES> {
-    /// Slab positions, hashed by their slot's key hash.
-    index: HashTable<At>,
+    /// Slab positions, by their slot's key hash.
+    index: Index,
     /// The slots; a removed slot leaves `None` until an insert reuses its position.
     slab: Vec<Option<Slot<K, V, XS, ES>>>,
     /// Positions of removed slots, the most recently freed last.
@@ -39,7 +37,7 @@ pub(crate) struct Table<K, V, XS, ES> {
 impl<K, V, XS, ES> Table<K, V, XS, ES> {
     pub(crate) fn new() -> Self {
         Self {
-            index: HashTable::new(),
+            index: Index::new(),
             slab: Vec::new(),
             free: Vec::new(),
             next_id: 0,
@@ -60,7 +58,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
 
     /// Entries held.
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.index.len
     }
 
     /// The position of the slot with this hash that `eq` accepts.
@@ -68,8 +66,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
     pub(crate) fn find(&self, hash: u64, eq: impl Fn(&Slot<K, V, XS, ES>) -> bool) -> Option<At> {
         let slab = &self.slab;
         self.index
-            .find(hash, |&at| slab[at as usize].as_ref().is_some_and(&eq))
-            .copied()
+            .find(hash, |at| slab[at as usize].as_ref().is_some_and(&eq))
     }
 
     /// The slot at `at` (found by [`Table::find`] under the same lock).
@@ -103,26 +100,24 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
                 at
             }
             None => {
-                let at =
-                    At::try_from(self.slab.len()).expect("a shard holds fewer than 2^32 entries");
+                let at = At::try_from(self.slab.len())
+                    .ok()
+                    .filter(|&at| at != NO_SLOT)
+                    .expect("a shard holds fewer than 2^32 - 1 entries");
                 self.slab.push(Some(slot));
                 at
             }
         };
-        let slab = &self.slab;
-        self.index.insert_unique(hash, at, |&at| {
-            slab[at as usize].as_ref().map_or(0, |s| s.hash)
-        });
+        self.index.insert(hash, at);
         at
     }
 
     /// Removes and returns the slot at `at`.
     pub(crate) fn remove(&mut self, at: At) -> Option<Slot<K, V, XS, ES>> {
         let hash = self.get(at)?.hash;
-        let Ok(entry) = self.index.find_entry(hash, |&other| other == at) else {
+        if !self.index.remove(hash, at) {
             return None;
-        };
-        entry.remove();
+        }
         self.free.push(at);
         self.slab[at as usize].take()
     }
@@ -136,9 +131,139 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
     pub(crate) fn take_all(
         &mut self,
     ) -> impl Iterator<Item = Slot<K, V, XS, ES>> + use<K, V, XS, ES> {
-        self.index = HashTable::new();
+        self.index = Index::new();
         self.free = Vec::new();
         std::mem::take(&mut self.slab).into_iter().flatten()
+    }
+}
+
+/// A position no slot has: with the low hash bits all ones it would spell [`EMPTY`].
+const NO_SLOT: At = At::MAX;
+
+/// An index word with no entry.
+const EMPTY: u64 = u64::MAX;
+
+/// The slab positions by key hash: open addressing with linear probing over words that pack the
+/// low 32 bits of the hash (above the position). A lookup usually reads one cache line and then
+/// the slot; the hash bits in the word both pick the home bucket (so growing never reads a slot)
+/// and filter candidates before a key is compared. Removal shifts the following words back
+/// instead of leaving tombstones, so churn never lengthens lookups or forces a rehash.
+struct Index {
+    words: Box<[u64]>,
+    len: usize,
+}
+
+impl Index {
+    fn new() -> Self {
+        Self {
+            words: Box::new([]),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn word(hash: u64, at: At) -> u64 {
+        (hash & 0xffff_ffff) << 32 | u64::from(at)
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.words.len().wrapping_sub(1)
+    }
+
+    /// The bucket a word's probe starts from (`bits`: the hash's low 32 bits).
+    #[inline]
+    fn home(&self, bits: u64) -> usize {
+        bits as usize & self.mask()
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, eq: impl Fn(At) -> bool) -> Option<At> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.mask();
+        let bits = hash & 0xffff_ffff;
+        let mut i = self.home(bits);
+        loop {
+            let word = self.words[i];
+            if word == EMPTY {
+                return None;
+            }
+            if word >> 32 == bits && eq(word as At) {
+                return Some(word as At);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, hash: u64, at: At) {
+        // At most three quarters full, so probe runs stay a cache line or two long.
+        if (self.len + 1) * 4 > self.words.len() * 3 {
+            self.grow();
+        }
+        self.place(Self::word(hash, at));
+        self.len += 1;
+    }
+
+    /// Puts a word in the first empty bucket from its home.
+    fn place(&mut self, word: u64) {
+        let mask = self.mask();
+        let mut i = self.home(word >> 32);
+        while self.words[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.words[i] = word;
+    }
+
+    fn grow(&mut self) {
+        let size = (self.words.len() * 2).max(8);
+        let old = std::mem::replace(&mut self.words, vec![EMPTY; size].into_boxed_slice());
+        for word in old.iter().copied().filter(|&w| w != EMPTY) {
+            self.place(word);
+        }
+    }
+
+    /// Removes the word for `at`; false if there is none.
+    fn remove(&mut self, hash: u64, at: At) -> bool {
+        let Some(mut hole) = self.position(Self::word(hash, at)) else {
+            return false;
+        };
+        // Shift back each later word of the run that may live in the hole: one whose home does
+        // not lie after the hole (cyclically, up to the word's own bucket).
+        let mask = self.mask();
+        let mut i = hole;
+        loop {
+            i = (i + 1) & mask;
+            let word = self.words[i];
+            if word == EMPTY {
+                break;
+            }
+            let home = self.home(word >> 32);
+            if i.wrapping_sub(home) & mask >= i.wrapping_sub(hole) & mask {
+                self.words[hole] = word;
+                hole = i;
+            }
+        }
+        self.words[hole] = EMPTY;
+        self.len -= 1;
+        true
+    }
+
+    /// The bucket holding exactly `word`.
+    fn position(&self, word: u64) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.mask();
+        let mut i = self.home(word >> 32);
+        loop {
+            match self.words[i] {
+                w if w == word => return Some(i),
+                EMPTY => return None,
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 }
 
@@ -188,8 +313,29 @@ mod tests {
         assert_eq!(t.next_id(), 0, "no id was taken through next_id");
     }
 
+    /// Removing from the middle of a probe run keeps every other word of the run reachable
+    /// (backward shift), including a run that wraps around the end of the index.
+    #[test]
+    fn removal_inside_a_wrapping_run_keeps_the_rest_findable() {
+        let mut index = Index::new();
+        for at in 0..5 {
+            index.insert(7, at);
+        }
+        // Eight buckets: home 7 is the last, so the run wraps to buckets 0..=3.
+        assert_eq!(index.words.len(), 8);
+        index.insert(0, 5);
+        assert!(index.remove(7, 1));
+        assert!(!index.remove(7, 1));
+        for at in [0, 2, 3, 4] {
+            assert_eq!(index.find(7, |a| a == at), Some(at), "position {at}");
+        }
+        assert_eq!(index.find(0, |a| a == 5), Some(5));
+        assert_eq!(index.find(7, |a| a == 1), None);
+        assert_eq!(index.len, 5);
+    }
+
     /// Many inserts and removals keep the index and the slab in step (the index grows and
-    /// rehashes using the hashes kept in the slab).
+    /// rehashes from the hash bits it keeps).
     #[test]
     fn index_and_slab_agree_through_growth_and_churn() {
         let mut t: Table<u64, u64, (), ()> = Table::new();
