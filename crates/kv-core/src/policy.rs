@@ -15,14 +15,34 @@ use crate::PutOptions;
 /// Deadline or stamp meaning "never".
 pub const NEVER: u64 = u64::MAX;
 
-/// Names one stored entry for a policy's queue: the key's hash (which finds the shard and bucket)
-/// and the entry's id (unique within its shard, fresh at every put).
+/// Names one stored entry for a policy's queue, in 8 bytes (queues hold a record per entry): the
+/// shard, the entry's position in the shard's slab, and a tag from the entry's id (fresh at every
+/// put), so a record of a removed entry rarely names the entry that reuses its position. When it
+/// does, no harm follows: the store judges the entry it finds by that entry's own deadline or
+/// stamp, which is never earlier than the record of the entry it replaced, in sequential use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EntryRef {
-    /// The key's hash.
-    pub hash: u64,
-    /// The entry's id within its shard.
-    pub id: u64,
+pub struct EntryRef(u64);
+
+impl EntryRef {
+    /// The entry at position `at` of shard `shard`, whose id is `id`.
+    pub fn new(shard: u16, at: u32, id: u64) -> Self {
+        Self(u64::from(shard) << 48 | u64::from(at) << 16 | (id & 0xffff))
+    }
+
+    /// The shard.
+    pub fn shard(self) -> usize {
+        (self.0 >> 48) as usize
+    }
+
+    /// The position in the shard's slab.
+    pub fn at(self) -> u32 {
+        (self.0 >> 16) as u32
+    }
+
+    /// Whether an entry with this id could be the one named.
+    pub fn matches(self, id: u64) -> bool {
+        self.0 & 0xffff == id & 0xffff
+    }
 }
 
 /// What the store did with the entry a policy's record named.

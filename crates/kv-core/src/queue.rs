@@ -244,7 +244,7 @@ mod tests {
     use super::*;
 
     fn entry(id: u64) -> EntryRef {
-        EntryRef { hash: id, id }
+        EntryRef::new(0, id as u32, id)
     }
 
     fn capacity(q: &LazyQueue) -> usize {
@@ -321,7 +321,7 @@ mod tests {
         }
         let mut seen = Vec::new();
         let removed = q.drain_upto(7, usize::MAX, |e, p| {
-            seen.push((e.id, p));
+            seen.push((u64::from(e.at()), p));
             if p == 7 {
                 Probe::Enough
             } else {

@@ -366,7 +366,8 @@ where
         let inner = &*self.inner;
         let now = inner.now_for_put(options);
         let hash = inner.hasher.hash_one(&key);
-        let shard = inner.shard(hash);
+        let shard_index = inner.shard_index(hash);
+        let shard = &inner.shards[shard_index];
         let expiry = inner.expiry.new_state(options, now);
         let eviction = inner.eviction.new_state(inner.stamp());
         let deadline = X::deadline(&expiry);
@@ -382,7 +383,8 @@ where
                 expiry,
                 eviction,
             };
-            let displaced = match table.find(hash, |s| s.key == slot.key) {
+            let found = table.find(hash, |s| s.key == slot.key);
+            let (at, displaced) = match found {
                 Some(at) => {
                     let new = slot;
                     let Some(old) = table.replace(at, new) else {
@@ -399,10 +401,10 @@ where
                         Counters::bump(&shard.counters.expirations);
                         inner.emit(EventKind::Expired, key);
                         inner.emit(EventKind::Inserted, key);
-                        Displaced::Expired(old)
+                        (at, Displaced::Expired(old))
                     } else {
                         inner.emit(EventKind::Replaced, key);
-                        Displaced::Live(old)
+                        (at, Displaced::Live(old))
                     }
                 }
                 None => {
@@ -411,10 +413,10 @@ where
                     if let Some(slot) = table.get(at) {
                         inner.emit(EventKind::Inserted, &slot.key);
                     }
-                    Displaced::Nothing
+                    (at, Displaced::Nothing)
                 }
             };
-            (EntryRef { hash, id }, displaced)
+            (EntryRef::new(shard_index as u16, at, id), displaced)
         };
         let host = HostCall::new(inner);
         if deadline != NEVER {
@@ -671,7 +673,7 @@ where
         for (index, shard) in inner.shards.iter().enumerate() {
             let table = sync::read(&shard.table);
             let mut ids = std::collections::HashSet::new();
-            for slot in table.iter() {
+            for (at, slot) in table.positions() {
                 count += 1;
                 if inner.shard_index(slot.hash) != index {
                     return Err(format!(
@@ -682,10 +684,7 @@ where
                 if slot.id >= table.id_bound() || !ids.insert(slot.id) {
                     return Err(format!("entry id {} repeated or from the future", slot.id));
                 }
-                let entry = EntryRef {
-                    hash: slot.hash,
-                    id: slot.id,
-                };
+                let entry = EntryRef::new(index as u16, at, slot.id);
                 let deadline = X::deadline(&slot.expiry);
                 if deadline != NEVER
                     && !deadlines
@@ -955,10 +954,12 @@ where
 
     fn reclaim_if_expired(&self, entry: EntryRef, now: u64) -> Probe {
         let inner = self.inner;
-        let shard = inner.shard(entry.hash);
+        let Some(shard) = inner.shards.get(entry.shard()) else {
+            return Probe::Gone;
+        };
         let mut table = sync::write(&shard.table);
-        let found = table.find(entry.hash, |s| s.id == entry.id);
-        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
+        let at = entry.at();
+        let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
             return Probe::Gone;
         };
         let deadline = X::deadline(&slot.expiry);
@@ -973,10 +974,12 @@ where
 
     fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64, capacity: usize) -> Probe {
         let inner = self.inner;
-        let shard = inner.shard(entry.hash);
+        let Some(shard) = inner.shards.get(entry.shard()) else {
+            return Probe::Gone;
+        };
         let mut table = sync::write(&shard.table);
-        let found = table.find(entry.hash, |s| s.id == entry.id);
-        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
+        let at = entry.at();
+        let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
             return Probe::Gone;
         };
         let current = E::stamp(&slot.eviction);
@@ -1010,37 +1013,25 @@ where
     }
 
     fn scan_deadlines(&self, f: &mut dyn FnMut(EntryRef, u64)) {
-        for shard in self.inner.shards.iter() {
+        for (index, shard) in self.inner.shards.iter().enumerate() {
             let table = sync::read(&shard.table);
-            for s in table.iter() {
+            for (at, s) in table.positions() {
                 let deadline = X::deadline(&s.expiry);
                 if deadline != NEVER {
-                    f(
-                        EntryRef {
-                            hash: s.hash,
-                            id: s.id,
-                        },
-                        deadline,
-                    );
+                    f(EntryRef::new(index as u16, at, s.id), deadline);
                 }
             }
         }
     }
 
     fn scan_stamps(&self, f: &mut dyn FnMut(EntryRef, u64)) {
-        for shard in self.inner.shards.iter() {
+        for (index, shard) in self.inner.shards.iter().enumerate() {
             // Exclusive, though it only reads: a use stores its stamp with a plain load and store
             // under the shared lock, so a racing use can lower a stamp just read here, leaving a
             // record above its entry's stamp. The exclusive lock waits those uses out.
             let table = sync::write(&shard.table);
-            for s in table.iter() {
-                f(
-                    EntryRef {
-                        hash: s.hash,
-                        id: s.id,
-                    },
-                    E::stamp(&s.eviction),
-                );
+            for (at, s) in table.positions() {
+                f(EntryRef::new(index as u16, at, s.id), E::stamp(&s.eviction));
             }
         }
     }

@@ -127,6 +127,13 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         self.slab.iter().flatten()
     }
 
+    /// Every slot with its position.
+    pub(crate) fn positions(&self) -> impl Iterator<Item = (At, &Slot<K, V, XS, ES>)> {
+        (0..)
+            .zip(&self.slab)
+            .filter_map(|(at, s)| Some((at, s.as_ref()?)))
+    }
+
     /// Empties the table (ids keep counting), handing back the slots it held.
     pub(crate) fn take_all(
         &mut self,
