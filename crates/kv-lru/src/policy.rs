@@ -123,7 +123,7 @@ impl Eviction for Lru {
         if self.capacity.load(Ordering::Acquire) == 0 {
             return;
         }
-        let mut order = sync::lock(&self.order);
+        let mut order = sync::lock_spinning(&self.order);
         if self.capacity.load(Ordering::Acquire) == 0 {
             return;
         }

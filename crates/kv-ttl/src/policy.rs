@@ -128,7 +128,7 @@ impl Expiry for Ttl {
     }
 
     fn track(&self, entry: EntryRef, deadline: u64, host: &dyn Host) {
-        let mut index = sync::lock(&self.index);
+        let mut index = sync::lock_spinning(&self.index);
         index.push(deadline, entry);
         index.compact_if_sparse(|| host.stored(), queue::scan_deadlines(host));
         self.publish_earliest(&mut index);
@@ -143,7 +143,7 @@ impl Expiry for Ttl {
         if !self.may_have_expired(now) {
             return 0;
         }
-        let mut index = sync::lock(&self.index);
+        let mut index = sync::lock_spinning(&self.index);
         let removed = index.drain_upto(now, limit, |entry, _| host.reclaim_if_expired(entry, now));
         self.publish_earliest(&mut index);
         removed
