@@ -25,8 +25,8 @@ pub struct EntryRef(u64);
 
 impl EntryRef {
     /// The entry at position `at` of shard `shard`, whose id is `id`.
-    pub fn new(shard: u16, at: u32, id: u64) -> Self {
-        Self(u64::from(shard) << 48 | u64::from(at) << 16 | (id & 0xffff))
+    pub fn new(shard: u16, at: u32, id: u32) -> Self {
+        Self(u64::from(shard) << 48 | u64::from(at) << 16 | u64::from(id & 0xffff))
     }
 
     /// The shard.
@@ -40,8 +40,8 @@ impl EntryRef {
     }
 
     /// Whether an entry with this id could be the one named.
-    pub fn matches(self, id: u64) -> bool {
-        self.0 & 0xffff == id & 0xffff
+    pub fn matches(self, id: u32) -> bool {
+        self.0 & 0xffff == u64::from(id & 0xffff)
     }
 }
 

@@ -244,7 +244,7 @@ mod tests {
     use super::*;
 
     fn entry(id: u64) -> EntryRef {
-        EntryRef::new(0, id as u32, id)
+        EntryRef::new(0, id as u32, id as u32)
     }
 
     fn capacity(q: &LazyQueue) -> usize {

@@ -378,7 +378,7 @@ where
             let slot = Slot {
                 key,
                 value,
-                hash,
+                hash: hash as u32,
                 id,
                 expiry,
                 eviction,
@@ -672,17 +672,13 @@ where
         let mut count = 0;
         for (index, shard) in inner.shards.iter().enumerate() {
             let table = sync::read(&shard.table);
-            let mut ids = std::collections::HashSet::new();
             for (at, slot) in table.positions() {
                 count += 1;
-                if inner.shard_index(slot.hash) != index {
+                let hash = inner.hasher.hash_one(&slot.key);
+                if inner.shard_index(hash) != index || hash as u32 != slot.hash {
                     return Err(format!(
-                        "entry {} in shard {index}, hash says otherwise",
-                        slot.id
+                        "entry at {at} in shard {index}: its key's hash says otherwise"
                     ));
-                }
-                if slot.id >= table.id_bound() || !ids.insert(slot.id) {
-                    return Err(format!("entry id {} repeated or from the future", slot.id));
                 }
                 let entry = EntryRef::new(index as u16, at, slot.id);
                 let deadline = X::deadline(&slot.expiry);

@@ -1,7 +1,7 @@
 //! One shard's entries: a slab of slots and a compact hash index into it.
 //!
 //! The index holds 8-byte words (part of the key hash and a slab position), not the slots
-//! themselves (88 bytes with the default policies). It is a tenth of the size, so it mostly stays
+//! themselves (72 bytes with the default policies). It is a ninth of the size, so it mostly stays
 //! in cache, and its slack costs little: a hash table sized for churn (growth by doubling,
 //! tombstones) is mostly empty buckets, which with slots inside cost more memory than the
 //! entries. A removed slot's position is reused by the next insert, so a store that churns
@@ -12,10 +12,11 @@
 pub(crate) struct Slot<K, V, XS, ES> {
     pub(crate) key: K,
     pub(crate) value: V,
-    pub(crate) hash: u64,
-    /// Unique within the shard, so a policy's record of a replaced entry never names its
-    /// successor.
-    pub(crate) id: u64,
+    /// The key hash's low 32 bits: the index's bits (the rest picked the shard).
+    pub(crate) hash: u32,
+    /// Fresh at every put (wrapping): a policy's record carries its low bits as a tag, so a
+    /// record of a removed entry rarely names the entry that reuses its slab position.
+    pub(crate) id: u32,
     pub(crate) expiry: XS,
     pub(crate) eviction: ES,
 }
@@ -31,7 +32,7 @@ pub(crate) struct Table<K, V, XS, ES> {
     slab: Vec<Option<Slot<K, V, XS, ES>>>,
     /// Positions of removed slots, the most recently freed last.
     free: Vec<At>,
-    next_id: u64,
+    next_id: u32,
 }
 
 impl<K, V, XS, ES> Table<K, V, XS, ES> {
@@ -45,15 +46,10 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
     }
 
     /// A fresh entry id.
-    pub(crate) fn next_id(&mut self) -> u64 {
+    pub(crate) fn next_id(&mut self) -> u32 {
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id = id.wrapping_add(1);
         id
-    }
-
-    /// Every id handed out so far is below this.
-    pub(crate) fn id_bound(&self) -> u64 {
-        self.next_id
     }
 
     /// Entries held.
@@ -93,7 +89,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
 
     /// Adds a slot whose key is not in the table, reusing the most recently freed position.
     pub(crate) fn insert(&mut self, slot: Slot<K, V, XS, ES>) -> At {
-        let hash = slot.hash;
+        let hash = u64::from(slot.hash);
         let at = match self.free.pop() {
             Some(at) => {
                 self.slab[at as usize] = Some(slot);
@@ -114,7 +110,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
 
     /// Removes and returns the slot at `at`.
     pub(crate) fn remove(&mut self, at: At) -> Option<Slot<K, V, XS, ES>> {
-        let hash = self.get(at)?.hash;
+        let hash = u64::from(self.get(at)?.hash);
         if !self.index.remove(hash, at) {
             return None;
         }
@@ -278,7 +274,7 @@ impl Index {
 mod tests {
     use super::*;
 
-    fn slot(key: &'static str, hash: u64, id: u64) -> Slot<&'static str, u64, (), ()> {
+    fn slot(key: &'static str, hash: u32, id: u32) -> Slot<&'static str, u32, (), ()> {
         Slot {
             key,
             value: id,
@@ -345,10 +341,10 @@ mod tests {
     /// rehashes from the hash bits it keeps).
     #[test]
     fn index_and_slab_agree_through_growth_and_churn() {
-        let mut t: Table<u64, u64, (), ()> = Table::new();
+        let mut t: Table<u32, u32, (), ()> = Table::new();
         let mut live = std::collections::HashMap::new();
-        for i in 0..20_000_u64 {
-            let hash = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for i in 0..20_000_u32 {
+            let hash = i.wrapping_mul(0x9e37_79b9);
             let at = t.insert(Slot {
                 key: i,
                 value: i,
@@ -362,13 +358,13 @@ mod tests {
                 let (h, at) = live.remove(&(i / 2)).unwrap_or((0, At::MAX));
                 if at != At::MAX {
                     assert_eq!(t.remove(at).map(|s| s.key), Some(i / 2));
-                    assert_eq!(t.find(h, |s| s.key == i / 2), None);
+                    assert_eq!(t.find(u64::from(h), |s| s.key == i / 2), None);
                 }
             }
         }
         assert_eq!(t.len(), live.len());
         for (&k, &(h, at)) in &live {
-            assert_eq!(t.find(h, |s| s.key == k), Some(at));
+            assert_eq!(t.find(u64::from(h), |s| s.key == k), Some(at));
         }
     }
 }

@@ -53,9 +53,9 @@ pub struct TtlState {
     /// When the entry expires ([`NEVER`] for no TTL); atomic because a sliding refresh happens
     /// under the shard's shared lock. It only ever moves later.
     deadline: AtomicU64,
-    /// The TTL in nanoseconds, for sliding refresh (0: no TTL).
-    ttl: u64,
-    sliding: bool,
+    /// The TTL in nanoseconds if a read refreshes it (sliding); 0 otherwise. A fixed TTL needs
+    /// no length once its deadline is set, and one field for both keeps the state at 24 bytes.
+    sliding_ttl: u64,
     /// Reads left before the entry is consumed; 0 means no budget. Spent only under the shard's
     /// exclusive lock, so it needs no atomic.
     reads_left: usize,
@@ -68,9 +68,9 @@ fn deadline_after(now: u64, ttl: u64) -> u64 {
 
 impl TtlState {
     fn refresh(&self, now: u64) {
-        if self.sliding && self.ttl != 0 {
+        if self.sliding_ttl != 0 {
             self.deadline
-                .fetch_max(deadline_after(now, self.ttl), Ordering::AcqRel);
+                .fetch_max(deadline_after(now, self.sliding_ttl), Ordering::AcqRel);
         }
     }
 
@@ -92,8 +92,7 @@ impl Expiry for Ttl {
             } else {
                 deadline_after(now, ttl)
             }),
-            ttl,
-            sliding: opts.is_sliding(),
+            sliding_ttl: if opts.is_sliding() { ttl } else { 0 },
             reads_left: opts.max_reads().unwrap_or(0),
         }
     }
