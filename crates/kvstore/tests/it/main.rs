@@ -22,6 +22,9 @@ mod thrash;
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod events;
 
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod reuse;
+
 #[cfg(all(not(kv_loom), feature = "metrics"))]
 mod export;
 
