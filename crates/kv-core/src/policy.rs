@@ -18,8 +18,11 @@ pub const NEVER: u64 = u64::MAX;
 /// Names one stored entry for a policy's queue, in 8 bytes (queues hold a record per entry): the
 /// shard, the entry's position in the shard's slab, and a tag from the entry's id (fresh at every
 /// put), so a record of a removed entry rarely names the entry that reuses its position. When it
-/// does, no harm follows: the store judges the entry it finds by that entry's own deadline or
-/// stamp, which is never earlier than the record of the entry it replaced, in sequential use.
+/// does (one newcomer in 65,536 at a reused position), no harm follows, because the store judges
+/// the entry it finds by that entry's own state, not by the record: expiry removes it only if
+/// its own deadline has passed (a newcomer without one drops the record), and eviction only if
+/// its own stamp is no newer than the record, which in sequential use means it is the least
+/// recently used (every entry has a record of its own at or below its stamp, popped first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryRef(u64);
 

@@ -15,15 +15,15 @@ type Record = (u64, EntryRef);
 
 /// The queue; callers hold it under their own lock.
 ///
-/// A radix heap: both users push priorities that only grow (a new stamp is the newest, a
-/// requeue is at the entry's current priority, above the record just popped; a new deadline lies
-/// after `now`, past every deadline already drained), so records sit in buckets by the highest bit
-/// in which they differ from `floor`, the last minimum. A push appends to a vector; finding the
-/// minimum empties the lowest non-empty bucket into lower ones. Each record moves down at most
-/// 64 times, through contiguous memory: the binary heap this replaces spent most of an evicting
-/// `put` in cache misses sifting down a heap of 100,000 records. A record below `floor` (racing
-/// stamps can produce one) goes to a small binary heap beside the buckets, so the minimum is
-/// always exact.
+/// A radix heap: both users push priorities at or above the last one popped (a new stamp is the
+/// newest, a requeue is at the entry's current priority, above the record just popped; a new
+/// deadline lies after `now`, and only deadlines up to `now` are popped), so records sit in
+/// buckets by the highest bit in which they differ from `floor`, the last priority popped. A
+/// push appends to a vector; popping empties the lowest non-empty bucket into lower ones. Each
+/// record moves down at most 64 times, through contiguous memory: the binary heap this replaces
+/// spent most of an evicting `put` in cache misses sifting down a heap of 100,000 records. A
+/// record below `floor` (racing stamps, a deadline already past) goes to a binary heap beside the
+/// buckets, so the minimum is always exact; in the store's use it holds few records.
 #[derive(Debug)]
 pub struct LazyQueue {
     /// `buckets[0]` holds records equal to `floor`; `buckets[i]`, those whose highest bit
@@ -32,13 +32,21 @@ pub struct LazyQueue {
     floor: u64,
     /// Records pushed below `floor`.
     below: BinaryHeap<Reverse<Record>>,
+    /// The lowest non-empty bucket and its smallest priority, when known (see
+    /// [`LazyQueue::bucketed_min`]).
+    lowest: Option<(usize, u64)>,
     len: usize,
-    /// The live count the last compaction check saw (see [`LazyQueue::compact_if_sparse`]).
+    /// The live count the last compaction check saw, and the calls since (see
+    /// [`LazyQueue::compact_if_sparse`]).
     live_seen: usize,
+    calls_since_check: usize,
 }
 
 /// Records beyond this many over one and a half times the live count trigger a compaction.
 const SLACK: usize = 64;
+
+/// [`LazyQueue::compact_if_sparse`] reads the live count at least once per this many calls.
+pub const RECHECK_EVERY: usize = 1024;
 
 impl Default for LazyQueue {
     fn default() -> Self {
@@ -46,8 +54,10 @@ impl Default for LazyQueue {
             buckets: Box::new(std::array::from_fn(|_| Vec::new())),
             floor: 0,
             below: BinaryHeap::new(),
+            lowest: None,
             len: 0,
             live_seen: 0,
+            calls_since_check: 0,
         }
     }
 }
@@ -65,53 +75,70 @@ impl LazyQueue {
 
     /// Adds a record.
     pub fn push(&mut self, priority: u64, entry: EntryRef) {
+        self.len += 1;
         if priority < self.floor {
             self.below.push(Reverse((priority, entry)));
-        } else {
-            let b = self.bucket(priority);
-            self.buckets[b].push((priority, entry));
+            return;
         }
-        self.len += 1;
+        let b = self.bucket(priority);
+        self.buckets[b].push((priority, entry));
+        self.lowest = match self.lowest {
+            // Bucket `b` was empty (`i` was the lowest non-empty one): `priority` is its minimum.
+            Some((i, _)) if b < i => Some((b, priority)),
+            Some((i, m)) if b == i => Some((i, m.min(priority))),
+            other => other,
+        };
     }
 
-    /// Raises `floor` to the smallest bucketed record, so that `buckets[0]` holds it. Returns
-    /// false when no record is bucketed.
-    fn settle(&mut self) -> bool {
+    /// The lowest non-empty bucket and the smallest priority in it (the smallest bucketed),
+    /// found without moving any record. Finding it never raises `floor`: only a pop does, to
+    /// the priority it pops, so a TTL index's floor never passes `now` and later deadlines keep
+    /// landing in the buckets.
+    fn bucketed_min(&mut self) -> Option<(usize, u64)> {
         if !self.buckets[0].is_empty() {
-            return true;
+            return Some((0, self.floor));
         }
-        let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
-            return false;
-        };
+        if self.lowest.is_none() {
+            let i = self.buckets.iter().position(|b| !b.is_empty())?;
+            let m = self.buckets[i].iter().map(|r| r.0).min()?;
+            self.lowest = Some((i, m));
+        }
+        self.lowest
+    }
+
+    /// Moves bucket `i`, whose smallest priority is `min`, down below a floor raised to `min`:
+    /// its records then sit in `buckets[0]` (those equal to `min`) and lower buckets.
+    fn settle(&mut self, i: usize, min: u64) {
         let mut moving = std::mem::take(&mut self.buckets[i]);
-        self.floor = moving.iter().map(|r| r.0).min().unwrap_or(self.floor);
+        self.floor = min;
         for record in moving.drain(..) {
             let b = self.bucket(record.0);
             self.buckets[b].push(record);
         }
-        // Every record moved to a lower bucket. The emptied buffer is kept for later pushes
-        // while the buffers together stay within twice the records (plus some): buffers that
-        // each kept the most they ever held would add up to several times the records.
+        // The emptied buffer is kept for later pushes while the buffers together stay within
+        // twice the records (plus some): every bucket keeping the most it ever held would add
+        // up to several times the records.
         let kept: usize = self.buckets.iter().map(Vec::capacity).sum();
         if kept + moving.capacity() <= self.len.saturating_mul(2).saturating_add(4096) {
             self.buckets[i] = moving;
         }
-        true
     }
 
     /// Removes and returns the smallest record.
     fn pop_min(&mut self) -> Option<Record> {
-        let bucketed = self.settle();
-        let from_below = match self.below.peek() {
-            Some(Reverse((p, _))) => !bucketed || *p < self.floor,
-            None => false,
-        };
-        let record = if from_below {
-            self.below.pop().map(|Reverse(r)| r)
-        } else if bucketed {
-            self.buckets[0].pop()
-        } else {
-            None
+        let bucketed = self.bucketed_min();
+        let below = self.below.peek().map(|Reverse((p, _))| *p);
+        let record = match (bucketed, below) {
+            (Some((_, m)), Some(b)) if b < m => self.below.pop().map(|Reverse(r)| r),
+            (None, Some(_)) => self.below.pop().map(|Reverse(r)| r),
+            (Some((i, m)), _) => {
+                if i != 0 {
+                    self.settle(i, m);
+                }
+                self.lowest = None;
+                self.buckets[0].pop()
+            }
+            (None, None) => None,
         };
         if record.is_some() {
             self.len -= 1;
@@ -121,7 +148,7 @@ impl LazyQueue {
 
     /// The smallest priority queued.
     pub fn min_priority(&mut self) -> Option<u64> {
-        let bucketed = self.settle().then_some(self.floor);
+        let bucketed = self.bucketed_min().map(|(_, m)| m);
         let below = self.below.peek().map(|Reverse((p, _))| *p);
         match (bucketed, below) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -143,6 +170,7 @@ impl LazyQueue {
     pub fn clear(&mut self) {
         self.buckets.iter_mut().for_each(Vec::clear);
         self.below.clear();
+        self.lowest = None;
         self.floor = 0;
         self.len = 0;
     }
@@ -179,16 +207,19 @@ impl LazyQueue {
 
     /// Rebuilds from the store when dead records outnumber live entries, so removals that no
     /// queue ever reaches (deletes, consumed tokens) cannot grow it without bound. `live` (the
-    /// store's entry count, a sum over shards) is asked for only when the records outgrow the
-    /// count seen last time, not at every push.
+    /// store's entry count, a sum over shards) is asked for when the records outgrow the count
+    /// seen last time, and every [`RECHECK_EVERY`] calls (the store may have shrunk since), not
+    /// at every push.
     pub fn compact_if_sparse(
         &mut self,
         live: impl FnOnce() -> usize,
         scan: impl FnOnce(&mut dyn FnMut(EntryRef, u64)),
     ) {
-        if self.len <= sparse_above(self.live_seen) {
+        self.calls_since_check += 1;
+        if self.len <= sparse_above(self.live_seen) && self.calls_since_check < RECHECK_EVERY {
             return;
         }
+        self.calls_since_check = 0;
         self.live_seen = live();
         if self.len > sparse_above(self.live_seen) {
             self.rebuild(scan);
@@ -200,8 +231,8 @@ impl LazyQueue {
         // Straight into the buckets, which keep their buffers: no second copy of the records
         // (resident memory is a peak), and no fresh multi-megabyte buffers at every rebuild,
         // which fragmented the allocator's heap until resident memory crept up over a long soak.
-        // With `floor` at 0 a record's bucket is its bit length; `settle` splits the lowest
-        // bucket when the minimum is first asked for.
+        // With `floor` at 0 a record's bucket is its bit length; the first pop splits the
+        // lowest bucket.
         self.clear();
         let mut count = 0;
         scan(&mut |entry, priority| {
@@ -311,6 +342,60 @@ mod tests {
     }
 
     const NEVER_FOR_TEST: u64 = u64::MAX;
+
+    /// An expiry index with one far deadline and many near ones pushed after it (mixed TTLs):
+    /// asking for the minimum must not raise the floor past the near deadlines, or every later
+    /// push would fall into the binary heap beside the buckets.
+    #[test]
+    fn a_far_record_does_not_push_nearer_later_records_below_the_floor() {
+        let mut q = LazyQueue::new();
+        q.push(3_600_000, entry(0));
+        assert_eq!(q.min_priority(), Some(3_600_000));
+        for t in 1..=1_000 {
+            q.push(1_000 + t, entry(t));
+            assert_eq!(q.min_priority(), Some(1_001));
+        }
+        assert_eq!(q.below.len(), 0, "near deadlines stay in the buckets");
+        let mut drained = Vec::new();
+        q.drain_upto(1_500, usize::MAX, |_, p| {
+            drained.push(p);
+            Probe::Removed
+        });
+        assert_eq!(drained, (1_001..=1_500).collect::<Vec<_>>());
+        for t in 0..100 {
+            q.push(1_600 + t, entry(t));
+        }
+        assert_eq!(
+            q.below.len(),
+            0,
+            "deadlines after the last one drained stay bucketed"
+        );
+        assert_eq!(q.min_priority(), Some(1_501));
+    }
+
+    /// The live count is read again now and then even while records do not grow, so a store that
+    /// shrank (mass deletes, `clear`) gets its dead records compacted within a bounded number of
+    /// pushes, not only once records outgrow the old live count.
+    #[test]
+    fn compaction_notices_a_store_that_shrank() {
+        let mut q = LazyQueue::new();
+        q.rebuild(|f| (0..10_000).for_each(|i| f(entry(i), i)));
+        let mut calls = 0;
+        let mut rebuilt = false;
+        while !rebuilt && calls <= RECHECK_EVERY {
+            q.push(20_000 + calls as u64, entry(calls as u64));
+            calls += 1;
+            q.compact_if_sparse(
+                || 1,
+                |f| {
+                    rebuilt = true;
+                    f(entry(0), 30_000);
+                },
+            );
+        }
+        assert!(rebuilt, "no compaction after {calls} pushes");
+        assert_eq!(q.len(), 1);
+    }
 
     /// `drain_upto` stops at its bound, and a record handed back as `Enough` stays queued.
     #[test]

@@ -488,7 +488,9 @@ where
             Read::Last => {
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
-                let slot = inner.remove(shard, &mut table, at, EventKind::Consumed)?;
+                let slot = inner
+                    .remove(shard, &mut table, at, EventKind::Consumed)
+                    .expect("the entry just read is in its table");
                 drop(table);
                 Some(slot.value)
             }
@@ -662,9 +664,12 @@ where
         &self.inner.listener
     }
 
-    /// Checks the store's internal bookkeeping: the entry count, unique ids, and that every entry
-    /// is named by the expiry index and (when bounded) the LRU order. Meant for tests; takes every
-    /// lock in turn, so run it while the store is quiet.
+    /// Checks the store's internal bookkeeping: the entry count, that each entry sits in the
+    /// shard its key hashes to with the hash bits its index uses, and that every entry is named
+    /// by the expiry index and (when bounded) the LRU order with a record no later than its
+    /// deadline or stamp. Records name entries by position and a 16-bit id tag, so a stale
+    /// record whose tag matches can stand in for a missing one: the check is strong, not
+    /// airtight. Meant for tests; takes every lock in turn, so run it while the store is quiet.
     pub fn validate(&self) -> Result<(), String> {
         let inner = &*self.inner;
         let deadlines = records_by_entry(inner.expiry.records());
@@ -959,6 +964,11 @@ where
             return Probe::Gone;
         };
         let deadline = X::deadline(&slot.expiry);
+        if deadline == NEVER {
+            // A record left by an entry whose position a newcomer without TTL took: the newcomer
+            // needs no record in the expiry index.
+            return Probe::Gone;
+        }
         if deadline > now {
             return Probe::Requeue(deadline);
         }

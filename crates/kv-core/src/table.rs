@@ -285,6 +285,19 @@ mod tests {
         }
     }
 
+    /// A slot is its key, value and policy states plus 8 bytes (32-bit hash bits and id): with
+    /// `String` keys, `u64` values and the TTL and LRU states, 72 bytes.
+    #[test]
+    fn a_slot_adds_eight_bytes_to_what_it_holds() {
+        type Ttl = [u64; 3];
+        type Stamp = u64;
+        assert_eq!(std::mem::size_of::<Slot<String, u64, Ttl, Stamp>>(), 72);
+        assert_eq!(
+            std::mem::size_of::<Option<Slot<String, u64, Ttl, Stamp>>>(),
+            72
+        );
+    }
+
     /// A removed slot's position is the next one an insert takes, and lookups by hash still
     /// tell colliding keys apart.
     #[test]

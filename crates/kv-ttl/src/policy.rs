@@ -152,3 +152,27 @@ impl Expiry for Ttl {
         sync::lock(&self.index).records()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every entry carries this state, so its size is a memory budget: the deadline, the TTL if
+    /// sliding, and the read budget, 8 bytes each.
+    #[test]
+    fn expiry_state_is_three_words() {
+        assert_eq!(std::mem::size_of::<TtlState>(), 24);
+    }
+
+    /// A sliding entry's read pushes its deadline to now + TTL; a fixed one's never moves.
+    #[test]
+    fn only_sliding_entries_refresh_their_deadline() {
+        let ttl = PutOptions::new().with_ttl(std::time::Duration::from_nanos(100));
+        let fixed = Ttl::default().new_state(&ttl, 0);
+        let sliding = Ttl::default().new_state(&ttl.with_sliding_ttl(), 0);
+        assert!(Ttl::read_shared(&fixed, 50));
+        assert!(Ttl::read_shared(&sliding, 50));
+        assert_eq!(Ttl::deadline(&fixed), 100);
+        assert_eq!(Ttl::deadline(&sliding), 150);
+    }
+}
