@@ -448,17 +448,14 @@ where
         let shard = inner.shard(hash);
         {
             let table = sync::read(&shard.table);
-            match table
-                .find(hash, |s| s.key.borrow() == key)
-                .and_then(|at| table.get(at))
-            {
+            match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => {
                     // Reported under the lock, so a put that follows is reported after it.
                     inner.miss(shard, key);
                     drop(table);
                     return None;
                 }
-                Some(slot)
+                Some((_, slot))
                     if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
                 {
                     inner.touch(&slot.eviction);
@@ -471,8 +468,7 @@ where
         }
         // Expired, or a read budget to spend: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
-        let found = table.find(hash, |s| s.key.borrow() == key);
-        let Some((at, slot)) = found.and_then(|at| Some((at, table.get_mut(at)?))) else {
+        let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
             inner.miss(shard, key);
             drop(table);
             return None;
@@ -517,19 +513,15 @@ where
         let shard = inner.shard(hash);
         {
             let table = sync::read(&shard.table);
-            match table
-                .find(hash, |s| s.key.borrow() == key)
-                .and_then(|at| table.get(at))
-            {
+            match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => return false,
-                Some(slot) if !X::is_expired(&slot.expiry, now) => return true,
+                Some((_, slot)) if !X::is_expired(&slot.expiry, now) => return true,
                 Some(_) => {}
             }
         }
         // Expired: reclaim it under the exclusive lock, checking again (a put may have won).
         let mut table = sync::write(&shard.table);
-        let found = table.find(hash, |s| s.key.borrow() == key);
-        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
+        let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
             return false;
         };
         if !X::is_expired(&slot.expiry, now) {
@@ -553,8 +545,7 @@ where
         let hash = inner.hasher.hash_one(key);
         let shard = inner.shard(hash);
         let mut table = sync::write(&shard.table);
-        let found = table.find(hash, |s| s.key.borrow() == key);
-        let Some((at, slot)) = found.and_then(|at| Some((at, table.get(at)?))) else {
+        let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
             return false;
         };
         let live = !X::is_expired(&slot.expiry, now);

@@ -24,6 +24,9 @@ pub(crate) struct Slot<K, V, XS, ES> {
 /// A slot's position in its table; valid until the slot is removed.
 pub(crate) type At = u32;
 
+/// A slot found by key, with its position.
+pub(crate) type Found<S> = (At, S);
+
 /// The entries of one shard.
 pub(crate) struct Table<K, V, XS, ES> {
     /// Slab positions, by their slot's key hash.
@@ -63,6 +66,28 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         let slab = &self.slab;
         self.index
             .find(hash, |at| slab[at as usize].as_ref().is_some_and(&eq))
+    }
+
+    /// The slot with this hash that `eq` accepts, with its position.
+    #[inline]
+    pub(crate) fn lookup(
+        &self,
+        hash: u64,
+        eq: impl Fn(&Slot<K, V, XS, ES>) -> bool,
+    ) -> Option<Found<&Slot<K, V, XS, ES>>> {
+        let at = self.find(hash, eq)?;
+        Some((at, self.get(at)?))
+    }
+
+    /// [`Table::lookup`], to change the slot's policy state.
+    #[inline]
+    pub(crate) fn lookup_mut(
+        &mut self,
+        hash: u64,
+        eq: impl Fn(&Slot<K, V, XS, ES>) -> bool,
+    ) -> Option<Found<&mut Slot<K, V, XS, ES>>> {
+        let at = self.find(hash, eq)?;
+        Some((at, self.get_mut(at)?))
     }
 
     /// The slot at `at` (found by [`Table::find`] under the same lock).
