@@ -19,12 +19,9 @@ fn ttl(secs: u64) -> PutOptions {
     PutOptions::new().with_ttl(Duration::from_secs(secs))
 }
 
-/// Deletes leave expiry records behind; a newcomer at the same position with the same tag and a
-/// later deadline outlives the stale record's deadline and then expires exactly once.
-#[test]
-fn stale_expiry_record_with_a_matching_tag_leaves_the_newcomer_to_its_own_deadline() {
-    let clock = ManualClock::new();
-    let store = one_shard_store(&clock);
+/// Leaves an expiry record (deadline 10 s) for a deleted entry, churns its slab position until
+/// the id tag comes round again, and puts `new` there with `options`.
+fn newcomer_where_a_stale_record_points(store: &Store<String, u32>, options: &PutOptions) {
     store.put_with("old".into(), 1, &ttl(10));
     assert!(store.del("old"));
     // Each put takes the position "old" freed (the most recently freed one), with the next id.
@@ -32,8 +29,17 @@ fn stale_expiry_record_with_a_matching_tag_leaves_the_newcomer_to_its_own_deadli
         store.put("churn".into(), 2);
         assert!(store.del("churn"));
     }
-    store.put_with("new".into(), 3, &ttl(20));
+    store.put_with("new".into(), 3, options);
     store.validate().unwrap();
+}
+
+/// Deletes leave expiry records behind; a newcomer at the same position with the same tag and a
+/// later deadline outlives the stale record's deadline and then expires exactly once.
+#[test]
+fn stale_expiry_record_with_a_matching_tag_leaves_the_newcomer_to_its_own_deadline() {
+    let clock = ManualClock::new();
+    let store = one_shard_store(&clock);
+    newcomer_where_a_stale_record_points(&store, &ttl(20));
 
     clock.advance(Duration::from_secs(15));
     assert_eq!(
@@ -56,13 +62,7 @@ fn stale_expiry_record_with_a_matching_tag_leaves_the_newcomer_to_its_own_deadli
 fn stale_expiry_record_with_a_matching_tag_never_expires_a_newcomer_without_ttl() {
     let clock = ManualClock::new();
     let store = one_shard_store(&clock);
-    store.put_with("old".into(), 1, &ttl(10));
-    assert!(store.del("old"));
-    for _ in 1..TAG_PERIOD {
-        store.put("churn".into(), 2);
-        assert!(store.del("churn"));
-    }
-    store.put("new".into(), 3);
+    newcomer_where_a_stale_record_points(&store, &PutOptions::new());
     clock.advance(Duration::from_secs(1_000));
     assert_eq!(store.purge_expired(), 0);
     assert_eq!(store.get("new"), Some(3));
