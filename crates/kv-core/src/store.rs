@@ -386,8 +386,7 @@ where
             let found = table.find(hash, |s| s.key == slot.key);
             let (at, displaced) = match found {
                 Some(at) => {
-                    let new = slot;
-                    let Some(old) = table.replace(at, new) else {
+                    let Some(old) = table.replace(at, slot) else {
                         unreachable!("a slot just found is in its table");
                     };
                     let key = &old.key;

@@ -176,6 +176,9 @@ const EMPTY: u64 = u64::MAX;
 /// the slot; the hash bits in the word both pick the home bucket (so growing never reads a slot)
 /// and filter candidates before a key is compared. Removal shifts the following words back
 /// instead of leaving tombstones, so churn never lengthens lookups or forces a rehash.
+///
+/// `find`, `place` and `position` each write out the same probe loop: one shared probe taking a
+/// closure measured about 15% slower on W3 (`compare run kvstore W3 1`, 4 interleaved runs).
 struct Index {
     words: Box<[u64]>,
     len: usize,
