@@ -271,16 +271,20 @@ pub fn targets(rows: &[Row]) -> Vec<Verdict> {
             1.8,
         );
     }
-    let hit = |s: &str| find(rows, s, "W2", 1).and_then(|r| r.hit_ratio);
-    let (ours, exact) = (hit("kvstore"), hit("lru"));
-    out.push(Verdict {
-        target: "W2 1T hit ratio = exact LRU's (within 0.001)".into(),
-        measured: match ours.zip(exact) {
-            Some((a, b)) => format!("{a:.4} vs lru {b:.4}"),
-            None => "not measured".into(),
-        },
-        met: ours.zip(exact).map(|(a, b)| (a - b).abs() <= 0.001),
-    });
+    // At 1 thread the order must be exact; at 2 the contract lets recency be approximate, and
+    // performance.md allows 0.01 of slack there.
+    for (threads, within) in [(1, 0.001), (2, 0.01)] {
+        let hit = |s: &str| find(rows, s, "W2", threads).and_then(|r| r.hit_ratio);
+        let (ours, exact) = (hit("kvstore"), hit("lru"));
+        out.push(Verdict {
+            target: format!("W2 {threads}T hit ratio = exact LRU's (within {within})"),
+            measured: match ours.zip(exact) {
+                Some((a, b)) => format!("{a:.4} vs lru {b:.4}"),
+                None => "not measured".into(),
+            },
+            met: ours.zip(exact).map(|(a, b)| (a - b).abs() <= within),
+        });
+    }
     let rss = |s: &str| find(rows, s, "W2", 1).and_then(|r| r.rss_mib);
     for (peer, at_most) in [("quick_cache", 1.3), ("moka", 0.5)] {
         let r = rss("kvstore").zip(rss(peer)).map(|(a, b)| a / b);

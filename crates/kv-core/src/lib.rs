@@ -4,6 +4,8 @@
 //! Most users depend on the `kvstore` crate, which names a ready stack (TTL + LRU + events). This
 //! crate is for building other stacks and for the policy crates (`kv-ttl`, `kv-lru`).
 //!
+//! - [`Backend`]: the contract's operations as a trait, which the in-memory [`Store`] and the
+//!   Redis backend (`kv-redis`) implement; the harness runs case files through it.
 //! - [`Store`]: every operation takes `&self`; keys hash to one of many shards, each a
 //!   `RwLock`ed table, so readers of different keys never wait on one lock.
 //! - [`policy`]: the [`Expiry`] and [`Eviction`] hooks, run inside a shard's critical section, and
@@ -22,6 +24,7 @@
 //! println!("{}", store.metrics()); // hits=0 misses=0 expirations=0 evictions=0 current_size=1
 //! ```
 
+pub mod backend;
 pub mod clock;
 pub mod metrics;
 pub mod options;
@@ -31,6 +34,7 @@ pub mod store;
 pub mod sync;
 mod table;
 
+pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
 pub use clock::{Clock, ManualClock, SystemClock, duration_to_nanos};
 pub use metrics::Metrics;
 pub use options::PutOptions;

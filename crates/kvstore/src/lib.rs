@@ -91,8 +91,8 @@ pub use global::{
 };
 
 pub use kv_core::{
-    Clock, DefaultHashBuilder, EventKind, KeyQuery, Listener, ManualClock, Metrics, PutOptions,
-    StoreBuilder, SystemClock,
+    Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
+    Listener, ManualClock, Metrics, PutOptions, StoreBuilder, SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::{Lru, LruLayer};

@@ -1,6 +1,6 @@
 //! One test (at least) per rule of `docs/semantics.md`, named after the rule. Sections follow the
 //! document: words, options, operations, capacity and LRU, metrics, reclaiming, namespaces, time,
-//! and the seven fixes of "Differs from the original".
+//! and the nine fixes of "Differs from the original"; the store trait ([`kvstore::Backend`]) gives the same answers as the inherent methods.
 // sync-facade: exempt (tests share std Arcs across std threads).
 
 use std::sync::Arc;
@@ -971,7 +971,7 @@ mod time {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Differs from the original: the seven fixes
+// Differs from the original: the nine fixes
 
 mod differs_from_the_original {
     use super::*;
@@ -1070,6 +1070,36 @@ mod differs_from_the_original {
         put(&s, "a", "w");
         assert_eq!(s.metrics().expirations, 1);
     }
+
+    #[test]
+    fn fix_8_del_of_an_expired_unreclaimed_entry_counts_its_expiration() {
+        let (s, clock) = store();
+        put_opts(&s, "a", "v", ttl(1));
+        clock.advance(secs(1));
+        assert!(!s.del("a"));
+        assert_eq!(s.metrics().expirations, 1);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn fix_9_capacity_loop_removing_an_expired_entry_counts_an_expiration_not_an_eviction() {
+        // On an insert: the only candidate is expired, so its removal is a reclaim.
+        let (s, clock) = capped(1);
+        put_opts(&s, "old", "v", ttl(1));
+        clock.advance(secs(1));
+        put(&s, "new", "v");
+        assert_eq!((s.metrics().expirations, s.metrics().evictions), (1, 0));
+        // On a shrink by set_capacity: the expired entry goes as an Expiration, then one live
+        // entry as an Eviction.
+        let (s, clock) = capped(3);
+        put(&s, "a", "v");
+        put_opts(&s, "b", "v", ttl(1));
+        put(&s, "c", "v");
+        clock.advance(secs(1));
+        s.set_capacity(1);
+        assert_eq!((s.metrics().expirations, s.metrics().evictions), (1, 1));
+        assert_eq!(sorted_keys(&s), ["c"]);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1139,5 +1169,59 @@ mod reference_cases {
         assert!(s.get::<String>("a").is_some());
         assert_eq!(s.metrics(), m(1, 0, 0, 0, 2));
         assert_eq!(s.keys(), ["a", "b"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store trait: any backend runs the contract through it.
+
+mod store_trait {
+    use super::*;
+    use kvstore::{Backend, Boxed, DynBackend, infallible};
+
+    #[test]
+    fn the_store_trait_gives_the_contract_through_a_dyn_handle() {
+        let (s, clock) = capped(2);
+        let b: Box<DynBackend<String, String, PutOptions>> = Box::new(Boxed(s.clone()));
+        b.put(
+            "tok".into(),
+            "v".into(),
+            &PutOptions::new().with_max_reads(1),
+        )
+        .unwrap();
+        b.put("a".into(), "1".into(), &ttl(1)).unwrap();
+        assert_eq!(b.get(&"tok".into()).unwrap().as_deref(), Some("v"));
+        assert_eq!(b.get(&"tok".into()).unwrap(), None); // spent
+        assert!(b.has(&"a".into()).unwrap());
+        clock.advance(secs(1));
+        assert!(!b.del(&"a".into()).unwrap()); // expired: reclaimed, not a live removal
+        b.put("x".into(), "1".into(), &PutOptions::new()).unwrap();
+        b.put("y".into(), "2".into(), &PutOptions::new()).unwrap();
+        b.put("z".into(), "3".into(), &PutOptions::new()).unwrap();
+        assert_eq!(b.capacity().unwrap(), 2);
+        let dump = b.dump().unwrap();
+        assert_eq!(dump.keys, ["y", "z"]);
+        assert_eq!(dump.metrics, m(1, 1, 1, 1, 2));
+        assert_eq!(
+            dump.metrics,
+            s.metrics(),
+            "the trait and the store see one store"
+        );
+        b.set_capacity(1).unwrap();
+        assert_eq!(b.keys().unwrap(), ["z"]);
+        assert_eq!(b.purge_expired().unwrap(), 0);
+        b.clear().unwrap();
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn the_in_memory_store_trait_never_fails() {
+        let (s, _) = store();
+        // `infallible` unwraps without a panic path: the error type is `Infallible`.
+        infallible(Backend::put(&s, "k".into(), "v".into(), &PutOptions::new()));
+        assert_eq!(
+            infallible(Backend::get(&s, &"k".into())).as_deref(),
+            Some("v")
+        );
     }
 }
