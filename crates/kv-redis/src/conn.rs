@@ -143,7 +143,9 @@ impl Connector {
     pub(crate) fn error(&self, e: &RedisError) -> RedisStoreError {
         let url = self.url.redacted.clone();
         let reason = self.url.scrub(&e.to_string());
-        if is_broken(e) || e.is_connection_refusal() {
+        if e.kind() == redis::ErrorKind::AuthenticationFailed {
+            RedisStoreError::Server { url, reason }
+        } else if is_broken(e) || e.is_connection_refusal() {
             RedisStoreError::Unavailable { url, reason }
         } else {
             RedisStoreError::Server { url, reason }

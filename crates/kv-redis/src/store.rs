@@ -180,18 +180,28 @@ impl RedisStore {
         cmds: &[redis::Cmd],
     ) -> Result<Vec<T>, RedisStoreError> {
         let cluster = self.server.connector.is_cluster();
+        let no_script = |e: &redis::RedisError| {
+            e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        };
         let run = |c: &mut dyn ConnectionLike| -> RedisResult<Vec<T>> {
             if cluster {
-                return cmds.iter().map(|cmd| cmd.query(c)).collect();
+                return cmds
+                    .iter()
+                    .map(|cmd| match cmd.query(c) {
+                        Err(e) if no_script(&e) => {
+                            script.load(c)?;
+                            cmd.query(c)
+                        }
+                        other => other,
+                    })
+                    .collect();
             }
             let mut pipe = redis::pipe();
             for cmd in cmds {
                 pipe.add_command(cmd.clone());
             }
             match pipe.query(c) {
-                Err(e)
-                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
+                Err(e) if no_script(&e) => {
                     script.load(c)?;
                     pipe.query(c)
                 }
