@@ -2,7 +2,9 @@
 //!
 //! - `test`: everything CI checks: formatting, the sync-facade rule, clippy with warnings denied,
 //!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
-//!   unreferenced snapshots rejected, the loom models, and the harness on the example cases.
+//!   unreferenced snapshots rejected, the loom models, and the harness on the example cases; the
+//!   Redis backend's tests and the example cases also run on a real `redis-server` and a
+//!   three-master Redis Cluster that it starts on loopback ports (and stops, also on failure).
 //! - `loom`: only the loom models.
 //!
 //! Plain `std::process::Command`; no dependencies, so it builds in seconds.
@@ -16,6 +18,7 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod fuzz;
+mod redis;
 mod schemas;
 mod soak;
 
@@ -53,7 +56,9 @@ const HELP: &str = "usage: cargo xtask <command>
 
 commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
-           insta snapshots (CI mode), loom models, harness on examples/cases
+           insta snapshots (CI mode), loom models, harness on examples/cases; starts a
+           redis-server and a 3-master cluster on loopback for kv-redis and the harness
+           (needs `apt-get install redis-server redis-tools`)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
@@ -119,7 +124,9 @@ fn test(args: &[String]) -> Result {
             "warnings",
         ]),
     )?;
-    snapshot_tests()?;
+    // Started before the workspace tests, which include kv-redis's; stopped when `servers` drops.
+    let servers = redis::Servers::start()?;
+    snapshot_tests(&servers)?;
     for features in ["ttl", "lru"] {
         run(
             &format!("tests, facade with only `{features}`"),
@@ -172,17 +179,19 @@ fn test(args: &[String]) -> Result {
 
 /// All tests and doctests, with insta in CI mode: no snapshot is written, a changed one fails, and
 /// a committed snapshot that no test asserts any more fails too.
-fn snapshot_tests() -> Result {
+fn snapshot_tests(servers: &redis::Servers) -> Result {
     let refs = root().join("target").join("insta-references.txt");
     let _ = fs::create_dir_all(refs.parent().unwrap_or(Path::new(".")));
     let _ = fs::remove_file(&refs);
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--locked"])
+        .env("INSTA_UPDATE", "no")
+        .env("CI", "true")
+        .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs);
+    servers.export(&mut cmd);
     run(
-        "tests and doctests (insta in CI mode)",
-        cargo()
-            .args(["test", "--workspace", "--locked"])
-            .env("INSTA_UPDATE", "no")
-            .env("CI", "true")
-            .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs),
+        "tests and doctests (insta in CI mode; kv-redis on the servers above)",
+        &mut cmd,
     )?;
     let referenced: BTreeSet<PathBuf> = fs::read_to_string(&refs)
         .unwrap_or_default()
