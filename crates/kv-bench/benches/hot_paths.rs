@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use divan::Bencher;
 use kv_core::{EventKind, Listener, StoreBuilder};
-use kvstore::{LruLayer, PutOptions, TtlLayer};
+use kvstore::{Lru, PutOptions, Ttl};
 
 fn main() {
     divan::main();
@@ -92,8 +92,8 @@ impl Subject {
             ),
             Config::Subscriber => Subject::Events(
                 StoreBuilder::new()
-                    .layer(TtlLayer::new())
-                    .layer(LruLayer::with_capacity(CAPACITY))
+                    .expiry(Ttl::new())
+                    .eviction(Lru::new(CAPACITY))
                     .listener(Counting::default())
                     .build(),
             ),

@@ -114,6 +114,10 @@ impl fmt::Debug for ManualClock {
     }
 }
 
+/// The end of time on a store's clock: as a deadline, "never". The store's time stops one
+/// nanosecond short of it.
+pub const NEVER: u64 = u64::MAX;
+
 /// A duration in nanoseconds, saturating at `u64::MAX` (which means "never" as a deadline).
 pub fn duration_to_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -157,6 +161,6 @@ impl StoreClock {
                 }
             }
         };
-        t.min(crate::NEVER - 1)
+        t.min(NEVER - 1)
     }
 }

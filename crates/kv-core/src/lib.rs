@@ -1,15 +1,17 @@
-//! The storage engine of `kvstore`: a sharded, concurrent key/value map whose expiry and eviction
-//! policies plug in as generic hooks, with a clock abstraction and exact counters.
+//! The storage engine of `kvstore`: the store trait, and a sharded, concurrent key/value map with
+//! two policy slots (expiry, eviction) filled through generic hooks, a clock abstraction and exact
+//! counters. It knows no TTL and no LRU: `kv-ttl` and `kv-lru` fill the slots.
 //!
 //! Most users depend on the `kvstore` crate, which names a ready stack (TTL + LRU + events). This
-//! crate is for building other stacks and for the policy crates (`kv-ttl`, `kv-lru`).
+//! crate is for building other stacks, for the policy crates, and for other backends.
 //!
 //! - [`Backend`]: the contract's operations as a trait, which the in-memory [`Store`] and the
 //!   Redis backend (`kv-redis`) implement; the harness runs case files through it.
 //! - [`Store`]: every operation takes `&self`; keys hash to one of many shards, each a
 //!   `RwLock`ed table, so readers of different keys never wait on one lock.
-//! - [`policy`]: the [`Expiry`] and [`Eviction`] hooks, run inside a shard's critical section, and
-//!   [`Listener`] for events. The `No*` policies cost nothing.
+//! - [`policy`]: the [`Expiry`] and [`Eviction`] hooks, run inside a shard's critical section, the
+//!   hosts through which a policy acts on entries, and [`Listener`] for events. The `No*`
+//!   policies cost nothing. [`queue`] is a lazy queue of entry records for policies to keep.
 //! - [`Clock`]: [`SystemClock`] by default; [`ManualClock`] for tests.
 //! - [`Metrics`]: hits, misses, expirations, evictions (exact) and the current size.
 //! - [`sync`]: the only source of locks and atomics, switched to loom under `--cfg kv_loom`.
@@ -27,7 +29,6 @@
 pub mod backend;
 pub mod clock;
 pub mod metrics;
-pub mod options;
 pub mod policy;
 pub mod queue;
 pub mod store;
@@ -35,12 +36,11 @@ pub mod sync;
 mod table;
 
 pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
-pub use clock::{Clock, ManualClock, SystemClock, duration_to_nanos};
+pub use clock::{Clock, ManualClock, NEVER, SystemClock, duration_to_nanos};
 pub use metrics::Metrics;
-pub use options::PutOptions;
 pub use policy::{
-    Capacity, EntryRef, EventKind, Eviction, Expiry, Host, Layer, Listener, NEVER, NoEviction,
-    NoExpiry, NoListener, Probe, Read,
+    Capacity, EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener,
+    NoEviction, NoExpiry, NoListener, Probe, Read, Verdict,
 };
 #[cfg(not(kv_loom))]
 pub use store::WeakStore;

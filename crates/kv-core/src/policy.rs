@@ -1,28 +1,30 @@
-//! How expiry and eviction plug into the store.
+//! The hooks through which policies decide over the store's entries.
 //!
-//! A policy is a generic parameter of [`Store`](crate::Store) whose hooks run inside the shard's
-//! critical section, so every per-entry decision (is it expired? is this its last read? is it the
-//! least recently used?) is atomic with the operation that made it. A policy that is off is a
-//! zero-sized type whose hooks compile to nothing.
+//! The store has two policy slots, each a generic parameter of [`Store`](crate::Store) whose
+//! hooks run inside the shard's critical section, so every per-entry decision is atomic with the
+//! operation that made it:
 //!
-//! Policies keep their own queues of [`EntryRef`] records (deadlines, recency stamps) and ask the
-//! store, through [`Host`], to act on the entries those records name. Records are lazy: a record's
-//! priority is never above its entry's current one, and a record whose entry is gone is dropped
-//! when it is reached. Lock order: a policy's lock, then a shard's lock; never the reverse.
-
-use crate::PutOptions;
-
-/// Deadline or stamp meaning "never".
-pub const NEVER: u64 = u64::MAX;
+//! - [`Expiry`] decides when an entry stops being live (is it expired? does this read use up the
+//!   entry?) and reclaims expired entries: `kv-ttl` implements it.
+//! - [`Eviction`] is told of every use and decides which entry goes when the store is over its
+//!   capacity: `kv-lru` implements it.
+//!
+//! The store knows neither deadlines nor recency: each policy keeps its per-entry state in the
+//! entry (an associated `State` type the store stores opaquely) and its own index of entries,
+//! named by [`EntryRef`]. To act on an entry, a policy asks the store through a host
+//! ([`ExpiryHost`], [`EvictionHost`]), which takes the entry's shard lock, shows the policy the
+//! entry's state, and removes the entry when the policy's [`Verdict`] says so, keeping the
+//! counters and events. A policy that is off ([`NoExpiry`], [`NoEviction`]) is a zero-sized type
+//! whose hooks compile to nothing. Lock order: a policy's lock, then a shard's lock; never the
+//! reverse.
 
 /// Names one stored entry for a policy's queue, in 8 bytes (queues hold a record per entry): the
 /// shard, the entry's position in the shard's slab, and a tag from the entry's id (fresh at every
 /// put), so a record of a removed entry rarely names the entry that reuses its position. When it
-/// does (one newcomer in 65,536 at a reused position), no harm follows, because the store judges
-/// the entry it finds by that entry's own state, not by the record: expiry removes it only if
-/// its own deadline has passed (a newcomer without one drops the record), and eviction only if
-/// its own stamp is no newer than the record, which in sequential use means it is the least
-/// recently used (every entry has a record of its own at or below its stamp, popped first).
+/// does (one newcomer in 65,536 at a reused position), the host shows the policy the newcomer's
+/// own state and the policy judges by that, not by the record (see [`Verdict`]): a record that
+/// never promises more than its entry's state (a deadline or stamp no later than the entry's)
+/// leads to no wrong removal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryRef(u64);
 
@@ -62,6 +64,18 @@ pub enum Probe {
     Enough,
 }
 
+/// A policy's judgement of one entry, given its state under the entry's shard lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Remove it now.
+    Remove,
+    /// Not yet: its current priority in the policy's own order is this one.
+    Keep(u64),
+    /// The entry is not one the policy tracks (a newcomer at a reused position): forget the
+    /// record.
+    Untracked,
+}
+
 /// The outcome of a read decided under the shard's exclusive lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Read {
@@ -69,84 +83,107 @@ pub enum Read {
     Expired,
     /// The read succeeds and the entry stays.
     Live,
-    /// The read succeeds and was the last of the entry's budget: remove it.
-    Last,
+    /// The read succeeds and uses the entry up: remove it (counted as consumed, not as an
+    /// expiration or eviction).
+    Consumed,
 }
 
-/// What the store offers its policies. Every method takes the shard lock itself, so a policy calls
-/// them while holding only its own lock.
-pub trait Host {
+/// What the store offers its expiry policy. Every method takes the shard lock itself, so the
+/// policy calls them while holding only its own lock.
+pub trait ExpiryHost<S> {
     /// Entries held now (expired ones not yet reclaimed included).
     fn stored(&self) -> usize;
-    /// Reclaims the entry if it is expired at `now` (counting one Expiration).
-    fn reclaim_if_expired(&self, entry: EntryRef, now: u64) -> Probe;
-    /// Evicts the entry if its recency stamp is still `stamp` and the store still holds more
-    /// than `capacity` entries (counting one Eviction). The count is checked under the victim's
-    /// lock, so a concurrent removal elsewhere never leads to an eviction that was not needed;
-    /// and a victim found expired by then is reclaimed as an Expiration instead.
-    fn evict_if_unused_since(&self, entry: EntryRef, stamp: u64, capacity: usize) -> Probe;
-    /// Reclaims one expired entry, if any exists now (the store reads its clock here, so time
-    /// spent waiting for locks counts). Eviction calls this first, so a live entry is never
-    /// evicted while an expired one holds a slot.
-    fn reclaim_one_expired(&self) -> bool;
-    /// Calls `f` with every stored entry and its deadline (entries with no deadline are skipped).
-    fn scan_deadlines(&self, f: &mut dyn FnMut(EntryRef, u64));
-    /// Calls `f` with every stored entry and its recency stamp.
-    fn scan_stamps(&self, f: &mut dyn FnMut(EntryRef, u64));
+    /// Shows the policy the entry's state under its shard's exclusive lock; on
+    /// [`Verdict::Remove`] reclaims it (one Expiration).
+    fn reclaim_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&S) -> Verdict) -> Probe;
+    /// Calls `f` with every stored entry and its state, each shard under its exclusive lock (so
+    /// no read is half way through changing the state).
+    fn scan(&self, f: &mut dyn FnMut(EntryRef, &S));
 }
 
-/// Expiry: time to live, sliding refresh, read budgets, and reclaiming expired entries.
+/// What the store offers its eviction policy. Every method takes the shard lock itself, so the
+/// policy calls them while holding only its own lock.
+pub trait EvictionHost<S> {
+    /// Entries held now (expired ones not yet reclaimed included).
+    fn stored(&self) -> usize;
+    /// Shows the policy the entry's state under its shard's exclusive lock; on
+    /// [`Verdict::Remove`] evicts it (one Eviction) if the store still holds more than
+    /// `capacity` entries, and answers [`Probe::Enough`] otherwise. The count is checked under
+    /// the victim's lock, so a concurrent removal elsewhere never leads to an eviction that was
+    /// not needed; a victim found expired by then is reclaimed as an Expiration instead.
+    fn evict_if(
+        &self,
+        entry: EntryRef,
+        capacity: usize,
+        judge: &mut dyn FnMut(&S) -> Verdict,
+    ) -> Probe;
+    /// Reclaims one expired entry, if any exists now (through the expiry policy; the store reads
+    /// its clock here, so time spent waiting for locks counts). Eviction calls this first, so a
+    /// live entry is never evicted while an expired one holds a slot.
+    fn reclaim_one_expired(&self) -> bool;
+    /// Calls `f` with every stored entry and its state, each shard under its exclusive lock (so
+    /// no use is half way through changing the state).
+    fn scan(&self, f: &mut dyn FnMut(EntryRef, &S));
+}
+
+/// Expiry: when entries stop being live, and reclaiming those that did.
 pub trait Expiry: Send + Sync + 'static {
-    /// Per-entry state.
+    /// Per-entry state, stored in the entry.
     type State: Send + Sync;
+    /// What a `put` can say about its entry (`()` for none, so a store without expiry takes no
+    /// expiry options: passing them does not compile).
+    type Options: Default;
+    /// What the policy needs to know of a new entry after the store took it in (taken from the
+    /// state before the entry moves into the store).
+    type Note: Copy;
     /// Whether the policy needs the clock at all (a store without expiry never reads it).
     const USES_CLOCK: bool;
 
-    /// The state of a new entry put with `opts` at `now`.
-    fn new_state(&self, opts: &PutOptions, now: u64) -> Self::State;
+    /// The state of a new entry put with `options` at `now`.
+    fn new_state(&self, options: &Self::Options, now: u64) -> Self::State;
+    /// What [`Expiry::inserted`] will need of the entry.
+    fn note(state: &Self::State) -> Self::Note;
+    /// Whether a put with `options` needs the current time (for its own state, or to judge what
+    /// it replaces). `false` lets a put on the system clock skip reading it.
+    fn put_needs_time(&self, options: &Self::Options) -> bool;
+    /// Whether the entry can ever expire; an entry that cannot is read without the clock.
+    fn may_expire(state: &Self::State) -> bool;
+    /// Whether the entry is expired at `now`.
+    fn is_expired(state: &Self::State, now: u64) -> bool;
     /// A read under the shared lock: `true` when the entry is live and needs nothing exclusive
-    /// (a sliding refresh is applied here); `false` sends the read to [`Expiry::read_exclusive`].
-    /// For an entry whose deadline is [`NEVER`] the store skips the clock and passes `now = 0`.
+    /// (any change is made here, atomically); `false` sends the read to
+    /// [`Expiry::read_exclusive`]. For an entry that cannot expire the store may pass `now = 0`.
     fn read_shared(state: &Self::State, now: u64) -> bool;
     /// A read under the exclusive lock.
     fn read_exclusive(state: &mut Self::State, now: u64) -> Read;
-    /// The entry's deadline, [`NEVER`] when it has none.
-    fn deadline(state: &Self::State) -> u64;
-    /// Whether the entry is expired at `now` (expired at exactly its deadline).
-    #[inline]
-    fn is_expired(state: &Self::State, now: u64) -> bool {
-        Self::deadline(state) <= now
-    }
-    /// Records a new entry with a deadline in the expiry index.
-    fn track(&self, entry: EntryRef, deadline: u64, host: &dyn Host);
+    /// The store took in a new entry (after releasing its shard lock).
+    fn inserted(&self, entry: EntryRef, note: Self::Note, host: &dyn ExpiryHost<Self::State>);
     /// A cheap check: could anything be expired at `now`? (`false` is certain.)
     fn may_have_expired(&self, now: u64) -> bool;
     /// Reclaims up to `limit` expired entries; returns how many.
-    fn reclaim(&self, now: u64, limit: usize, host: &dyn Host) -> usize;
-    /// The index's records, for `validate()`.
-    fn records(&self) -> Vec<(EntryRef, u64)>;
+    fn reclaim(&self, now: u64, limit: usize, host: &dyn ExpiryHost<Self::State>) -> usize;
+    /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
+    fn validate(&self, host: &dyn ExpiryHost<Self::State>) -> Result<(), String>;
 }
 
-/// Eviction: recency order and capacity.
+/// Eviction: told of every use, it picks the entry to remove when the store is over capacity.
 pub trait Eviction: Send + Sync + 'static {
-    /// Per-entry state.
+    /// Per-entry state, stored in the entry.
     type State: Send + Sync;
+    /// What the policy needs to know of a new entry after the store took it in.
+    type Note: Copy;
 
-    /// Whether the policy orders entries by recency; when `false` the store computes no stamps.
-    const TRACKS_RECENCY: bool;
-
-    /// The state of a new entry, used at `stamp` (a put is a use).
-    fn new_state(&self, stamp: u64) -> Self::State;
-    /// Marks a use (a successful `get`) at `stamp`. Stamps come from the store and grow with
-    /// sequential uses; a touch must never leave the entry's stamp below the stamp it found
-    /// (the order's records rely on it), but of two racing uses either stamp may stay.
-    fn touch(&self, state: &Self::State, stamp: u64);
-    /// The entry's recency stamp: larger is more recent.
-    fn stamp(state: &Self::State) -> u64;
-    /// Records a new entry and evicts while the store is over capacity.
-    fn admit(&self, entry: EntryRef, stamp: u64, host: &dyn Host);
-    /// The order's records, for `validate()`; `None` while it keeps none (unbounded).
-    fn records(&self) -> Option<Vec<(EntryRef, u64)>>;
+    /// The state of a new entry (a put is a use).
+    fn new_state(&self) -> Self::State;
+    /// What [`Eviction::inserted`] will need of the entry.
+    fn note(state: &Self::State) -> Self::Note;
+    /// Marks a use (a successful `get`), under the shard's shared lock.
+    fn touch(&self, state: &Self::State);
+    /// The store took in a new entry (after releasing its shard lock): the policy records it and
+    /// evicts while the store is over capacity.
+    fn inserted(&self, entry: EntryRef, note: Self::Note, host: &dyn EvictionHost<Self::State>);
+    /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
+    fn validate(&self, host: &dyn EvictionHost<Self::State>) -> Result<(), String>;
 }
 
 /// An eviction policy with a capacity that can change at run time.
@@ -158,7 +195,7 @@ pub trait Capacity: Eviction {
     where
         Self: Sized;
     /// Sets the capacity and evicts at once down to it (0 is unbounded).
-    fn set_capacity(&self, capacity: usize, host: &dyn Host);
+    fn set_capacity(&self, capacity: usize, host: &dyn EvictionHost<Self::State>);
 }
 
 /// No expiry: entries live until removed. Costs nothing.
@@ -167,10 +204,26 @@ pub struct NoExpiry;
 
 impl Expiry for NoExpiry {
     type State = ();
+    type Options = ();
+    type Note = ();
     const USES_CLOCK: bool = false;
 
     #[inline]
-    fn new_state(&self, _: &PutOptions, _: u64) {}
+    fn new_state(&self, _: &(), _: u64) {}
+    #[inline]
+    fn note(_: &()) {}
+    #[inline]
+    fn put_needs_time(&self, _: &()) -> bool {
+        false
+    }
+    #[inline]
+    fn may_expire(_: &()) -> bool {
+        false
+    }
+    #[inline]
+    fn is_expired(_: &(), _: u64) -> bool {
+        false
+    }
     #[inline]
     fn read_shared(_: &(), _: u64) -> bool {
         true
@@ -180,44 +233,38 @@ impl Expiry for NoExpiry {
         Read::Live
     }
     #[inline]
-    fn deadline(_: &()) -> u64 {
-        NEVER
-    }
-    #[inline]
-    fn track(&self, _: EntryRef, _: u64, _: &dyn Host) {}
+    fn inserted(&self, _: EntryRef, _: (), _: &dyn ExpiryHost<()>) {}
     #[inline]
     fn may_have_expired(&self, _: u64) -> bool {
         false
     }
     #[inline]
-    fn reclaim(&self, _: u64, _: usize, _: &dyn Host) -> usize {
+    fn reclaim(&self, _: u64, _: usize, _: &dyn ExpiryHost<()>) -> usize {
         0
     }
-    fn records(&self) -> Vec<(EntryRef, u64)> {
-        Vec::new()
+    fn validate(&self, _: &dyn ExpiryHost<()>) -> Result<(), String> {
+        Ok(())
     }
 }
 
-/// No eviction and no recency: an unbounded store. Costs nothing.
+/// No eviction: an unbounded store that tracks no use. Costs nothing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoEviction;
 
 impl Eviction for NoEviction {
     type State = ();
-    const TRACKS_RECENCY: bool = false;
+    type Note = ();
 
     #[inline]
-    fn new_state(&self, _: u64) {}
+    fn new_state(&self) {}
     #[inline]
-    fn touch(&self, _: &(), _: u64) {}
+    fn note(_: &()) {}
     #[inline]
-    fn stamp(_: &()) -> u64 {
-        0
-    }
+    fn touch(&self, _: &()) {}
     #[inline]
-    fn admit(&self, _: EntryRef, _: u64, _: &dyn Host) {}
-    fn records(&self) -> Option<Vec<(EntryRef, u64)>> {
-        None
+    fn inserted(&self, _: EntryRef, _: (), _: &dyn EvictionHost<()>) {}
+    fn validate(&self, _: &dyn EvictionHost<()>) -> Result<(), String> {
+        Ok(())
     }
 }
 
@@ -264,26 +311,4 @@ impl<K> Listener<K> for NoListener {
     }
     #[inline]
     fn on_event(&self, _: EventKind, _: &K) {}
-}
-
-/// Turns a store into a store with one more policy: the builder-level form of tower's `Layer`.
-///
-/// ```
-/// use kv_core::{Layer, StoreBuilder};
-///
-/// struct Shards(usize);
-/// impl<K, V> Layer<StoreBuilder<K, V>> for Shards {
-///     type Output = StoreBuilder<K, V>;
-///     fn layer(&self, inner: StoreBuilder<K, V>) -> Self::Output {
-///         inner.shards(self.0)
-///     }
-/// }
-/// let store = StoreBuilder::<String, u64>::new().layer(Shards(4)).build();
-/// assert!(store.is_empty());
-/// ```
-pub trait Layer<B> {
-    /// The builder with the policy applied.
-    type Output;
-    /// Applies the policy to `inner`.
-    fn layer(&self, inner: B) -> Self::Output;
 }

@@ -1,4 +1,5 @@
-//! A lazy min-queue of entry records, shared by the expiry index and the LRU order.
+//! A lazy min-queue of entry records: a toolkit for policies that order entries by a `u64`
+//! priority (kv-ttl's deadlines, kv-lru's recency stamps). It knows neither.
 //!
 //! A record `(priority, entry)` promises only that the entry's current priority is at least
 //! `priority`: entries move later (a sliding refresh, a `get`) without touching the queue, and a
@@ -9,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::policy::{EntryRef, Host, Probe};
+use crate::policy::{EntryRef, Probe};
 
 type Record = (u64, EntryRef);
 
@@ -244,6 +245,34 @@ impl LazyQueue {
         self.live_seen = count;
     }
 
+    /// Checks that every entry `scan` reports with its priority has a record at or below that
+    /// priority (the queue's promise); for `validate()`. Records name entries by position and a
+    /// 16-bit tag, so a stale record whose tag matches can stand in for a missing one: the check
+    /// is strong, not airtight.
+    pub fn check_covers(
+        &self,
+        what: &str,
+        scan: impl FnOnce(&mut dyn FnMut(EntryRef, u64)),
+    ) -> Result<(), String> {
+        let mut lowest = std::collections::HashMap::<EntryRef, u64>::new();
+        for (entry, p) in self.records() {
+            let low = lowest.entry(entry).or_insert(p);
+            *low = (*low).min(p);
+        }
+        let mut missing = None;
+        scan(&mut |entry, priority| {
+            if missing.is_none() && lowest.get(&entry).is_none_or(|&low| low > priority) {
+                missing = Some((entry, priority));
+            }
+        });
+        match missing {
+            None => Ok(()),
+            Some((entry, p)) => Err(format!(
+                "entry {entry:?} (priority {p}) has no record at or below it in the {what}"
+            )),
+        }
+    }
+
     /// Every record, for `validate()`.
     pub fn records(&self) -> Vec<(EntryRef, u64)> {
         self.buckets
@@ -258,16 +287,6 @@ impl LazyQueue {
 /// The record count above which a queue for `live` entries counts as sparse.
 fn sparse_above(live: usize) -> usize {
     live.saturating_add(live / 2).saturating_add(SLACK)
-}
-
-/// Convenience for policies: the host's deadlines as a scan.
-pub fn scan_deadlines(host: &dyn Host) -> impl FnOnce(&mut dyn FnMut(EntryRef, u64)) + '_ {
-    move |f| host.scan_deadlines(f)
-}
-
-/// Convenience for policies: the host's recency stamps as a scan.
-pub fn scan_stamps(host: &dyn Host) -> impl FnOnce(&mut dyn FnMut(EntryRef, u64)) + '_ {
-    move |f| host.scan_stamps(f)
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! The one place locks, atomics and `Arc` come from.
+//! The one place locks, atomics and `Arc` come from, and every other substitution the loom
+//! models need (a fixed hasher seed, fewer shards).
 //!
 //! Under `--cfg kv_loom` every type here is loom's, so the model tests explore the store's real
-//! interleavings; otherwise they are the standard library's. Everything else in the workspace
-//! imports from here: `cargo xtask test` fails on a `std::sync` lock, atomic or `Arc` named
-//! anywhere else, unless the file says why it is exempt with a `sync-facade: exempt` comment.
+//! interleavings; otherwise they are the standard library's. The store's crates (kv-core, kv-ttl,
+//! kv-lru, kvstore) import from here: their `clippy.toml` disallows the standard library's locks,
+//! atomics and `Arc` elsewhere, and an item that must use them says why with an `allow`.
 
 #[cfg(not(kv_loom))]
 mod imp {
@@ -18,6 +19,24 @@ mod imp {
 }
 
 pub use imp::*;
+
+/// The default hasher: fast, and seeded per store so keys cannot be chosen to collide.
+#[cfg(not(kv_loom))]
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
+/// Under loom every execution must replay identically, so keys must land in the same shards:
+/// the hasher's seed is fixed.
+#[cfg(kv_loom)]
+pub type DefaultHashBuilder = foldhash::fast::FixedState;
+
+/// The default shard count: four per core, at least 16. Under loom, 2: enough for two keys to
+/// race in different shards, few enough to keep the models small.
+pub fn default_shards() -> usize {
+    if cfg!(kv_loom) {
+        return 2;
+    }
+    let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+    (cores * 4).max(16)
+}
 
 /// Locks a mutex, ignoring poisoning: the store's critical sections leave their data consistent
 /// even when a user's `Hash` or `Eq` panics, so a poisoned lock is still safe to use.

@@ -1,16 +1,17 @@
 //! Capacity and LRU eviction for `kvstore`.
 //!
-//! [`LruLayer`] puts the [`Lru`] policy on a [`StoreBuilder`](kv_core::StoreBuilder). Recency is
-//! tracked always, so a capacity set later (`set_capacity`) evicts in LRU order too; capacity 0
+//! Everything about recency lives here: the per-entry [`Stamp`], where stamps come from, the LRU
+//! order and the capacity loop. [`Lru`] fills a store's eviction slot
+//! (`StoreBuilder::eviction`). Recency is tracked always, so a capacity set later (`set_capacity`) evicts in LRU order too; capacity 0
 //! is unbounded. When an insert takes the store over capacity, expired entries are reclaimed
 //! first; only then is the least recently used live entry evicted. In a sequential run the victim
 //! is exactly the least recently used entry.
 //!
 //! ```
 //! use kv_core::StoreBuilder;
-//! use kv_lru::LruLayer;
+//! use kv_lru::Lru;
 //!
-//! let store = StoreBuilder::<u32, &str>::new().layer(LruLayer::with_capacity(2)).build();
+//! let store = StoreBuilder::<u32, &str>::new().eviction(Lru::new(2)).build();
 //! store.put(1, "a");
 //! store.put(2, "b");
 //! store.get(&1);           // a use: 2 is now the least recently used
@@ -23,4 +24,4 @@
 
 mod policy;
 
-pub use policy::{Lru, LruLayer, Stamp};
+pub use policy::{Lru, Stamp};

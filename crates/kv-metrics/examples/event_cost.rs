@@ -17,9 +17,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use kv_core::{Listener, NoListener, StoreBuilder};
-use kv_lru::LruLayer;
+use kv_lru::Lru;
 use kv_metrics::EventHub;
-use kv_ttl::TtlLayer;
+use kv_ttl::Ttl;
 
 const KEYS: u64 = 100_000;
 const OPS: u64 = 4_000_000;
@@ -28,8 +28,8 @@ fn build<L: Listener<String>>(
     listener: L,
 ) -> kv_core::Store<String, u64, kv_ttl::Ttl, kv_lru::Lru, L> {
     StoreBuilder::new()
-        .layer(TtlLayer::new())
-        .layer(LruLayer::with_capacity(200_000))
+        .expiry(Ttl::new())
+        .eviction(Lru::new(200_000))
         .listener(listener)
         .build()
 }

@@ -1,29 +1,14 @@
 //! The TTL policy: per-entry deadlines and read budgets, and the expiry index.
 
-use kv_core::queue::{self, LazyQueue};
+use kv_core::queue::LazyQueue;
 use kv_core::sync::{self, AtomicU64, Mutex, Ordering};
-use kv_core::{EntryRef, Expiry, Host, Layer, NEVER, PutOptions, Read, StoreBuilder};
+use kv_core::{EntryRef, Expiry, ExpiryHost, NEVER, Read, Verdict};
 
-/// Adds expiry to a store: see the crate docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TtlLayer;
+use crate::PutOptions;
 
-impl TtlLayer {
-    /// The layer.
-    pub fn new() -> Self {
-        Self
-    }
-}
-
-impl<K, V, X, E, L, S> Layer<StoreBuilder<K, V, X, E, L, S>> for TtlLayer {
-    type Output = StoreBuilder<K, V, Ttl, E, L, S>;
-
-    fn layer(&self, inner: StoreBuilder<K, V, X, E, L, S>) -> Self::Output {
-        inner.expiry(Ttl::new())
-    }
-}
-
-/// The expiry policy: it owns the expiry index (a lazy queue of deadlines) under its own lock.
+/// The expiry policy: deadlines, sliding refresh and read budgets in each entry, and the expiry
+/// index (a lazy queue of deadlines) under its own lock. Put it in a store's expiry slot with
+/// `StoreBuilder::expiry(Ttl::new())`.
 #[derive(Debug, Default)]
 pub struct Ttl {
     index: Mutex<LazyQueue>,
@@ -67,6 +52,12 @@ fn deadline_after(now: u64, ttl: u64) -> u64 {
 }
 
 impl TtlState {
+    /// When the entry expires ([`NEVER`]: it does not).
+    #[inline]
+    fn deadline(&self) -> u64 {
+        self.deadline.load(Ordering::Acquire)
+    }
+
     fn refresh(&self, now: u64) {
         if self.sliding_ttl != 0 {
             self.deadline
@@ -80,8 +71,23 @@ impl TtlState {
     }
 }
 
+/// The expiry index's records as a scan of the entries that may expire.
+fn deadlines(host: &dyn ExpiryHost<TtlState>) -> impl FnOnce(&mut dyn FnMut(EntryRef, u64)) + '_ {
+    move |f| {
+        host.scan(&mut |entry, state| {
+            let deadline = state.deadline();
+            if deadline != NEVER {
+                f(entry, deadline);
+            }
+        })
+    }
+}
+
 impl Expiry for Ttl {
     type State = TtlState;
+    type Options = PutOptions;
+    /// The deadline ([`NEVER`]: not indexed).
+    type Note = u64;
     const USES_CLOCK: bool = true;
 
     fn new_state(&self, opts: &PutOptions, now: u64) -> TtlState {
@@ -98,8 +104,29 @@ impl Expiry for Ttl {
     }
 
     #[inline]
+    fn note(state: &TtlState) -> u64 {
+        state.deadline()
+    }
+
+    #[inline]
+    fn put_needs_time(&self, opts: &PutOptions) -> bool {
+        opts.ttl().is_some()
+    }
+
+    #[inline]
+    fn may_expire(state: &TtlState) -> bool {
+        state.deadline() != NEVER
+    }
+
+    #[inline]
+    fn is_expired(state: &TtlState, now: u64) -> bool {
+        // Expired at exactly its deadline.
+        state.deadline() <= now
+    }
+
+    #[inline]
     fn read_shared(state: &TtlState, now: u64) -> bool {
-        if state.reads_left != 0 || state.deadline.load(Ordering::Acquire) <= now {
+        if state.reads_left != 0 || state.deadline() <= now {
             return false;
         }
         state.refresh(now);
@@ -107,13 +134,13 @@ impl Expiry for Ttl {
     }
 
     fn read_exclusive(state: &mut TtlState, now: u64) -> Read {
-        if Self::deadline(state) <= now {
+        if state.deadline() <= now {
             return Read::Expired;
         }
         state.refresh(now);
         match state.reads_left {
             0 => Read::Live,
-            1 => Read::Last,
+            1 => Read::Consumed,
             _ => {
                 state.reads_left -= 1;
                 Read::Live
@@ -121,15 +148,13 @@ impl Expiry for Ttl {
         }
     }
 
-    #[inline]
-    fn deadline(state: &TtlState) -> u64 {
-        state.deadline.load(Ordering::Acquire)
-    }
-
-    fn track(&self, entry: EntryRef, deadline: u64, host: &dyn Host) {
+    fn inserted(&self, entry: EntryRef, deadline: u64, host: &dyn ExpiryHost<TtlState>) {
+        if deadline == NEVER {
+            return;
+        }
         let mut index = sync::lock_spinning(&self.index);
         index.push(deadline, entry);
-        index.compact_if_sparse(|| host.stored(), queue::scan_deadlines(host));
+        index.compact_if_sparse(|| host.stored(), deadlines(host));
         self.publish_earliest(&mut index);
     }
 
@@ -138,18 +163,26 @@ impl Expiry for Ttl {
         self.earliest.load(Ordering::Acquire) <= now
     }
 
-    fn reclaim(&self, now: u64, limit: usize, host: &dyn Host) -> usize {
+    fn reclaim(&self, now: u64, limit: usize, host: &dyn ExpiryHost<TtlState>) -> usize {
         if !self.may_have_expired(now) {
             return 0;
         }
         let mut index = sync::lock_spinning(&self.index);
-        let removed = index.drain_upto(now, limit, |entry, _| host.reclaim_if_expired(entry, now));
+        let removed = index.drain_upto(now, limit, |entry, _| {
+            host.reclaim_if(entry, &mut |state| match state.deadline() {
+                // A record left by an entry whose position a newcomer without TTL took: the
+                // newcomer needs no record in the expiry index.
+                NEVER => Verdict::Untracked,
+                deadline if deadline > now => Verdict::Keep(deadline),
+                _ => Verdict::Remove,
+            })
+        });
         self.publish_earliest(&mut index);
         removed
     }
 
-    fn records(&self) -> Vec<(EntryRef, u64)> {
-        sync::lock(&self.index).records()
+    fn validate(&self, host: &dyn ExpiryHost<TtlState>) -> Result<(), String> {
+        sync::lock(&self.index).check_covers("expiry index", deadlines(host))
     }
 }
 
@@ -172,7 +205,7 @@ mod tests {
         let sliding = Ttl::default().new_state(&ttl.with_sliding_ttl(), 0);
         assert!(Ttl::read_shared(&fixed, 50));
         assert!(Ttl::read_shared(&sliding, 50));
-        assert_eq!(Ttl::deadline(&fixed), 100);
-        assert_eq!(Ttl::deadline(&sliding), 150);
+        assert_eq!(fixed.deadline(), 100);
+        assert_eq!(sliding.deadline(), 150);
     }
 }

@@ -60,9 +60,9 @@ pub trait Sweep {
     /// ```
     /// use std::time::Duration;
     /// use kv_core::StoreBuilder;
-    /// use kv_ttl::{Sweep, TtlLayer};
+    /// use kv_ttl::{Sweep, Ttl};
     ///
-    /// let store = StoreBuilder::<String, u64>::new().layer(TtlLayer::new()).build();
+    /// let store = StoreBuilder::<String, u64>::new().expiry(Ttl::new()).build();
     /// let sweeper = store.start_sweeper(Duration::from_millis(100));
     /// drop(sweeper); // stops it
     /// ```

@@ -49,11 +49,13 @@
 //! assert_eq!(node.metrics().evictions, 1);
 //! ```
 //!
-//! # Layers
+//! # What the store is made of
 //!
-//! [`Store`] is `kv_core::Store` with these policies, applied in this order when built:
-//! [`TtlLayer`] (expiry, feature `ttl`), then [`LruLayer`] (eviction, feature `lru`). Each feature
-//! can be left out; a store without it pays nothing for it.
+//! [`Store`] is `kv_core::Store` with its two policy slots filled: expiry by [`Ttl`] (feature
+//! `ttl`: TTL, sliding TTL, read budgets, and the [`PutOptions`] that carry them) and eviction by
+//! [`Lru`] (feature `lru`: capacity and exact LRU). Each feature can be left out; a store without
+//! it pays nothing for it, and without `ttl` there are no put options to pass (the mistake does
+//! not compile). Code that must run on any backend, in memory or on Redis, takes a [`Backend`].
 //!
 //! # Watching a store: events
 //!
@@ -92,15 +94,15 @@ pub use global::{
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
-    Listener, ManualClock, Metrics, PutOptions, StoreBuilder, SystemClock, infallible,
+    Listener, ManualClock, Metrics, StoreBuilder, SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
-pub use kv_lru::{Lru, LruLayer};
+pub use kv_lru::Lru;
 pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
+#[cfg(feature = "ttl")]
+pub use kv_ttl::{PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
-#[cfg(feature = "ttl")]
-pub use kv_ttl::{Ttl, TtlLayer};
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]

@@ -4,18 +4,18 @@
 use std::time::Duration;
 
 use kv_core::sync::{AtomicBool, Ordering};
-use kv_core::{EventKind, ManualClock, PutOptions, StoreBuilder};
-use kv_lru::{Lru, LruLayer};
+use kv_core::{EventKind, ManualClock, StoreBuilder};
+use kv_lru::Lru;
 use kv_metrics::{Event, EventHub, Subscribe, Subscription, TryRecvError};
-use kv_ttl::{Ttl, TtlLayer};
+use kv_ttl::{PutOptions, Ttl};
 
 type Store = kv_core::Store<String, u32, Ttl, Lru, EventHub<String>>;
 
 fn store(namespace: &str, clock: &ManualClock) -> Store {
     StoreBuilder::new()
         .clock(clock.clone())
-        .layer(TtlLayer::new())
-        .layer(LruLayer::new())
+        .expiry(Ttl::new())
+        .eviction(Lru::default())
         .listener(EventHub::new(namespace))
         .build()
 }
@@ -179,8 +179,8 @@ fn a_subscription_ends_when_the_store_is_dropped() {
 #[test]
 fn events_for_one_key_arrive_in_the_order_they_happened_under_concurrency() {
     let store: kv_core::Store<String, u64, Ttl, Lru, EventHub<String>> = StoreBuilder::new()
-        .layer(TtlLayer::new())
-        .layer(LruLayer::new())
+        .expiry(Ttl::new())
+        .eviction(Lru::default())
         .listener(EventHub::new(""))
         .build();
     let events = store.subscribe_with_buffer(1 << 16);
@@ -231,8 +231,8 @@ fn the_hub_is_active_only_while_someone_subscribes() {
 #[test]
 fn every_event_is_either_received_or_counted_as_missed_under_concurrency() {
     let store: kv_core::Store<String, u64, Ttl, Lru, EventHub<String>> = StoreBuilder::new()
-        .layer(TtlLayer::new())
-        .layer(LruLayer::new())
+        .expiry(Ttl::new())
+        .eviction(Lru::default())
         .listener(EventHub::new(""))
         .build();
     let events = store.subscribe_with_buffer(16);

@@ -1,5 +1,5 @@
-//! The options of a `put`: one type for every layer (the TTL layer reads them; a store without it
-//! stores the value and ignores nothing else, because without it no option can be built).
+//! The options of a `put` into a store with expiry: `Ttl::Options`. A store without expiry takes
+//! `()` as its options, so these cannot be passed to it: the mistake does not compile.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use kv_core::PutOptions;
+/// use kv_ttl::PutOptions;
 ///
 /// // A session entry: lives 30 minutes after its last read.
 /// let session = PutOptions::new()

@@ -1,0 +1,186 @@
+//! Building a store: shards, clock, hasher and the two policy slots.
+
+use std::marker::PhantomData;
+
+use crossbeam_utils::CachePadded;
+
+use super::{Inner, Shard, Store};
+use crate::clock::{Clock, StoreClock, SystemClock};
+use crate::policy::{Capacity, Eviction, Expiry};
+use crate::sync::{self, Arc, DefaultHashBuilder};
+use crate::{NoEviction, NoExpiry, NoListener};
+
+/// Builds a [`Store`]: shards, clock, hasher, and what fills its policy slots.
+///
+/// The store has two policy slots and a listener, each set by the setter of that name:
+/// [`expiry`](StoreBuilder::expiry) (e.g. `kv_ttl::Ttl`), [`eviction`](StoreBuilder::eviction)
+/// (e.g. `kv_lru::Lru`) and [`listener`](StoreBuilder::listener). The order of the calls does not
+/// matter: each slot has one job, and the store calls them in a fixed order (`docs/design.md`).
+///
+/// ```
+/// use kv_core::StoreBuilder;
+///
+/// let store = StoreBuilder::<String, u64>::new().shards(4).build();
+/// store.put("a".into(), 1);
+/// assert_eq!(store.len(), 1);
+/// ```
+pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
+{
+    shards: Option<usize>,
+    clock: Option<Box<dyn Clock>>,
+    hasher: S,
+    expiry: X,
+    eviction: E,
+    listener: L,
+    _kv: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> StoreBuilder<K, V> {
+    /// A builder with no policies, the system clock and the default hasher.
+    pub fn new() -> Self {
+        Self::with_parts(
+            NoExpiry,
+            NoEviction,
+            NoListener,
+            DefaultHashBuilder::default(),
+        )
+    }
+}
+
+impl<K, V> Default for StoreBuilder<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
+    /// A builder with these parts, the default shard count and the system clock.
+    pub fn with_parts(expiry: X, eviction: E, listener: L, hasher: S) -> Self {
+        Self {
+            shards: None,
+            clock: None,
+            hasher,
+            expiry,
+            eviction,
+            listener,
+            _kv: PhantomData,
+        }
+    }
+
+    /// The one place a setter that changes a part's type restates the builder.
+    fn retype<X2, E2, L2, S2>(
+        self,
+        parts: impl FnOnce(X, E, L, S) -> (X2, E2, L2, S2),
+    ) -> StoreBuilder<K, V, X2, E2, L2, S2> {
+        let (expiry, eviction, listener, hasher) =
+            parts(self.expiry, self.eviction, self.listener, self.hasher);
+        StoreBuilder {
+            shards: self.shards,
+            clock: self.clock,
+            hasher,
+            expiry,
+            eviction,
+            listener,
+            _kv: PhantomData,
+        }
+    }
+
+    /// The number of shards, rounded up to a power of two (at most 2^16). The default is four per
+    /// core, at least 16: enough that threads reading different keys rarely share a lock.
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = Some(n);
+        self
+    }
+
+    /// The clock the store takes all time from (the system's monotonic clock by default). Give a
+    /// [`ManualClock`](crate::ManualClock) to control time in tests.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Box::new(clock));
+        self
+    }
+
+    /// The key hasher.
+    pub fn hasher<S2>(self, hasher: S2) -> StoreBuilder<K, V, X, E, L, S2> {
+        self.retype(|x, e, l, _| (x, e, l, hasher))
+    }
+
+    /// Fills the expiry slot: what decides when entries stop being live (`kv_ttl::Ttl`). It
+    /// also decides the type of a put's options.
+    pub fn expiry<X2>(self, expiry: X2) -> StoreBuilder<K, V, X2, E, L, S> {
+        self.retype(|_, e, l, s| (expiry, e, l, s))
+    }
+
+    /// Fills the eviction slot: what is told of every use and picks victims over capacity
+    /// (`kv_lru::Lru`).
+    pub fn eviction<E2>(self, eviction: E2) -> StoreBuilder<K, V, X, E2, L, S> {
+        self.retype(|x, _, l, s| (x, eviction, l, s))
+    }
+
+    /// The event listener.
+    pub fn listener<L2>(self, listener: L2) -> StoreBuilder<K, V, X, E, L2, S> {
+        self.retype(|x, e, _, s| (x, e, listener, s))
+    }
+
+    /// Builds the store.
+    pub fn build(self) -> Store<K, V, X, E, L, S>
+    where
+        X: Expiry,
+        E: Eviction,
+    {
+        let wanted = self.shards.unwrap_or_else(sync::default_shards);
+        let count = wanted.clamp(1, 1 << 16).next_power_of_two();
+        let clock = match self.clock {
+            Some(c) => StoreClock::guarded(c),
+            None => StoreClock::System(SystemClock::new()),
+        };
+        Store {
+            inner: Arc::new(Inner {
+                shards: (0..count).map(|_| CachePadded::new(Shard::new())).collect(),
+                shard_bits: count.trailing_zeros(),
+                hasher: self.hasher,
+                clock,
+                expiry: self.expiry,
+                eviction: self.eviction,
+                listener: self.listener,
+            }),
+        }
+    }
+}
+
+impl<K, V, X, E: Capacity, L, S> StoreBuilder<K, V, X, E, L, S> {
+    /// The initial capacity (0: unbounded, the default).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.eviction = self.eviction.with_capacity(capacity);
+        self
+    }
+}
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    X: Expiry + Default,
+    E: Eviction + Default,
+    L: Default,
+    S: Default,
+{
+    /// A store with default policies, the system clock and the default hasher.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder starting from the default policies.
+    pub fn builder() -> StoreBuilder<K, V, X, E, L, S> {
+        StoreBuilder::with_parts(X::default(), E::default(), L::default(), S::default())
+    }
+}
+
+impl<K, V, X, E, L, S> Default for Store<K, V, X, E, L, S>
+where
+    X: Expiry + Default,
+    E: Eviction + Default,
+    L: Default,
+    S: Default,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,66 @@
+//! The store trait ([`Backend`]) on the in-memory store: the inherent methods, with
+//! [`Infallible`] errors.
+
+use std::convert::Infallible;
+use std::hash::{BuildHasher, Hash};
+
+use super::Store;
+use crate::policy::{Capacity, Expiry, Listener};
+use crate::{Backend, Dump, Metrics};
+
+impl<K, V, X, E, L, S> Backend for Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Ord + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    X: Expiry,
+    E: Capacity,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    type Key = K;
+    type Value = V;
+    type Options = X::Options;
+    type Error = Infallible;
+
+    fn put(&self, key: K, value: V, options: &X::Options) -> Result<(), Self::Error> {
+        self.put_with(key, value, options);
+        Ok(())
+    }
+    fn get(&self, key: &K) -> Result<Option<V>, Self::Error> {
+        Ok(Store::get(self, key))
+    }
+    fn has(&self, key: &K) -> Result<bool, Self::Error> {
+        Ok(Store::has(self, key))
+    }
+    fn del(&self, key: &K) -> Result<bool, Self::Error> {
+        Ok(Store::del(self, key))
+    }
+    fn keys(&self) -> Result<Vec<K>, Self::Error> {
+        Ok(Store::keys(self))
+    }
+    fn metrics(&self) -> Result<Metrics, Self::Error> {
+        Ok(Store::metrics(self))
+    }
+    fn purge_expired(&self) -> Result<usize, Self::Error> {
+        Ok(Store::purge_expired(self))
+    }
+    fn capacity(&self) -> Result<usize, Self::Error> {
+        Ok(Store::capacity(self))
+    }
+    fn set_capacity(&self, capacity: usize) -> Result<(), Self::Error> {
+        Store::set_capacity(self, capacity);
+        Ok(())
+    }
+    fn clear(&self) -> Result<(), Self::Error> {
+        Store::clear(self);
+        Ok(())
+    }
+    fn dump(&self) -> Result<Dump<K>, Self::Error> {
+        let mut keys = Store::keys(self);
+        keys.sort_unstable();
+        Ok(Dump {
+            keys,
+            metrics: Store::metrics(self),
+        })
+    }
+}

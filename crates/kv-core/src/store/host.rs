@@ -1,0 +1,175 @@
+//! The store as its policies see it during one call: the hosts of `policy`.
+
+use std::cell::RefCell;
+use std::hash::{BuildHasher, Hash};
+
+use super::{Inner, ShardOf, SlotOf};
+use crate::NEVER;
+use crate::policy::{
+    EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener, Probe, Verdict,
+};
+use crate::sync;
+use crate::table::At;
+
+/// The store during one call. Entries it removes are kept here and dropped when the call is over,
+/// after every lock is released, so a value's `Drop` never runs under one.
+pub(super) struct HostCall<'a, K, V, X: Expiry, E: Eviction, L, S> {
+    inner: &'a Inner<K, V, X, E, L, S>,
+    /// The first entry removed: a put evicts one at most, and keeping it here spares a `Vec`
+    /// allocation per evicting put.
+    first_removed: RefCell<Option<SlotOf<K, V, X, E>>>,
+    graveyard: RefCell<Vec<SlotOf<K, V, X, E>>>,
+}
+
+impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
+    pub(super) fn new(inner: &'a Inner<K, V, X, E, L, S>) -> Self {
+        Self {
+            inner,
+            first_removed: RefCell::new(None),
+            graveyard: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Keeps a removed entry until the call is over.
+    fn bury(&self, slot: Option<SlotOf<K, V, X, E>>) {
+        let Some(slot) = slot else { return };
+        let mut first = self.first_removed.borrow_mut();
+        if first.is_none() {
+            *first = Some(slot);
+        } else {
+            self.graveyard.borrow_mut().push(slot);
+        }
+    }
+
+    /// Calls `f` with each entry's position and slot, each shard under its exclusive lock: a
+    /// read may change a policy's state with a plain load and store under the shared lock, so
+    /// a scan that records what it read waits those reads out.
+    fn scan_slots(&self, mut f: impl FnMut(EntryRef, &SlotOf<K, V, X, E>)) {
+        for (index, shard) in self.inner.shards.iter().enumerate() {
+            let table = sync::write(&shard.table);
+            for (at, s) in table.positions() {
+                f(EntryRef::new(index as u16, at, s.id), s);
+            }
+        }
+    }
+}
+
+impl<K, V, X, E, L, S> HostCall<'_, K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher,
+{
+    /// Finds the entry a record names under its shard's exclusive lock and lets `decide` remove
+    /// it: `decide` returns why (the event) or the probe's answer.
+    fn judge(
+        &self,
+        entry: EntryRef,
+        decide: impl FnOnce(&ShardOf<K, V, X, E>, &SlotOf<K, V, X, E>) -> Result<EventKind, Probe>,
+    ) -> Probe {
+        let inner = self.inner;
+        let Some(shard) = inner.shards.get(entry.shard()) else {
+            return Probe::Gone;
+        };
+        let mut table = sync::write(&shard.table);
+        let at: At = entry.at();
+        let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
+            return Probe::Gone;
+        };
+        match decide(shard, slot) {
+            Err(probe) => probe,
+            Ok(why) => {
+                let slot = inner.remove(shard, &mut table, at, why);
+                drop(table);
+                self.bury(slot);
+                Probe::Removed
+            }
+        }
+    }
+}
+
+/// A policy's verdict as the probe's answer, when it is not a removal.
+fn kept(verdict: Verdict) -> Result<(), Probe> {
+    match verdict {
+        Verdict::Remove => Ok(()),
+        Verdict::Keep(priority) => Err(Probe::Requeue(priority)),
+        Verdict::Untracked => Err(Probe::Gone),
+    }
+}
+
+impl<K, V, X, E, L, S> ExpiryHost<X::State> for HostCall<'_, K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher,
+{
+    fn stored(&self) -> usize {
+        self.inner.stored()
+    }
+
+    fn reclaim_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&X::State) -> Verdict) -> Probe {
+        self.judge(entry, |_, slot| {
+            kept(judge(&slot.expiry)).map(|()| EventKind::Expired)
+        })
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(EntryRef, &X::State)) {
+        self.scan_slots(|entry, slot| f(entry, &slot.expiry));
+    }
+}
+
+impl<K, V, X, E, L, S> EvictionHost<E::State> for HostCall<'_, K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher,
+{
+    fn stored(&self) -> usize {
+        self.inner.stored()
+    }
+
+    fn evict_if(
+        &self,
+        entry: EntryRef,
+        capacity: usize,
+        judge: &mut dyn FnMut(&E::State) -> Verdict,
+    ) -> Probe {
+        let inner = self.inner;
+        self.judge(entry, |_, slot| {
+            kept(judge(&slot.eviction))?;
+            if inner.stored() <= capacity {
+                return Err(Probe::Enough);
+            }
+            // A victim that expired while the evictor waited is an Expiration, not an Eviction.
+            let expired = X::may_expire(&slot.expiry) && X::is_expired(&slot.expiry, inner.now());
+            Ok(if expired {
+                EventKind::Expired
+            } else {
+                EventKind::Evicted
+            })
+        })
+    }
+
+    fn reclaim_one_expired(&self) -> bool {
+        // Nothing that may expire, no clock read: eviction asks this at every victim.
+        let expiry = &self.inner.expiry;
+        if !X::USES_CLOCK || !expiry.may_have_expired(NEVER - 1) {
+            return false;
+        }
+        let now = self.inner.now();
+        expiry.may_have_expired(now) && expiry.reclaim(now, 1, self) == 1
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(EntryRef, &E::State)) {
+        self.scan_slots(|entry, slot| f(entry, &slot.eviction));
+    }
+}

@@ -1,0 +1,204 @@
+//! The sharded store: its shards and their books. The operations are in [`ops`](self::ops), the
+//! builder in [`builder`](self::builder), time in `time`, what policies may ask of the store in
+//! `host`, the self-check in `validate`, and the store trait's implementation in `contract`.
+
+use std::fmt;
+
+use crossbeam_utils::CachePadded;
+
+use crate::clock::StoreClock;
+use crate::metrics::Counters;
+use crate::policy::{EventKind, Eviction, Expiry, Listener};
+use crate::sync::{self, Arc, AtomicUsize, Ordering, RwLock};
+use crate::table::{At, Slot, Table};
+use crate::{KeyQuery, NoEviction, NoExpiry, NoListener};
+
+mod builder;
+mod contract;
+mod host;
+mod ops;
+mod time;
+mod validate;
+
+pub use builder::StoreBuilder;
+pub use sync::DefaultHashBuilder;
+
+type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
+type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;
+type ShardOf<K, V, X, E> = CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State>>;
+
+struct Shard<K, V, XS, ES> {
+    table: RwLock<Table<K, V, XS, ES>>,
+    counters: Counters,
+    /// Entries in this shard. Written only under the shard's exclusive lock, so a plain load and
+    /// store suffice: an insert writes no line shared across shards and takes no locked
+    /// instruction (which would also wait for the new slot's cache miss). Read without the lock
+    /// by [`Inner::stored`].
+    len: AtomicUsize,
+}
+
+impl<K, V, XS, ES> Shard<K, V, XS, ES> {
+    fn new() -> Self {
+        Self {
+            table: RwLock::new(Table::new()),
+            counters: Counters::default(),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts `n` entries in; call under the exclusive lock.
+    #[inline]
+    fn grow(&self, n: usize) {
+        self.len
+            .store(self.len.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` entries out; call under the exclusive lock.
+    #[inline]
+    fn shrink(&self, n: usize) {
+        self.len
+            .store(self.len.load(Ordering::Relaxed) - n, Ordering::Relaxed);
+    }
+}
+
+struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
+    shards: Box<[ShardOf<K, V, X, E>]>,
+    shard_bits: u32,
+    hasher: S,
+    clock: StoreClock,
+    expiry: X,
+    eviction: E,
+    listener: L,
+}
+
+/// A concurrent in-memory key/value store, generic over its policies.
+///
+/// Every method takes `&self`; clones share the same store. Users normally name a concrete stack
+/// from the `kvstore` crate; this type is the engine underneath.
+///
+/// ```
+/// use kv_core::Store;
+///
+/// let store: Store<String, u64> = Store::new();
+/// store.put("a".to_string(), 1);
+/// assert_eq!(store.get("a"), Some(1));
+/// assert!(store.del("a"));
+/// assert_eq!(store.get("a"), None);
+/// assert_eq!(store.metrics().hits, 1);
+/// ```
+pub struct Store<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
+where
+    X: Expiry,
+    E: Eviction,
+{
+    inner: Arc<Inner<K, V, X, E, L, S>>,
+}
+
+impl<K, V, X: Expiry, E: Eviction, L, S> Clone for Store<K, V, X, E, L, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for Store<K, V, X, E, L, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("len", &self.inner.stored())
+            .field("shards", &self.inner.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Store`] handle that does not keep it alive; see [`Store::downgrade`].
+#[cfg(not(kv_loom))]
+pub struct WeakStore<K, V, X: Expiry, E: Eviction, L, S> {
+    inner: sync::Weak<Inner<K, V, X, E, L, S>>,
+}
+
+#[cfg(not(kv_loom))]
+impl<K, V, X: Expiry, E: Eviction, L, S> Clone for WeakStore<K, V, X, E, L, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: sync::Weak::clone(&self.inner),
+        }
+    }
+}
+
+#[cfg(not(kv_loom))]
+impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for WeakStore<K, V, X, E, L, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakStore")
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
+#[cfg(not(kv_loom))]
+impl<K, V, X: Expiry, E: Eviction, L, S> WeakStore<K, V, X, E, L, S> {
+    /// The store, if it still exists.
+    pub fn upgrade(&self) -> Option<Store<K, V, X, E, L, S>> {
+        self.inner.upgrade().map(|inner| Store { inner })
+    }
+}
+
+impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
+    /// Entries held, across shards (expired ones not yet reclaimed included): exact while the
+    /// store is quiet, a snapshot of each shard in turn while it is not.
+    fn stored(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.len.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        // A shard's index uses the hash's low 32 bits; take bits well above them (those just
+        // below the top seven, which the hashbrown table this replaced used).
+        ((hash << 7) >> 7 >> (57 - self.shard_bits)) as usize & ((1 << self.shard_bits) - 1)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &ShardOf<K, V, X, E> {
+        &self.shards[self.shard_index(hash)]
+    }
+}
+
+impl<K, V, X: Expiry, E: Eviction, L: Listener<K>, S> Inner<K, V, X, E, L, S> {
+    /// Removes an entry found under the shard's exclusive lock, keeping the books: the size, the
+    /// counter of `why` (an Expiration or an Eviction; a consumed or deleted entry counts none)
+    /// and the event. The caller drops the slot once the lock is released.
+    fn remove(
+        &self,
+        shard: &ShardOf<K, V, X, E>,
+        table: &mut TableOf<K, V, X, E>,
+        at: At,
+        why: EventKind,
+    ) -> Option<SlotOf<K, V, X, E>> {
+        let slot = table.remove(at)?;
+        shard.shrink(1);
+        match why {
+            EventKind::Expired => Counters::bump(&shard.counters.expirations),
+            EventKind::Evicted => Counters::bump(&shard.counters.evictions),
+            _ => {}
+        }
+        self.emit(why, &slot.key);
+        Some(slot)
+    }
+
+    #[inline]
+    fn emit(&self, kind: EventKind, key: &K) {
+        if self.listener.is_active() {
+            self.listener.on_event(kind, key);
+        }
+    }
+
+    fn miss<Q: KeyQuery<K> + ?Sized>(&self, shard: &ShardOf<K, V, X, E>, key: &Q) {
+        Counters::bump(&shard.counters.misses);
+        if self.listener.is_active() {
+            self.listener.on_event(EventKind::Miss, &key.to_key());
+        }
+    }
+}

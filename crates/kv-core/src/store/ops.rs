@@ -1,0 +1,351 @@
+//! The operations of the contract (`docs/semantics.md`): each takes its shard's lock, asks the
+//! policies' per-entry hooks inside it, and calls their store-wide hooks after releasing it.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+
+use super::Store;
+use super::host::HostCall;
+use crate::KeyQuery;
+use crate::metrics::{Counters, Metrics};
+use crate::policy::{Capacity, EntryRef, EventKind, Eviction, Expiry, Listener, Read};
+use crate::sync;
+use crate::table::Slot;
+
+/// What a `put` found under its key.
+enum Displaced<T> {
+    Nothing,
+    Live(T),
+    Expired(T),
+}
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Stores `value` under `key` with default options, replacing any entry. Returns the value
+    /// it displaced, if that entry was live.
+    pub fn put(&self, key: K, value: V) -> Option<V> {
+        self.put_with(key, value, &X::Options::default())
+    }
+
+    /// Stores `value` under `key` with `options` (the expiry policy's: `kv_ttl::PutOptions` with
+    /// `kv_ttl::Ttl`), replacing the whole entry. Returns the value it displaced, if that entry
+    /// was live.
+    pub fn put_with(&self, key: K, value: V, options: &X::Options) -> Option<V> {
+        let inner = &*self.inner;
+        let now = inner.now_for_put(options);
+        let hash = inner.hasher.hash_one(&key);
+        let shard_index = inner.shard_index(hash);
+        let shard = &inner.shards[shard_index];
+        let expiry = inner.expiry.new_state(options, now);
+        let eviction = inner.eviction.new_state();
+        let (expiry_note, eviction_note) = (X::note(&expiry), E::note(&eviction));
+        let (entry, displaced) = {
+            let mut table = sync::write(&shard.table);
+            let id = table.next_id();
+            let slot = Slot {
+                key,
+                value,
+                hash: hash as u32,
+                id,
+                expiry,
+                eviction,
+            };
+            let found = table.find(hash, |s| s.key == slot.key);
+            let (at, displaced) = match found {
+                Some(at) => {
+                    let Some(old) = table.replace(at, slot) else {
+                        unreachable!("a slot just found is in its table");
+                    };
+                    let key = &old.key;
+                    // `now` was read before waiting for the lock: an entry that may expire and
+                    // looks live is checked again at the current time.
+                    let expired = X::is_expired(&old.expiry, now)
+                        || (X::may_expire(&old.expiry) && X::is_expired(&old.expiry, inner.now()));
+                    if expired {
+                        // Overwriting an expired entry reclaims it: its Expiration counts.
+                        Counters::bump(&shard.counters.expirations);
+                        inner.emit(EventKind::Expired, key);
+                        inner.emit(EventKind::Inserted, key);
+                        (at, Displaced::Expired(old))
+                    } else {
+                        inner.emit(EventKind::Replaced, key);
+                        (at, Displaced::Live(old))
+                    }
+                }
+                None => {
+                    let at = table.insert(slot);
+                    shard.grow(1);
+                    if let Some(slot) = table.get(at) {
+                        inner.emit(EventKind::Inserted, &slot.key);
+                    }
+                    (at, Displaced::Nothing)
+                }
+            };
+            (EntryRef::new(shard_index as u16, at, id), displaced)
+        };
+        let host = HostCall::new(inner);
+        inner.expiry.inserted(entry, expiry_note, &host);
+        inner.eviction.inserted(entry, eviction_note, &host);
+        if X::USES_CLOCK && inner.expiry.may_have_expired(now) {
+            // Incremental reclaiming: a little at every write, so unread entries do not pile up.
+            inner.expiry.reclaim(now, 2, &host);
+        }
+        drop(host);
+        match displaced {
+            Displaced::Live(old) => Some(old.value),
+            Displaced::Expired(_) | Displaced::Nothing => None,
+        }
+    }
+
+    /// Returns a clone of the value if `key` holds a live entry. A hit tells both policies: the
+    /// expiry policy may refresh a sliding TTL or spend a read budget (the last read removes
+    /// the entry), and it is a use for eviction.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+        V: Clone,
+    {
+        let inner = &*self.inner;
+        let at_start = inner.now_at_start();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        {
+            let table = sync::read(&shard.table);
+            match table.lookup(hash, |s| s.key.borrow() == key) {
+                None => {
+                    // Reported under the lock, so a put that follows is reported after it.
+                    inner.miss(shard, key);
+                    drop(table);
+                    return None;
+                }
+                Some((_, slot))
+                    if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
+                {
+                    inner.eviction.touch(&slot.eviction);
+                    Counters::bump(&shard.counters.hits);
+                    inner.emit(EventKind::Hit, &slot.key);
+                    return Some(slot.value.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        // Expired, or a read that changes the entry: decide under the exclusive lock.
+        let mut table = sync::write(&shard.table);
+        let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
+            inner.miss(shard, key);
+            drop(table);
+            return None;
+        };
+        let now = inner.now_for(at_start, &slot.expiry);
+        match X::read_exclusive(&mut slot.expiry, now) {
+            Read::Live => {
+                inner.eviction.touch(&slot.eviction);
+                Counters::bump(&shard.counters.hits);
+                inner.emit(EventKind::Hit, &slot.key);
+                Some(slot.value.clone())
+            }
+            Read::Consumed => {
+                Counters::bump(&shard.counters.hits);
+                inner.emit(EventKind::Hit, &slot.key);
+                let slot = inner
+                    .remove(shard, &mut table, at, EventKind::Consumed)
+                    .expect("the entry just read is in its table");
+                drop(table);
+                Some(slot.value)
+            }
+            Read::Expired => {
+                let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
+                inner.miss(shard, key);
+                drop(table);
+                drop(slot);
+                None
+            }
+        }
+    }
+
+    /// Whether `key` holds a live entry. Not a read: no hit or miss, nothing told to the
+    /// policies. An expired entry found here is reclaimed.
+    pub fn has<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        {
+            let table = sync::read(&shard.table);
+            match table.lookup(hash, |s| s.key.borrow() == key) {
+                None => return false,
+                Some((_, slot)) if !X::is_expired(&slot.expiry, now) => return true,
+                Some(_) => {}
+            }
+        }
+        // Expired: reclaim it under the exclusive lock, checking again (a put may have won).
+        let mut table = sync::write(&shard.table);
+        let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
+            return false;
+        };
+        if !X::is_expired(&slot.expiry, now) {
+            return true;
+        }
+        let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
+        drop(table);
+        drop(slot);
+        false
+    }
+
+    /// Removes `key`. Returns `true` if a live entry was removed; an expired entry is reclaimed
+    /// (one Expiration) and gives `false`.
+    pub fn del<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        let mut table = sync::write(&shard.table);
+        let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
+            return false;
+        };
+        let live = !X::is_expired(&slot.expiry, now);
+        let why = if live {
+            EventKind::Removed
+        } else {
+            EventKind::Expired
+        };
+        let slot = inner.remove(shard, &mut table, at, why);
+        drop(table);
+        drop(slot);
+        live
+    }
+
+    /// The live keys, in no particular order.
+    pub fn keys(&self) -> Vec<K>
+    where
+        K: Clone,
+    {
+        let now = self.inner.now();
+        let mut keys = Vec::with_capacity(self.len());
+        for shard in self.inner.shards.iter() {
+            let table = sync::read(&shard.table);
+            keys.extend(
+                table
+                    .iter()
+                    .filter(|s| !X::is_expired(&s.expiry, now))
+                    .map(|s| s.key.clone()),
+            );
+        }
+        keys
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = Metrics::default();
+        for shard in self.inner.shards.iter() {
+            shard.counters.add_to(&mut m);
+        }
+        m.current_size = self.inner.stored() as u64;
+        m
+    }
+
+    /// Entries held in memory (expired ones not yet reclaimed included).
+    pub fn len(&self) -> usize {
+        self.inner.stored()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reclaims every expired entry now (each one Expiration). Returns how many.
+    pub fn purge_expired(&self) -> usize {
+        let inner = &*self.inner;
+        if !X::USES_CLOCK {
+            return 0;
+        }
+        let now = inner.now();
+        let host = HostCall::new(inner);
+        inner.expiry.reclaim(now, usize::MAX, &host)
+    }
+
+    /// Removes every entry (counted by no counter; listeners see `Cleared`).
+    pub fn clear(&self) {
+        let inner = &*self.inner;
+        for shard in inner.shards.iter() {
+            let mut table = sync::write(&shard.table);
+            shard.shrink(table.len());
+            let slots: Vec<_> = table.take_all().collect();
+            if inner.listener.is_active() {
+                for s in &slots {
+                    inner.listener.on_event(EventKind::Cleared, &s.key);
+                }
+            }
+            drop(table);
+            drop(slots);
+        }
+    }
+
+    /// The store's current time in nanoseconds on its clock (never going backwards).
+    pub fn now_nanos(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    /// A handle that does not keep the store alive (for background work such as a sweeper).
+    #[cfg(not(kv_loom))]
+    pub fn downgrade(&self) -> super::WeakStore<K, V, X, E, L, S> {
+        super::WeakStore {
+            inner: sync::Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// The expiry policy.
+    pub fn expiry(&self) -> &X {
+        &self.inner.expiry
+    }
+
+    /// The eviction policy.
+    pub fn eviction(&self) -> &E {
+        &self.inner.eviction
+    }
+
+    /// The listener.
+    pub fn listener(&self) -> &L {
+        &self.inner.listener
+    }
+}
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Capacity,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// The capacity; 0 is unbounded.
+    pub fn capacity(&self) -> usize {
+        self.inner.eviction.capacity()
+    }
+
+    /// Sets the capacity (0 is unbounded). Shrinking evicts at once, expired entries first, then
+    /// the eviction policy's victims; each eviction counts.
+    pub fn set_capacity(&self, capacity: usize) {
+        let inner = &*self.inner;
+        let host = HostCall::new(inner);
+        inner.eviction.set_capacity(capacity, &host);
+    }
+}

@@ -1,0 +1,47 @@
+//! The store's self-check, for tests.
+
+use std::hash::{BuildHasher, Hash};
+
+use super::Store;
+use super::host::HostCall;
+use crate::policy::{Eviction, Expiry, Listener};
+use crate::sync;
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Checks the store's internal bookkeeping: the entry count, that each entry sits in the
+    /// shard its key hashes to with the hash bits its index uses, and then each policy's own
+    /// books (kv-ttl: every entry that may expire is in the expiry index; kv-lru, when bounded:
+    /// every entry is in the LRU order). Meant for tests; takes every lock in turn, so run it
+    /// while the store is quiet.
+    pub fn validate(&self) -> Result<(), String> {
+        let inner = &*self.inner;
+        let mut count = 0;
+        for (index, shard) in inner.shards.iter().enumerate() {
+            let table = sync::read(&shard.table);
+            for (at, slot) in table.positions() {
+                count += 1;
+                let hash = inner.hasher.hash_one(&slot.key);
+                if inner.shard_index(hash) != index || hash as u32 != slot.hash {
+                    return Err(format!(
+                        "entry at {at} in shard {index}: its key's hash says otherwise"
+                    ));
+                }
+            }
+        }
+        let len = inner.stored();
+        if count != len {
+            return Err(format!("counted {count} entries, current size says {len}"));
+        }
+        let host = HostCall::new(inner);
+        inner.expiry.validate(&host)?;
+        inner.eviction.validate(&host)
+    }
+}
