@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
-use redis::{Client, Connection, ConnectionLike, RedisError, RedisResult};
+use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue, RedisError, RedisResult};
 
 use crate::RedisStoreError;
 use crate::url::{ConnectionUrl, Endpoint};
@@ -33,6 +33,27 @@ impl Conn {
         match self {
             Conn::Single(c) => c,
             Conn::Cluster(c) => &mut **c,
+        }
+    }
+
+    /// Sends `cmds` in one round trip. On a cluster the pipeline goes to the node of its keys'
+    /// slot, which is one node when they all share a hash tag.
+    fn pipeline<T: FromRedisValue>(&mut self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
+        match self {
+            Conn::Single(c) => {
+                let mut pipe = redis::pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.query(c)
+            }
+            Conn::Cluster(c) => {
+                let mut pipe = redis::cluster::cluster_pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.query(c)
+            }
         }
     }
 }
@@ -86,11 +107,6 @@ impl Connector {
         &self.url.redacted
     }
 
-    /// Whether this is a cluster (where a pipeline may span nodes, so calls go one by one).
-    pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self.target, Target::Cluster(_))
-    }
-
     fn connect(&self) -> RedisResult<Conn> {
         match &self.target {
             Target::Single(client) => {
@@ -114,12 +130,16 @@ impl Connector {
         &self,
         f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<T, RedisStoreError> {
+        self.run_on(|c| f(c.as_like()))
+    }
+
+    fn run_on<T>(&self, f: impl FnOnce(&mut Conn) -> RedisResult<T>) -> Result<T, RedisStoreError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,
             None => self.connect().map_err(|e| self.error(&e))?,
         };
-        match f(conn.as_like()) {
+        match f(&mut conn) {
             Ok(v) => {
                 self.idle
                     .lock()
@@ -137,6 +157,25 @@ impl Connector {
                 Err(self.error(&e))
             }
         }
+    }
+
+    /// Sends the script calls `cmds` in one round trip, loading `script` first if the server
+    /// does not know it.
+    pub(crate) fn pipeline<T: FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        cmds: &[Cmd],
+    ) -> Result<Vec<T>, RedisStoreError> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run_on(|conn| match conn.pipeline(cmds) {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                script.load(conn.as_like())?;
+                conn.pipeline(cmds)
+            }
+            other => other,
+        })
     }
 
     /// `e` as this crate's error, its message scrubbed of the password.

@@ -206,11 +206,12 @@ return {live, {tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0
   tonumber(c[4] or '0'), redis.call('ZCARD', L), tonumber(c[5] or '0')}}
 "#;
 
-/// Reclaims every expired entry. Returns how many, or a plan.
+/// Reclaims expired entries, at most `ARGV[3]` of them (the client calls again while a call
+/// reclaims that many). Returns how many, or a plan.
 const PURGE: &str = r#"
 local n = now()
 local victims = {}
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', X, '-inf', fmt(n))) do
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', X, '-inf', fmt(n), 'LIMIT', 0, tonumber(ARGV[3]))) do
   victims[#victims + 1] = {m, true}
 end
 local retry = undeclared(victims)
@@ -231,17 +232,18 @@ apply(victims)
 return 1
 "#;
 
-/// Removes every entry, counting nothing; `ARGV[3] == 'drop'` removes the counters, capacity and
-/// clock too (the namespace is gone). Returns 1, or a plan.
+/// Removes up to `ARGV[4]` entries, counting nothing; when none are left and `ARGV[3] == 'drop'`,
+/// also the counters, capacity and clock (the namespace is gone). Returns how many entries are
+/// left (the client calls again until none are), or a plan.
 const CLEAR: &str = r#"
 local victims = {}
-for _, m in ipairs(redis.call('ZRANGE', L, 0, -1)) do victims[#victims + 1] = {m, false} end
+for _, m in ipairs(redis.call('ZRANGE', L, 0, tonumber(ARGV[4]) - 1)) do victims[#victims + 1] = {m, false} end
 local retry = undeclared(victims)
 if retry then return retry end
-for _, v in ipairs(victims) do redis.call('DEL', PFX .. v[1]) end
-redis.call('DEL', L, X)
-if ARGV[3] == 'drop' then redis.call('DEL', M) end
-return 1
+for _, v in ipairs(victims) do remove(v[1]) end
+local left = redis.call('ZCARD', L)
+if left == 0 and ARGV[3] == 'drop' then redis.call('DEL', M, X) end
+return left
 "#;
 
 /// `ARGV[3]` microseconds to move the manual clock by, `ARGV[4]` the most the offset may reach.

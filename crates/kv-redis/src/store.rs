@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvstore::{Backend, Dump, Metrics, PutOptions};
-use redis::{ConnectionLike, RedisResult, Script, Value};
+use redis::{Script, Value};
 
 use crate::RedisStoreError;
 use crate::conn::{Connector, DEFAULT_TIMEOUT};
@@ -26,6 +26,10 @@ const MAX_OFFSET_US: u128 = 2 * NEVER_US;
 /// How often an operation that removes entries it could not name in advance works out its
 /// victims again before it gives up with [`RedisStoreError::Contention`].
 const MAX_PLANS: usize = 8;
+
+/// The most entries one purge or clear call removes: each call is atomic and quick (a script
+/// blocks the server while it runs); a larger purge or clear takes several calls.
+const BULK: usize = 10_000;
 
 /// A connection to one Redis server or a Redis Cluster, shared by every namespace opened from it
 /// (cheap to clone). See the crate docs for the URLs it takes.
@@ -124,18 +128,23 @@ impl RedisStore {
 
     /// Removes the namespace from the server: its entries, counters, capacity and clock.
     pub fn drop_namespace(&self) -> Result<(), RedisStoreError> {
-        self.planned(
-            "drop_namespace",
-            &Scripts::get().clear,
-            None,
-            &["drop".into()],
-        )
-        .map(|_| ())
+        self.clear_in_steps("drop_namespace", "drop")
     }
 
-    /// Gets several keys in one round trip on a single server (one script call each, pipelined;
-    /// each is atomic on its own, exactly like [`get`](Backend::get)). On a cluster the calls go
-    /// one after another.
+    /// Removes every entry, [`BULK`] per script call (each call atomic), then with `mode ==
+    /// "drop"` the namespace's bookkeeping too.
+    fn clear_in_steps(&self, operation: &'static str, mode: &str) -> Result<(), RedisStoreError> {
+        let args = [mode.as_bytes().to_vec(), BULK.to_string().into_bytes()];
+        loop {
+            let left = self.planned(operation, &Scripts::get().clear, None, &args)?;
+            if int(operation, &left)? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Gets several keys in one round trip (one script call each, pipelined; each is atomic on
+    /// its own, exactly like [`get`](Backend::get)), on a cluster too: a namespace is one slot.
     pub fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, RedisStoreError> {
         let script = &Scripts::get().get;
         let cmds: Vec<redis::Cmd> = keys
@@ -148,7 +157,7 @@ impl RedisStore {
         self.pipelined(script, &cmds)
     }
 
-    /// Puts several entries with the same options in one round trip on a single server (see
+    /// Puts several entries with the same options in one round trip (see
     /// [`get_many`](Self::get_many)). An insert that needs room for which the server answers
     /// with a plan is then repeated on its own, as [`put`](Backend::put) does.
     pub fn put_many(
@@ -179,36 +188,7 @@ impl RedisStore {
         script: &Script,
         cmds: &[redis::Cmd],
     ) -> Result<Vec<T>, RedisStoreError> {
-        let cluster = self.server.connector.is_cluster();
-        let no_script = |e: &redis::RedisError| {
-            e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
-        };
-        let run = |c: &mut dyn ConnectionLike| -> RedisResult<Vec<T>> {
-            if cluster {
-                return cmds
-                    .iter()
-                    .map(|cmd| match cmd.query(c) {
-                        Err(e) if no_script(&e) => {
-                            script.load(c)?;
-                            cmd.query(c)
-                        }
-                        other => other,
-                    })
-                    .collect();
-            }
-            let mut pipe = redis::pipe();
-            for cmd in cmds {
-                pipe.add_command(cmd.clone());
-            }
-            match pipe.query(c) {
-                Err(e) if no_script(&e) => {
-                    script.load(c)?;
-                    pipe.query(c)
-                }
-                other => other,
-            }
-        };
-        self.server.connector.run(run)
+        self.server.connector.pipeline(script, cmds)
     }
 
     fn evalsha(&self, script: &Script, keys: &[String], args: &[String]) -> redis::Cmd {
@@ -396,8 +376,16 @@ impl Backend for RedisStore {
     }
 
     fn purge_expired(&self) -> Result<usize, RedisStoreError> {
-        let done = self.planned("purge_expired", &Scripts::get().purge, None, &[])?;
-        Ok(usize::try_from(int("purge_expired", &done)?).unwrap_or(0))
+        let args = [BULK.to_string().into_bytes()];
+        let mut total = 0;
+        loop {
+            let done = self.planned("purge_expired", &Scripts::get().purge, None, &args)?;
+            let n = usize::try_from(int("purge_expired", &done)?).unwrap_or(0);
+            total += n;
+            if n < BULK {
+                return Ok(total);
+            }
+        }
     }
 
     fn capacity(&self) -> Result<usize, RedisStoreError> {
@@ -414,9 +402,10 @@ impl Backend for RedisStore {
             .map(|_| ())
     }
 
+    /// Removes every entry; a namespace of more than 10,000 entries is cleared in several
+    /// atomic steps, so a concurrent put may land between two of them and survive.
     fn clear(&self) -> Result<(), RedisStoreError> {
-        self.planned("clear", &Scripts::get().clear, None, &[b"keep".to_vec()])
-            .map(|_| ())
+        self.clear_in_steps("clear", "keep")
     }
 
     fn dump(&self) -> Result<Dump<String>, RedisStoreError> {

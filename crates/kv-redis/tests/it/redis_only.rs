@@ -283,6 +283,8 @@ fn pipelined_batches_give_the_answers_of_single_calls() {
             [None, Some(vec![3]), Some(vec![4]), None]
         );
         assert_eq!(store.metrics().unwrap(), m(2, 2, 0, 2, 3));
+        assert!(store.get_many(&[]).unwrap().is_empty());
+        store.put_many(&[], &PutOptions::new()).unwrap();
         store.drop_namespace().unwrap();
     }
 }
@@ -343,4 +345,26 @@ fn two_processes_share_a_namespace_entries_counters_and_clock() {
     assert!(!store.has(&"short".to_string()).unwrap());
     assert_eq!(store.metrics().unwrap(), m(2, 0, 1, 0, 2));
     store.get_ref().drop_namespace().unwrap();
+}
+
+#[test]
+fn purge_and_clear_of_more_than_one_step_remove_everything() {
+    let Some(url) = support::single() else { return };
+    let ns = support::unique_ns("bulk");
+    let store = RedisServer::connect(&url).unwrap().namespace(&ns);
+    let entries: Vec<(String, Vec<u8>)> = (0..10_050).map(|i| (format!("k{i}"), vec![])).collect();
+    let ttl = PutOptions::new().with_ttl(Duration::from_secs(1));
+    for chunk in entries.chunks(1_000) {
+        store.put_many(chunk, &ttl).unwrap();
+    }
+    store.advance(Duration::from_secs(1)).unwrap();
+    assert_eq!(store.purge_expired().unwrap(), 10_050);
+    assert_eq!(store.metrics().unwrap(), m(0, 0, 10_050, 0, 0));
+    for chunk in entries.chunks(1_000) {
+        store.put_many(chunk, &PutOptions::new()).unwrap();
+    }
+    store.clear().unwrap();
+    assert_eq!(store.metrics().unwrap(), m(0, 0, 10_050, 0, 0));
+    assert!(store.keys().unwrap().is_empty());
+    store.drop_namespace().unwrap();
 }
