@@ -60,7 +60,8 @@ commands:
            redis-server and a 3-master cluster on loopback for kv-redis and the harness
            (needs `apt-get install redis-server redis-tools`)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
-  bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
+  bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
+           --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
   soak     reliability.md's long checks: the memory/throughput soak with its verdict, the model
            and stress suites at KV_SOAK_SCALE=30, fuzzing (--ops, --scale, --fuzz-seconds)
