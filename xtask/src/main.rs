@@ -1,6 +1,7 @@
 //! Project automation, one binary with subcommands (`cargo xtask <command>`):
 //!
-//! - `test`: everything CI checks: formatting, the sync-facade rule, clippy with warnings denied,
+//! - `test`: everything CI checks: formatting, the sync-facade rule (clippy's `disallowed_types`
+//!   in a loom build), clippy with warnings denied,
 //!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
 //!   unreferenced snapshots rejected, the loom models, and the harness on the example cases; the
 //!   Redis backend's tests and the example cases also run on a real `redis-server` and a
@@ -109,6 +110,9 @@ fn test(args: &[String]) -> Result {
             "--",
             "-D",
             "warnings",
+            // Checked by `sync_facade_rule`, where it can tell the facade from std.
+            "-A",
+            "clippy::disallowed_types",
         ]),
     )?;
     run(
@@ -123,6 +127,9 @@ fn test(args: &[String]) -> Result {
             "--",
             "-D",
             "warnings",
+            // Checked by `sync_facade_rule`, where it can tell the facade from std.
+            "-A",
+            "clippy::disallowed_types",
         ]),
     )?;
     // Started before the workspace tests, which include kv-redis's; stopped when `servers` drops.
@@ -181,14 +188,22 @@ fn test(args: &[String]) -> Result {
 /// All tests and doctests, with insta in CI mode: no snapshot is written, a changed one fails, and
 /// a committed snapshot that no test asserts any more fails too.
 fn snapshot_tests(servers: &redis::Servers) -> Result {
-    let refs = root().join("target").join("insta-references.txt");
+    let refs = target_dir().join("insta-references.txt");
     let _ = fs::create_dir_all(refs.parent().unwrap_or(Path::new(".")));
     let _ = fs::remove_file(&refs);
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--locked"])
-        .env("INSTA_UPDATE", "no")
-        .env("CI", "true")
-        .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs);
+    // `kv-metrics/schema`: the schema tests (and their snapshots) need the derives that users'
+    // builds leave out.
+    cmd.args([
+        "test",
+        "--workspace",
+        "--locked",
+        "--features",
+        "kv-metrics/schema",
+    ])
+    .env("INSTA_UPDATE", "no")
+    .env("CI", "true")
+    .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs);
     servers.export(&mut cmd);
     run(
         "tests and doctests (insta in CI mode; kv-redis on the servers above)",
@@ -234,43 +249,55 @@ fn loom() -> Result {
             ])
             .env("RUSTFLAGS", "--cfg kv_loom")
             .env("LOOM_MAX_PREEMPTIONS", "2")
-            .env("CARGO_TARGET_DIR", root().join("target").join("loom")),
+            .env("CARGO_TARGET_DIR", loom_target_dir()),
     )
 }
 
-/// Locks, atomics and `Arc` come from `kv_core::sync` (so loom can model them). A file that must
-/// use the standard ones says why with a `sync-facade: exempt` comment.
+/// Locks, atomics and `Arc` come from `kv_core::sync` (so loom can model them): clippy's
+/// `disallowed_types`, configured by the `clippy.toml` of each store crate, checked in a loom
+/// build. Only there can it tell the facade from the standard library: in a normal build
+/// `kv_core::sync::Mutex` *is* `std::sync::Mutex`, so the other clippy runs allow the lint.
 fn sync_facade_rule() -> Result {
-    eprintln!("\n==> sync facade rule");
-    const FORBIDDEN: [&str; 6] = [
-        "std::sync::Mutex",
-        "std::sync::RwLock",
-        "std::sync::Arc",
-        "std::sync::atomic",
-        "std::sync::{",
-        "parking_lot::",
-    ];
-    let mut offenders = Vec::new();
-    for file in files_under(&root().join("crates"), "rs") {
-        let is_facade = file.ends_with("kv-core/src/sync.rs");
-        let text = fs::read_to_string(&file).unwrap_or_default();
-        if is_facade || text.contains("sync-facade: exempt") {
-            continue;
-        }
-        for (n, line) in text.lines().enumerate() {
-            if FORBIDDEN.iter().any(|f| line.contains(f)) && !line.trim_start().starts_with("//") {
-                offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
-            }
-        }
-    }
-    if offenders.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "use kv_core::sync instead of std::sync (or mark the file `sync-facade: exempt` with a reason):\n{}",
-            offenders.join("\n")
-        ))
-    }
+    run(
+        "sync facade rule (clippy disallowed_types under --cfg kv_loom)",
+        cargo()
+            .args([
+                "clippy",
+                "-p",
+                "kv-core",
+                "-p",
+                "kv-ttl",
+                "-p",
+                "kv-lru",
+                "-p",
+                "kv-metrics",
+                "-p",
+                "kvstore",
+                "--all-targets",
+                "--release",
+                "--locked",
+                "--",
+                "-A",
+                "warnings",
+                "-D",
+                "clippy::disallowed_types",
+            ])
+            .env("RUSTFLAGS", "--cfg kv_loom")
+            .env("CARGO_TARGET_DIR", loom_target_dir()),
+    )
+}
+
+/// Where loom builds go: their own folder, so the `kv_loom` cfg never invalidates the normal
+/// build.
+fn loom_target_dir() -> PathBuf {
+    target_dir().join("loom")
+}
+
+/// The target folder: `CARGO_TARGET_DIR` when set, `<root>/target` otherwise.
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map_or_else(|| root().join("target"), |d| root().join(d))
 }
 
 fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {

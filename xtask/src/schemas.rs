@@ -15,6 +15,8 @@ pub fn schemas() -> Result {
                 "--quiet",
                 "-p",
                 "kv-metrics",
+                "--features",
+                "schema",
                 "--example",
                 "schemas",
                 "--",

@@ -12,7 +12,6 @@
 //! `get_many` (W2), tokens as one `put_many` and one `get_many` per batch (W5). Round trips are
 //! counted on the client. The warm-up is pipelined and untimed; for W2 the capacity is set after
 //! it, which leaves the same 100,000 most recent keys a warm-up under capacity would.
-// sync-facade: exempt: benchmark driver code; it only needs std threads and a Barrier.
 
 use std::process::ExitCode;
 use std::sync::Barrier;

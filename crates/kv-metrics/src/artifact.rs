@@ -1,4 +1,8 @@
 //! Writing a record to a file so that a reader sees the old file or the whole new one, never half.
+#![allow(
+    clippy::disallowed_types,
+    reason = "the temp-file counter is process-wide bookkeeping in a static, outside every loom model"
+)]
 
 use std::error::Error;
 use std::fmt;
@@ -7,7 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 // A process-wide counter in a static, outside every store and every loom model (loom atomics
-// cannot live in statics), so it uses the standard atomic. sync-facade: exempt.
+// cannot live in statics), so it uses the standard atomic.
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::WireRecord;

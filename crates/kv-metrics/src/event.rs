@@ -2,7 +2,11 @@
 //!
 //! The namespace is shared, immutable text handed to subscribers, not part of any store's
 //! synchronisation, so it is a standard `Arc<str>` even under loom (loom's `Arc` cannot hold an
-//! unsized `str`). sync-facade: exempt.
+//! unsized `str`).
+#![allow(
+    clippy::disallowed_types,
+    reason = "an event's namespace is a std `Arc<str>` (loom's Arc cannot hold an unsized str)"
+)]
 
 use std::fmt;
 use std::sync::Arc;

@@ -60,6 +60,9 @@ pub struct EventHub<K> {
 struct Subscriber<K> {
     sender: Sender<Event<K>>,
     losses: Arc<Losses>,
+    /// How each event gets its own key: `K::clone`, captured when subscribing, so only a store
+    /// that hands out subscriptions needs `K: Clone` (the hub listens to every store).
+    clone_key: fn(&K) -> K,
 }
 
 /// What one subscriber lost, shared with its [`Subscription`].
@@ -89,6 +92,22 @@ impl<K> EventHub<K> {
         &self.namespace
     }
 
+    /// Subscriptions that were alive at the last event (a dropped one is noticed at the next).
+    pub fn subscribers(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Forgets subscriptions that were dropped.
+    fn prune(&self) {
+        let mut subscribers = write(&self.subscribers);
+        subscribers.retain(|s| !s.losses.gone.load(Ordering::Relaxed));
+        self.count.store(subscribers.len(), Ordering::Relaxed);
+    }
+}
+
+/// Subscribing: each event carries its own copy of the key, so keys must be `Clone` here (and
+/// only here).
+impl<K: Clone> EventHub<K> {
     /// A new subscription buffering up to [`DEFAULT_BUFFER`] events.
     pub fn subscribe(&self) -> Subscription<K> {
         self.subscribe_with_buffer(DEFAULT_BUFFER)
@@ -103,6 +122,7 @@ impl<K> EventHub<K> {
         subscribers.push(Subscriber {
             sender,
             losses: Arc::clone(&losses),
+            clone_key: K::clone,
         });
         self.count.store(subscribers.len(), Ordering::Relaxed);
         drop(subscribers);
@@ -111,18 +131,6 @@ impl<K> EventHub<K> {
             losses,
             namespace: Namespace::clone(&self.namespace),
         }
-    }
-
-    /// Subscriptions that were alive at the last event (a dropped one is noticed at the next).
-    pub fn subscribers(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// Forgets subscriptions that were dropped.
-    fn prune(&self) {
-        let mut subscribers = write(&self.subscribers);
-        subscribers.retain(|s| !s.losses.gone.load(Ordering::Relaxed));
-        self.count.store(subscribers.len(), Ordering::Relaxed);
     }
 }
 
@@ -142,7 +150,7 @@ impl<K> fmt::Debug for EventHub<K> {
     }
 }
 
-impl<K: Clone + Send + Sync + 'static> Listener<K> for EventHub<K> {
+impl<K: Send + Sync + 'static> Listener<K> for EventHub<K> {
     #[inline]
     fn is_active(&self) -> bool {
         self.count.load(Ordering::Relaxed) != 0
@@ -164,7 +172,7 @@ impl<K: Clone + Send + Sync + 'static> Listener<K> for EventHub<K> {
     }
 }
 
-impl<K: Clone> Subscriber<K> {
+impl<K> Subscriber<K> {
     /// Offers one event without blocking; `false` when the subscription is gone.
     fn offer(&self, kind: EventKind, key: &K, namespace: &Namespace) -> bool {
         let losses = &*self.losses;
@@ -183,7 +191,7 @@ impl<K: Clone> Subscriber<K> {
         };
         let event = Event {
             kind,
-            key: key.clone(),
+            key: (self.clone_key)(key),
             namespace: Namespace::clone(namespace),
             missed_before,
         };

@@ -7,10 +7,15 @@
 //!   [`schemas`] generates their JSON Schemas (committed under `schemas/`; see
 //!   `docs/artifacts.md`).
 //! - [`EventHub`]: a store's listener handing out bounded [`Subscription`]s.
-//! - Feature `metrics`: the `export` module publishes the counters through the `metrics` facade
-//!   crate, so Prometheus and other exporters pick them up.
 //!
-//! # Reading a snapshot and writing both artifacts
+//! Features, so a store that only wants events compiles no serde and no proc macro:
+//! - `wire` (default): the records, `Timestamp` and `write_artifact` (serde, serde_json).
+//! - `schema`: the records' JSON Schemas ([`schemas`], schemars); only `cargo xtask schemas` and
+//!   the schema tests need it.
+//! - `metrics`: the `export` module publishes the counters through the `metrics` facade crate, so
+//!   Prometheus and other exporters pick them up.
+//!
+//! # Reading a snapshot and writing both artifacts (feature `wire`)
 //!
 //! ```
 //! use kv_metrics::{DumpRecord, MetricsRecord, Timestamp, write_artifact};
@@ -55,22 +60,30 @@
 //! assert_eq!(events.missed(), 0); // nothing lost: the buffer never filled
 //! ```
 
+#[cfg(feature = "wire")]
 mod artifact;
 mod event;
 #[cfg(feature = "metrics")]
 pub mod export;
 mod hub;
+#[cfg(feature = "schema")]
 mod schema;
+#[cfg(feature = "wire")]
 mod timestamp;
+#[cfg(feature = "wire")]
 mod wire;
 
+#[cfg(feature = "wire")]
 pub use artifact::{ArtifactError, write_artifact};
 pub use event::{Event, EventKind};
 #[cfg(feature = "metrics")]
 pub use export::{describe as describe_metrics, publish};
 pub use hub::{DEFAULT_BUFFER, EventHub, RecvTimeoutError, Subscribe, Subscription, TryRecvError};
+#[cfg(feature = "schema")]
 pub use schema::{GeneratedSchema, schemas, write_schemas};
+#[cfg(feature = "wire")]
 pub use timestamp::{TIMESTAMP_PATTERN, Timestamp};
+#[cfg(feature = "wire")]
 pub use wire::{
     CaseRef, DIAG_SCHEMA, DUMP_SCHEMA, DiagRecord, DiagSchemaName, DumpRecord, DumpSchemaName,
     InfoLevel, KvDumpCode, KvDumpData, KvDumpDiag, KvMetricsCode, KvMetricsData, KvMetricsDiag,

@@ -4,10 +4,12 @@
 //! Formatted here rather than with `chrono` or `time`: one fixed format needs thirty lines of
 //! calendar arithmetic, not a date library in every tool that reads a store's counters.
 
+#[cfg(feature = "schema")]
 use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
 
@@ -96,6 +98,7 @@ impl Serialize for Timestamp {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for Timestamp {
     fn schema_name() -> Cow<'static, str> {
         "Timestamp".into()

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use kv_core::Metrics;
+#[cfg(feature = "schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
 
@@ -48,6 +49,7 @@ macro_rules! constant_field {
             }
         }
 
+        #[cfg(feature = "schema")]
         impl JsonSchema for $name {
             fn schema_name() -> Cow<'static, str> {
                 stringify!($name).into()
@@ -101,12 +103,16 @@ constant_field!(
 ///     r#"{"currentSize":2,"evictions":0,"expirations":0,"hits":2,"misses":0,"schema":"kv.metrics.v1","timestamp":"2025-09-29T19:50:12.345Z"}"#.to_owned() + "\n",
 /// );
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
-#[schemars(
-    title = "kv.metrics.v1",
-    description = "A store's counters at one instant.",
-    deny_unknown_fields
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        title = "kv.metrics.v1",
+        description = "A store's counters at one instant.",
+        deny_unknown_fields
+    )
 )]
 pub struct MetricsRecord {
     /// Entries held in memory when the record was taken (expired ones not yet reclaimed included).
@@ -190,15 +196,19 @@ impl fmt::Display for MetricsRecord {
 ///     "{\"keys\":[\"a\",\"b\"],\"schema\":\"kv.dump.v1\",\"size\":2,\"timestamp\":\"1970-01-01T00:00:00.000Z\"}\n",
 /// );
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[schemars(
-    title = "kv.dump.v1",
-    description = "A store's live keys at one instant.",
-    deny_unknown_fields
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        title = "kv.dump.v1",
+        description = "A store's live keys at one instant.",
+        deny_unknown_fields
+    )
 )]
 pub struct DumpRecord {
     /// The live keys, sorted by their UTF-8 bytes, each once.
-    #[schemars(extend("uniqueItems" = true))]
+    #[cfg_attr(feature = "schema", schemars(extend("uniqueItems" = true)))]
     keys: Vec<String>,
     /// Always `kv.dump.v1`.
     schema: DumpSchemaName,
@@ -257,9 +267,10 @@ pub struct CaseRef<'a> {
 }
 
 /// The `data` of a `KV_METRICS` diagnostic: a case's counters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "camelCase")]
-#[schemars(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct KvMetricsData {
     /// The case's name.
     case: String,
@@ -278,13 +289,14 @@ pub struct KvMetricsData {
 }
 
 /// The `data` of a `KV_DUMP` diagnostic: a case's live keys.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct KvDumpData {
     /// The case's name.
     case: String,
     /// The live keys, sorted, each once.
-    #[schemars(extend("uniqueItems" = true))]
+    #[cfg_attr(feature = "schema", schemars(extend("uniqueItems" = true)))]
     keys: Vec<String>,
     /// The store's namespace; `""` for the default store.
     ns: String,
@@ -293,8 +305,9 @@ pub struct KvDumpData {
 }
 
 /// A `diag.v1` record with code `KV_METRICS`. Fields stay in diag.v1's fixed order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct KvMetricsDiag {
     /// Always `diag.v1`.
     schema: DiagSchemaName,
@@ -305,7 +318,7 @@ pub struct KvMetricsDiag {
     /// Always `KV_METRICS`.
     code: KvMetricsCode,
     /// Always `kv metrics`.
-    #[schemars(extend("const" = "kv metrics"))]
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "kv metrics")))]
     message: &'static str,
     /// The case file.
     file: String,
@@ -314,8 +327,9 @@ pub struct KvMetricsDiag {
 }
 
 /// A `diag.v1` record with code `KV_DUMP`. Fields stay in diag.v1's fixed order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct KvDumpDiag {
     /// Always `diag.v1`.
     schema: DiagSchemaName,
@@ -326,7 +340,7 @@ pub struct KvDumpDiag {
     /// Always `KV_DUMP`.
     code: KvDumpCode,
     /// Always `kv dump`.
-    #[schemars(extend("const" = "kv dump"))]
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "kv dump")))]
     message: &'static str,
     /// The case file.
     file: String,
@@ -344,11 +358,15 @@ pub struct KvDumpDiag {
 /// let line = DiagRecord::kv_metrics(case, &metrics, Timestamp::from_unix_millis(0)).to_json_line();
 /// assert!(line.starts_with(r#"{"schema":"diag.v1","timestamp":"1970-01-01T00:00:00.000Z","level":"info","code":"KV_METRICS""#));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(untagged)]
-#[schemars(
-    title = "diag.v1",
-    description = "A diagnostic record of the kv-harness --kv-events stream: KV_METRICS or KV_DUMP, told apart by `code`."
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        title = "diag.v1",
+        description = "A diagnostic record of the kv-harness --kv-events stream: KV_METRICS or KV_DUMP, told apart by `code`."
+    )
 )]
 pub enum DiagRecord {
     /// A case's counters.

@@ -2,8 +2,8 @@
 //! connect, read and write timeouts, so a dead server gives the caller an error instead of a hang.
 //! A connection that saw an I/O error or a timeout is dropped, never reused: the next call opens
 //! a new one, which is how the store reconnects once the server is back.
-// sync-facade: exempt (the lock guards a pool of network connections, not store state: the loom
-// models have nothing to explore here).
+// std's `Mutex`, not kv_core::sync's: it guards a pool of network connections, not store
+// state, so the loom models have nothing to explore here.
 
 use std::fmt;
 use std::sync::Mutex;

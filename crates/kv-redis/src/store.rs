@@ -1,7 +1,7 @@
 //! The store on Redis: [`RedisServer`] is a connection (pool) to a server or cluster, and
 //! [`RedisStore`] one namespace on it, implementing the contract's [`Backend`] with byte values.
-// sync-facade: exempt (the `Arc` shares a network connection pool between store handles; there
-// is no store state in this process for loom to model).
+// std's `Arc`, not kv_core::sync's: it shares a network connection pool between store handles;
+// no store state lives in this process for loom to model.
 
 use std::fmt;
 use std::sync::Arc;

@@ -2,7 +2,11 @@
 //!
 //! Values are shared through the standard `Arc` even under loom: they are user data, not part of
 //! the store's synchronisation, and `Arc<dyn Any>` needs std's unsizing and `downcast`.
-//! sync-facade: exempt.
+//!
+#![allow(
+    clippy::disallowed_types,
+    reason = "values are user data shared through std's `Arc<dyn Any>`, not part of the store's synchronisation"
+)]
 
 use std::any::Any;
 #[cfg(feature = "ttl")]

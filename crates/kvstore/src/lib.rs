@@ -119,8 +119,20 @@ pub type Eviction = kv_lru::Lru;
 pub type Eviction = kv_core::NoEviction;
 
 /// The event listener of [`Store`]: an [`EventHub`] handing out [`Subscription`]s. Name a typed
-/// store's namespace with `Store::builder().listener(EventHub::new("ns"))`. Keys must be `Clone`:
-/// each event a subscriber receives carries its own copy of the key.
+/// store's namespace with `Store::builder().listener(EventHub::new("ns"))`. Subscribing needs
+/// `K: Clone` (each event carries its own copy of the key); the hub itself does not, so `put`,
+/// `has` and `del` work on keys that are not `Clone`. (`get` needs a key it can name in a miss
+/// event: see [`KeyQuery`].)
+///
+/// ```
+/// #[derive(Hash, PartialEq, Eq)]
+/// struct Handle(u64); // not Clone
+///
+/// let store: kvstore::Store<Handle, u32> = kvstore::Store::new();
+/// store.put(Handle(1), 7);
+/// assert!(store.has(&Handle(1)));
+/// assert!(store.del(&Handle(1)));
+/// ```
 pub type Events<K = String> = kv_metrics::EventHub<K>;
 
 /// The typed store: keys `K`, values `V` (`get` returns clones; use `Arc<T>` for big values).

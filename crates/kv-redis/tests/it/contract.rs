@@ -1,7 +1,6 @@
 //! The contract (`docs/semantics.md`), rule by rule, as one function per rule run on three
 //! backends: the in-memory store (the reference), one Redis server and a Redis Cluster. A test
 //! named `memory::x`, `single::x` and `cluster::x` checks rule `x` on each.
-// sync-facade: exempt (tests share std Arcs across std threads).
 
 use std::sync::Arc;
 use std::thread;

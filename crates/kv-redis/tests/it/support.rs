@@ -3,7 +3,6 @@
 //! three-master cluster) on free loopback ports, which stop when the test process ends. Without a
 //! `redis-server` binary the Redis tests are skipped with a printed reason, unless
 //! `KV_REDIS_REQUIRE=1` (set by `cargo xtask test`), which makes that a failure.
-// sync-facade: exempt (test scaffolding: process-wide server handles).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,6 +1,9 @@
 //! The facade's integration tests, one binary (see style.md): the contract rule by rule, the loom
 //! models (only under `--cfg kv_loom`), and the reliability suites.
-// sync-facade: exempt (tests drive the store from std threads and share std Arcs).
+#![allow(
+    clippy::disallowed_types,
+    reason = "tests drive the store from std threads and share std Arcs"
+)]
 
 // The contract needs both policies (the feature subsets are checked by clippy and unit tests).
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
