@@ -41,17 +41,24 @@
 //!
 //! # Time
 //!
-//! Scripts read time as the server's `TIME` plus a per-namespace offset kept on the server, which
-//! [`RedisStore::advance`] moves forward: the contract's manual clock, shared by every client of
-//! the namespace, so case files with `advance` steps run unchanged. A deadline is a logical time;
-//! each entry with one also gets a real `PEXPIREAT` at its deadline minus the offset plus 2 s of
-//! slack, so Redis frees entries that nobody reads. The offset only grows, so the real expiry is
-//! always later than the logical one: an entry is never readable after its contract deadline (the
-//! script checks it) and Redis never drops an entry the contract calls live. An entry that Redis
-//! dropped stays in the namespace's two sorted sets until an operation notices it, which counts its
-//! Expiration then, exactly once, like any other expired entry; `current_size` counts it until
-//! then, as the contract allows. Run the server with `maxmemory-policy noeviction`: an entry Redis
-//! evicts for memory before its deadline is counted as an Eviction when noticed.
+//! Scripts read time on the server, never on the client: the server's `TIME` plus a
+//! per-namespace offset kept on the server, which [`RedisStore::advance`] moves forward for every
+//! client of the namespace. A deadline is a logical time; each entry with one also gets a real
+//! `PEXPIREAT` at its deadline minus the offset plus 2 s of slack, so Redis frees entries that
+//! nobody reads. The offset only grows, so the real expiry always comes after the logical one: an
+//! entry is never readable after its contract deadline (the script checks the deadline itself),
+//! and Redis never drops an entry the contract calls live. An entry that Redis dropped stays in
+//! the namespace's two sorted sets until an operation notices it, which counts its Expiration
+//! then, exactly once, like any other expired entry; `current_size` counts it until then, as the
+//! contract allows for unreclaimed entries. Run the server with `maxmemory-policy noeviction`: an
+//! entry Redis evicts for memory before its deadline is counted as an Eviction when noticed.
+//!
+//! For tests and case files, [`RedisStore::freeze_clock`] turns the namespace's clock into the
+//! contract's manual clock: it stops following real time and moves only by `advance`, so a
+//! check at exactly a deadline does not depend on how long the calls took (the harness and this
+//! crate's contract tests do this for every case). A frozen clock does not follow real time, so
+//! no real expiry could be known to come after the logical one: entries put on it get none, and
+//! their memory is freed when they are reclaimed or the namespace is dropped.
 //!
 //! # Connections
 //!

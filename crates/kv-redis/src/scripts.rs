@@ -21,11 +21,15 @@
 //! - `M` holds `hits`, `misses`, `expirations`, `evictions`, `cap` (capacity), `clock` and `off`
 //!   (the manual clock's offset in microseconds).
 //!
-//! Logical time is the server's `TIME` plus `M.off`. An entry with a deadline also gets a real
-//! `PEXPIREAT` at `deadline - off + SLACK_MS`: since `off` only grows, the real expiry always
-//! comes after the logical one, so Redis never drops an entry the contract still calls live. An
-//! entry Redis dropped is still in `L` and `X` (with a passed deadline), and the script that finds
-//! it counts its Expiration then, once, like any other expired entry.
+//! Logical time is the server's `TIME` plus `M.off` (a real clock shifted by `advance`), or, once
+//! the namespace's clock is frozen for tests, `M.base` (the real time when it was frozen) plus
+//! `M.off`: a manual clock that moves only by `advance`. On the real clock an entry with a
+//! deadline also gets a real `PEXPIREAT` at `deadline - off + SLACK_MS`: since `off` only grows,
+//! the real expiry always comes after the logical one, so Redis never drops an entry the contract
+//! still calls live. An entry Redis dropped is still in `L` and `X` (with a passed deadline), and
+//! the script that finds it counts its Expiration then, once, like any other expired entry. On a
+//! manual clock no real expiry can be known to come after the logical one, so entries get none:
+//! memory is freed by reclaiming (a read, a purge) or by dropping the namespace.
 
 use redis::Script;
 
@@ -37,15 +41,28 @@ const PRELUDE: &str = r#"
 local M, L, X = KEYS[1], KEYS[2], KEYS[3]
 local PFX = ARGV[1]
 local SLACK = tonumber(ARGV[2])
-local OFF = 0
+local OFF, MANUAL = 0, false
 local function fmt(x) return string.format('%.0f', x) end
+-- Logical now in microseconds: the frozen `base` plus the offset on a manual clock, else the
+-- server's TIME plus the offset.
 local function now()
+  local c = redis.call('HMGET', M, 'off', 'base')
+  OFF = tonumber(c[1] or '0')
+  if c[2] then
+    MANUAL = true
+    return tonumber(c[2]) + OFF
+  end
   local t = redis.call('TIME')
-  OFF = tonumber(redis.call('HGET', M, 'off') or '0')
   return tonumber(t[1]) * 1000000 + tonumber(t[2]) + OFF
 end
-local function real_ms(deadline)
-  return fmt(math.floor((deadline - OFF) / 1000) + SLACK)
+-- The real expiry of an entry whose logical deadline is `deadline`: on the real clock, the
+-- deadline minus the offset plus the slack (always later than the logical deadline, as the offset
+-- only grows). A manual clock does not follow real time, so no real expiry can be known to come
+-- after the logical one: those entries get none.
+local function expire(key, deadline)
+  if not MANUAL then
+    redis.call('PEXPIREAT', key, fmt(math.floor((deadline - OFF) / 1000) + SLACK))
+  end
 end
 local function bump(field) redis.call('HINCRBY', M, field, 1) end
 local function expired(member, n)
@@ -135,7 +152,7 @@ redis.call('HSET', key, unpack(fields))
 if ttl > 0 then
   local d = n + ttl
   redis.call('ZADD', X, fmt(d), m)
-  redis.call('PEXPIREAT', key, real_ms(d))
+  expire(key, d)
 else
   redis.call('ZREM', X, m)
 end
@@ -163,7 +180,7 @@ end
 if e[3] then
   local d = n + tonumber(e[3])
   redis.call('ZADD', X, fmt(d), m)
-  redis.call('PEXPIREAT', key, real_ms(d))
+  expire(key, d)
 end
 use(m)
 return e[1]
@@ -246,9 +263,14 @@ if left == 0 and ARGV[3] == 'drop' then redis.call('DEL', M, X) end
 return left
 "#;
 
-/// `ARGV[3]` microseconds to move the manual clock by, `ARGV[4]` the most the offset may reach.
-/// Returns the new offset.
-const ADVANCE: &str = r#"
+/// `ARGV[3]` microseconds to move the namespace's clock by, `ARGV[4]` the most the offset may
+/// reach, `ARGV[5] == 'freeze'` to stop the clock from following real time first (a manual
+/// clock, from the current logical time on). Returns the new offset.
+const CLOCK: &str = r#"
+if ARGV[5] == 'freeze' and not redis.call('HGET', M, 'base') then
+  local t = redis.call('TIME')
+  redis.call('HSET', M, 'base', fmt(tonumber(t[1]) * 1000000 + tonumber(t[2])))
+end
 local off = tonumber(redis.call('HGET', M, 'off') or '0')
 local new = math.min(off + tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', M, 'off', fmt(new))
@@ -265,7 +287,7 @@ pub(crate) struct Scripts {
     pub purge: Script,
     pub set_capacity: Script,
     pub clear: Script,
-    pub advance: Script,
+    pub clock: Script,
 }
 
 impl Scripts {
@@ -280,7 +302,7 @@ impl Scripts {
             purge: s(PURGE),
             set_capacity: s(SET_CAPACITY),
             clear: s(CLEAR),
-            advance: s(ADVANCE),
+            clock: s(CLOCK),
         }
     }
 

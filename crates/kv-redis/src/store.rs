@@ -113,17 +113,29 @@ impl RedisStore {
         &self.server
     }
 
-    /// Moves this namespace's clock forward by `by`, for every client of the namespace: the
-    /// contract's manual clock, for tests and case files. Entries whose deadline the new time
-    /// reaches are expired from then on. The offset saturates at 100 years.
+    /// Moves this namespace's clock forward by `by`, for every client of the namespace: entries
+    /// whose deadline the new time reaches are expired from then on. The offset saturates at 100
+    /// years. On the real clock this shifts it (real time still passes); see
+    /// [`freeze_clock`](Self::freeze_clock) for the contract's manual clock.
     pub fn advance(&self, by: Duration) -> Result<(), RedisStoreError> {
+        self.clock(by, "")
+    }
+
+    /// Stops this namespace's clock from following real time, for every client: from now on it
+    /// moves only by [`advance`](Self::advance), like the contract's manual clock, so a test's
+    /// deadlines do not depend on how long its calls took. Entries put from then on get no real
+    /// expiry on the server (none can be known to come after the logical one); their memory is
+    /// freed when they are reclaimed or the namespace is dropped. Meant for tests and case files;
+    /// it cannot be undone (drop the namespace).
+    pub fn freeze_clock(&self) -> Result<(), RedisStoreError> {
+        self.clock(Duration::ZERO, "freeze")
+    }
+
+    fn clock(&self, by: Duration, mode: &str) -> Result<(), RedisStoreError> {
         let us = micros_ceil(by).min(MAX_OFFSET_US);
-        self.call(
-            &Scripts::get().advance,
-            &[],
-            &[us.to_string(), MAX_OFFSET_US.to_string()],
-        )
-        .map(|_: Value| ())
+        let args = [us.to_string(), MAX_OFFSET_US.to_string(), mode.to_string()];
+        self.call(&Scripts::get().clock, &[], &args)
+            .map(|_: Value| ())
     }
 
     /// Removes the namespace from the server: its entries, counters, capacity and clock.

@@ -59,6 +59,11 @@ impl<V> TypedRedisStore<V> {
     pub fn advance(&self, by: Duration) -> Result<(), RedisStoreError> {
         self.inner.advance(by)
     }
+
+    /// Makes the namespace's clock a manual one: see [`RedisStore::freeze_clock`].
+    pub fn freeze_clock(&self) -> Result<(), RedisStoreError> {
+        self.inner.freeze_clock()
+    }
 }
 
 fn encode<V: Serialize>(value: &V) -> Result<Vec<u8>, RedisStoreError> {

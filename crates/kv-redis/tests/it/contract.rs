@@ -49,6 +49,7 @@ pub fn memory(_test: &str) -> Option<Case> {
 fn redis_case(url: Option<String>, test: &str) -> Option<Case> {
     let server = RedisServer::connect(&url?).expect("the test server answers");
     let store = TypedRedisStore::<String>::new(server.namespace(&support::unique_ns(test)));
+    store.freeze_clock().expect("a manual clock");
     let (a, c) = (store.clone(), store.clone());
     Some(Case {
         store: Arc::new(Boxed(store)),
