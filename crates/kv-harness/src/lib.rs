@@ -41,7 +41,9 @@ pub mod stream;
 mod syntax;
 
 pub use artifacts::{Totals, case_paths, folder as artifact_folder};
-pub use case::{CaseRun, Failure, Outcome, Snapshot, run_case};
+pub use case::{
+    CaseBackend, CaseRun, CaseStore, Failure, InMemory, Outcome, Snapshot, run_case, run_case_on,
+};
 pub use discover::{Source, discover, is_case_file_name, read_text};
 pub use error::{Error, FileError};
 pub use parse::{
@@ -50,8 +52,8 @@ pub use parse::{
 };
 pub use report::{HumanReport, describe_failure};
 pub use runner::{
-    CaseResult, LoadedFile, Observer, Options, Plan, Quiet, Summary, load, run, run_loaded,
-    run_with,
+    CaseResult, LoadedFile, Observer, Options, Plan, Quiet, SharedBackend, Summary, load, run,
+    run_loaded, run_with,
 };
 pub use runtime::TIMEOUT_CODE;
 pub use script::{assert_files_pass, assert_script, run_script};

@@ -10,10 +10,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kv_core::sync::{AtomicBool, AtomicUsize, Ordering};
+use kv_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 
 use crate::artifacts::{self, Totals};
-use crate::case::{CaseRun, Failure, Outcome, Snapshot, run_case};
+use crate::case::{CaseBackend, CaseRun, Failure, InMemory, Outcome, Snapshot, run_case_on};
 use crate::discover::{Source, discover, read_text};
 use crate::parse::{Case, CaseFile, parse_file};
 use crate::{Error, FileError};
@@ -34,6 +34,48 @@ pub struct Options {
     pub kv_metrics: bool,
     /// The process-level `dump.json`.
     pub kv_dump: bool,
+    /// Where cases run (`--backend`): the in-memory store by default.
+    pub backend: SharedBackend,
+}
+
+/// A [`CaseBackend`] shared by the workers, with the name the user gave it. Two are equal when
+/// their names are (a command line compares by what it asked for).
+#[derive(Clone)]
+pub struct SharedBackend {
+    /// What the user named (`memory`, or the URL with its password hidden).
+    pub name: String,
+    /// The backend.
+    pub backend: Arc<dyn CaseBackend>,
+}
+
+impl SharedBackend {
+    /// `backend`, known as `name`.
+    pub fn new(name: impl Into<String>, backend: impl CaseBackend + 'static) -> Self {
+        Self {
+            name: name.into(),
+            backend: Arc::new(backend),
+        }
+    }
+}
+
+impl Default for SharedBackend {
+    fn default() -> Self {
+        Self::new("memory", InMemory)
+    }
+}
+
+impl PartialEq for SharedBackend {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for SharedBackend {}
+
+impl std::fmt::Debug for SharedBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
 }
 
 impl Default for Options {
@@ -45,6 +87,7 @@ impl Default for Options {
             verbose: false,
             kv_metrics: false,
             kv_dump: false,
+            backend: SharedBackend::default(),
         }
     }
 }
@@ -329,7 +372,7 @@ fn run_jobs(
                         break;
                     };
                     let _ = tx.send(Event::Started(i));
-                    let run = run_guarded(&file.file, case);
+                    let run = run_guarded(&*options.backend.backend, &file.file, case);
                     if options.failfast && run.outcome != Outcome::Passed {
                         stop.store(true, Ordering::Release);
                     }
@@ -375,9 +418,9 @@ fn run_jobs(
 
 /// Runs a case, turning a panic (a bug in the store or the harness, never bad input) into a
 /// failure of that case instead of a crash of the run.
-fn run_guarded(file: &CaseFile, case: &Case) -> CaseRun {
-    panic::catch_unwind(AssertUnwindSafe(|| run_case(file, case))).unwrap_or_else(|payload| {
-        CaseRun {
+fn run_guarded(backend: &dyn CaseBackend, file: &CaseFile, case: &Case) -> CaseRun {
+    panic::catch_unwind(AssertUnwindSafe(|| run_case_on(backend, file, case))).unwrap_or_else(
+        |payload| CaseRun {
             outcome: Outcome::Failed(Failure {
                 line: case.line,
                 directive: format!("test:case {}", case.name),
@@ -390,8 +433,8 @@ fn run_guarded(file: &CaseFile, case: &Case) -> CaseRun {
                 ns: file.kv.ns.clone(),
                 ..Snapshot::default()
             },
-        }
-    })
+        },
+    )
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
