@@ -179,6 +179,26 @@ fn test(args: &[String]) -> Result {
             "examples/cases",
         ]),
     )?;
+    for (what, url) in [
+        ("a Redis server", &servers.single),
+        ("a Redis Cluster", &servers.cluster),
+    ] {
+        run(
+            &format!("harness on examples/cases on {what} ({url})"),
+            cargo().args([
+                "run",
+                "-p",
+                "kv-harness",
+                "--locked",
+                "--",
+                "test",
+                "examples/cases",
+                "--backend",
+                url,
+            ]),
+        )?;
+    }
+    drop(servers);
     if !quick {
         loom()?;
     }

@@ -6,8 +6,9 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
 use crate::Error;
+use crate::redis::RedisCases;
 use crate::report::HumanReport;
-use crate::runner::{Options, run_with};
+use crate::runner::{Options, SharedBackend, run_with};
 use crate::stream::JsonStream;
 
 /// The help text.
@@ -25,6 +26,9 @@ flags:
   --parallel N    N worker threads (default 1); results are reported in file order
   --failfast      stop starting cases after the first failure
   --out DIR       the build folder (default `build`)
+  --backend URL   where cases run: `memory` (default), redis://[user:pass@]host:port,
+                  rediss://..., or redis+cluster://host:port,host:port,... (each case in a
+                  fresh namespace on a manual clock, removed afterwards)
 
 exit status: 0 every case passed, 1 a case failed, 2 a file or the command line could not be used";
 
@@ -48,6 +52,8 @@ pub struct TestCommand {
     pub json: bool,
     /// `--kv-events`: diag records in the stream.
     pub kv_events: bool,
+    /// `--backend URL`: run the cases on Redis (connected by [`execute`]); `None` in memory.
+    pub backend: Option<String>,
 }
 
 /// Reads the arguments after the program name.
@@ -77,6 +83,7 @@ where
         options: Options::default(),
         json: false,
         kv_events: false,
+        backend: None,
     };
     let mut only_paths = false;
     while let Some(arg) = args.next() {
@@ -111,6 +118,19 @@ where
             "--kv-dump" => cmd.options.kv_dump = true,
             "--failfast" => cmd.options.failfast = true,
             "--out" => cmd.options.out = PathBuf::from(value("--out")?),
+            "--backend" => {
+                let v = value("--backend")?.to_string_lossy().into_owned();
+                cmd.backend = match v.as_str() {
+                    "memory" => None,
+                    url if url.starts_with("redis") => Some(url.to_string()),
+                    _ => {
+                        return Err(Error::Usage(
+                            "--backend takes `memory` or a redis://, rediss:// or redis+cluster:// URL"
+                                .into(),
+                        ));
+                    }
+                };
+            }
             "--parallel" => {
                 let v = value("--parallel")?;
                 let v = v.to_string_lossy();
@@ -125,7 +145,7 @@ where
             }
             _ => return Err(Error::Usage(format!("unknown flag `{flag}`"))),
         }
-        if inline.is_some() && !matches!(flag.as_str(), "--out" | "--parallel") {
+        if inline.is_some() && !matches!(flag.as_str(), "--out" | "--parallel" | "--backend") {
             return Err(Error::Usage(format!("{flag} takes no value")));
         }
     }
@@ -143,6 +163,22 @@ where
 /// Runs `kv-harness test` and returns its exit status: 0 every case passed, 1 a case failed, 2 a
 /// file, the command line or the output folder could not be used (the message is on stderr).
 pub fn execute(cmd: &TestCommand) -> i32 {
+    let mut owned;
+    let cmd = match &cmd.backend {
+        None => cmd,
+        Some(url) => match RedisCases::connect(url) {
+            Ok(redis) => {
+                owned = cmd.clone();
+                owned.options.backend = SharedBackend::new(redis.url().to_string(), redis);
+                &owned
+            }
+            Err(e) => {
+                // The error's text hides the URL's password.
+                report_error(&Error::Usage(format!("--backend: {e}")));
+                return 2;
+            }
+        },
+    };
     let stdout = io::stdout();
     let result = if cmd.json {
         run_with(
@@ -235,5 +271,27 @@ mod tests {
         assert!(parse_args(["run"]).is_err());
         assert!(parse_args(Vec::<String>::new()).is_err());
         assert_eq!(parse_args(["--help"]).unwrap(), Command::Help);
+        assert!(
+            test(&["--backend", "mysql://x"])
+                .unwrap_err()
+                .contains("redis+cluster://")
+        );
+    }
+
+    #[test]
+    fn backend_names_memory_or_a_redis_url() {
+        assert_eq!(test(&["--backend", "memory"]).unwrap().backend, None);
+        assert_eq!(test(&[]).unwrap().backend, None);
+        for url in ["redis://127.0.0.1:6379", "redis+cluster://a:1,b:2"] {
+            assert_eq!(
+                test(&["--backend", url]).unwrap().backend.as_deref(),
+                Some(url)
+            );
+            let inline = format!("--backend={url}");
+            assert_eq!(
+                test(&[inline.as_str()]).unwrap().backend.as_deref(),
+                Some(url)
+            );
+        }
     }
 }
