@@ -25,10 +25,13 @@ pub use sync::DefaultHashBuilder;
 
 type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
 type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;
-type ShardOf<K, V, X, E> = CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State>>;
+type ShardOf<K, V, X, E> =
+    CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State, <E as Eviction>::Shard>>;
 
-struct Shard<K, V, XS, ES> {
+struct Shard<K, V, XS, ES, EP> {
     table: RwLock<Table<K, V, XS, ES>>,
+    /// The eviction policy's state for this shard (kv-lru: its recency clock).
+    eviction: EP,
     counters: Counters,
     /// Entries in this shard. Written only under the shard's exclusive lock, so a plain load and
     /// store suffice: an insert writes no line shared across shards and takes no locked
@@ -37,10 +40,11 @@ struct Shard<K, V, XS, ES> {
     len: AtomicUsize,
 }
 
-impl<K, V, XS, ES> Shard<K, V, XS, ES> {
+impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
     fn new() -> Self {
         Self {
             table: RwLock::new(Table::new()),
+            eviction: EP::default(),
             counters: Counters::default(),
             len: AtomicUsize::new(0),
         }

@@ -44,7 +44,7 @@ where
         let shard_index = inner.shard_index(hash);
         let shard = &inner.shards[shard_index];
         let expiry = inner.expiry.new_state(options, now);
-        let eviction = inner.eviction.new_state();
+        let eviction = inner.eviction.new_state(&shard.eviction);
         let (expiry_note, eviction_note) = (X::note(&expiry), E::note(&eviction));
         let (entry, displaced) = {
             let mut table = sync::write(&shard.table);
@@ -129,7 +129,7 @@ where
                 Some((_, slot))
                     if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
                 {
-                    inner.eviction.touch(&slot.eviction);
+                    inner.eviction.touch(&shard.eviction, &slot.eviction);
                     Counters::bump(&shard.counters.hits);
                     inner.emit(EventKind::Hit, &slot.key);
                     return Some(slot.value.clone());
@@ -147,7 +147,7 @@ where
         let now = inner.now_for(at_start, &slot.expiry);
         match X::read_exclusive(&mut slot.expiry, now) {
             Read::Live => {
-                inner.eviction.touch(&slot.eviction);
+                inner.eviction.touch(&shard.eviction, &slot.eviction);
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
                 Some(slot.value.clone())
@@ -159,13 +159,16 @@ where
                     .remove(shard, &mut table, at, EventKind::Consumed)
                     .expect("the entry just read is in its table");
                 drop(table);
+                inner.tell_removed(&slot);
                 Some(slot.value)
             }
             Read::Expired => {
                 let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
                 inner.miss(shard, key);
                 drop(table);
-                drop(slot);
+                if let Some(slot) = slot {
+                    inner.tell_removed(&slot);
+                }
                 None
             }
         }
@@ -200,7 +203,9 @@ where
         }
         let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
         drop(table);
-        drop(slot);
+        if let Some(slot) = slot {
+            inner.tell_removed(&slot);
+        }
         false
     }
 
@@ -227,7 +232,9 @@ where
         };
         let slot = inner.remove(shard, &mut table, at, why);
         drop(table);
-        drop(slot);
+        if let Some(slot) = slot {
+            inner.tell_removed(&slot);
+        }
         live
     }
 
@@ -281,7 +288,8 @@ where
         inner.expiry.reclaim(now, usize::MAX, &host)
     }
 
-    /// Removes every entry (counted by no counter; listeners see `Cleared`).
+    /// Removes every entry (counted by no counter; listeners see `Cleared`). The policies drop
+    /// their records of them at once.
     pub fn clear(&self) {
         let inner = &*self.inner;
         for shard in inner.shards.iter() {
@@ -296,6 +304,9 @@ where
             drop(table);
             drop(slots);
         }
+        let host = HostCall::new(inner);
+        inner.expiry.cleared(&host);
+        inner.eviction.cleared(&host);
     }
 
     /// The store's current time in nanoseconds on its clock (never going backwards).

@@ -23,6 +23,9 @@ mod linearizability;
 mod thrash;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod recency;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod events;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
