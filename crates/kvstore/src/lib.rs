@@ -81,7 +81,7 @@
 mod any;
 mod global;
 
-pub use any::{AnyStore, Value};
+pub use any::{AnyStore, Value, WrongType};
 #[cfg(feature = "metrics")]
 pub use global::publish_metrics;
 #[cfg(feature = "ttl")]
@@ -94,7 +94,7 @@ pub use global::{
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
-    Listener, ManualClock, Metrics, StoreBuilder, SystemClock, infallible,
+    Listener, ManualClock, Metrics, Refused, StoreBuilder, SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;

@@ -21,6 +21,7 @@ mod time;
 mod validate;
 
 pub use builder::StoreBuilder;
+pub use ops::Refused;
 pub use sync::DefaultHashBuilder;
 
 type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;

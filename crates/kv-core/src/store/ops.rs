@@ -12,6 +12,18 @@ use crate::policy::{Capacity, EntryRef, EventKind, Eviction, Expiry, Listener, R
 use crate::sync;
 use crate::table::Slot;
 
+/// The answer of [`Store::get_accepted`] for a live value the caller refused: nothing was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the stored value is not one the caller accepts; nothing was read")
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// What a `put` found under its key.
 enum Displaced<T> {
     Nothing,
@@ -107,7 +119,38 @@ where
     /// Returns a clone of the value if `key` holds a live entry. A hit tells both policies: the
     /// expiry policy may refresh a sliding TTL or spend a read budget (the last read removes
     /// the entry), and it is a use for eviction.
+    #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+        V: Clone,
+    {
+        match self.get_accepted(key, |_| true) {
+            Ok(value) => value,
+            Err(Refused) => None,
+        }
+    }
+
+    /// A `get` of a value that `accept` takes (a value of the type the caller expects, say).
+    /// For a value it refuses (live, or expired and not yet reclaimed) nothing happens: no hit
+    /// or miss, no read budget spent, no sliding refresh, no use, no reclaim; the answer is
+    /// `Err(Refused)`. Otherwise it is a `get`.
+    ///
+    /// ```
+    /// use kv_core::{Refused, Store};
+    ///
+    /// let store: Store<String, i64> = Store::new();
+    /// store.put("n".into(), -1);
+    /// assert_eq!(store.get_accepted("n", |v| *v >= 0), Err(Refused));
+    /// assert_eq!(store.metrics().hits + store.metrics().misses, 0); // not a read
+    /// assert_eq!(store.get_accepted("n", |_| true), Ok(Some(-1)));
+    /// ```
+    pub fn get_accepted<Q>(
+        &self,
+        key: &Q,
+        accept: impl Fn(&V) -> bool,
+    ) -> Result<Option<V>, Refused>
     where
         K: Borrow<Q>,
         Q: KeyQuery<K> + ?Sized,
@@ -124,15 +167,16 @@ where
                     // Reported under the lock, so a put that follows is reported after it.
                     inner.miss(shard, key);
                     drop(table);
-                    return None;
+                    return Ok(None);
                 }
+                Some((_, slot)) if !accept(&slot.value) => return Err(Refused),
                 Some((_, slot))
                     if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
                 {
                     inner.eviction.touch(&shard.eviction, &slot.eviction);
                     Counters::bump(&shard.counters.hits);
                     inner.emit(EventKind::Hit, &slot.key);
-                    return Some(slot.value.clone());
+                    return Ok(Some(slot.value.clone()));
                 }
                 Some(_) => {}
             }
@@ -142,10 +186,13 @@ where
         let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
             inner.miss(shard, key);
             drop(table);
-            return None;
+            return Ok(None);
         };
+        if !accept(&slot.value) {
+            return Err(Refused); // replaced by a value the caller refuses while we waited
+        }
         let now = inner.now_for(at_start, &slot.expiry);
-        match X::read_exclusive(&mut slot.expiry, now) {
+        Ok(match X::read_exclusive(&mut slot.expiry, now) {
             Read::Live => {
                 inner.eviction.touch(&shard.eviction, &slot.eviction);
                 Counters::bump(&shard.counters.hits);
@@ -171,7 +218,7 @@ where
                 }
                 None
             }
-        }
+        })
     }
 
     /// Whether `key` holds a live entry. Not a read: no hit or miss, nothing told to the
