@@ -144,7 +144,7 @@ fn test(args: &[String]) -> Result {
         )?;
     }
     run(
-        "metrics export (kv-metrics and the facade with feature `metrics`)",
+        "metrics export and artifacts (features `metrics` and `json`)",
         cargo().args([
             "test",
             "-p",
@@ -152,11 +152,25 @@ fn test(args: &[String]) -> Result {
             "-p",
             "kvstore",
             "--features",
-            "kv-metrics/metrics,kvstore/metrics",
+            "kv-metrics/metrics,kvstore/metrics,kvstore/json",
             "--locked",
             "--test",
             "it",
+            "--",
             "export",
+            "artifacts",
+        ]),
+    )?;
+    run(
+        "facade doctests with feature `json`",
+        cargo().args([
+            "test",
+            "-p",
+            "kvstore",
+            "--features",
+            "json",
+            "--locked",
+            "--doc",
         ]),
     )?;
     run(

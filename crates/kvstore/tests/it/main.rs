@@ -34,6 +34,9 @@ mod reuse;
 #[cfg(all(not(kv_loom), feature = "metrics"))]
 mod export;
 
+#[cfg(all(not(kv_loom), feature = "json"))]
+mod artifacts;
+
 #[cfg(kv_loom)]
 mod loom;
 
