@@ -40,10 +40,14 @@ mod script;
 pub mod stream;
 mod syntax;
 
-pub use artifacts::{Totals, case_paths, folder as artifact_folder};
-pub use case::{CaseRun, Failure, Outcome, Snapshot, run_case};
-pub use discover::{Source, discover, is_case_file_name, read_text};
-pub use error::{Error, FileError};
+pub use artifacts::{Totals, case_paths, folder as artifact_folder, is_artifact_name};
+pub use case::{
+    CaseBackend, CaseRun, CaseStore, Failure, InMemory, Outcome, Snapshot, run_case, run_case_on,
+};
+pub use discover::{
+    Discovery, Source, discover, is_case_file_name, is_searched_folder_name, read_text,
+};
+pub use error::{Error, FileError, NoCases};
 pub use parse::{
     Case, CaseFile, DEFAULT_TIMEOUT, GetExpect, KvSpec, MetricsExpect, Op, RuntimeSpec, Step,
     parse_file,
