@@ -15,9 +15,14 @@ use crate::runner::{CaseResult, Observer, Plan, Summary};
 /// Most redraws of the bar per second.
 const REDRAWS_PER_SECOND: u8 = 20;
 
-/// The bar: a fixed-width gauge, the count, and the running case in whatever width is left
-/// (cut to fit, so the line never wraps on a terminal wide enough for the count).
+/// The bar: a fixed-width gauge, the count, and the running case in whatever width is left (cut
+/// to fit, so the line never wraps).
 const TEMPLATE: &str = "[{bar:20}] {pos}/{len} {wide_msg}";
+/// On a terminal too narrow for the gauge and a useful part of the case's name: the count and
+/// what room is left.
+const NARROW_TEMPLATE: &str = "{pos}/{len} {wide_msg}";
+/// Columns below which the gauge gives way to the count.
+const NARROW: u16 = 60;
 
 /// Writes the human report to `out`.
 pub struct HumanReport<W: Write> {
@@ -86,7 +91,15 @@ impl<W: Write> Observer for HumanReport<W> {
         );
         let _ = self.out.flush();
         if self.want_bar {
-            let style = ProgressStyle::with_template(TEMPLATE)
+            let width = console::Term::stdout()
+                .size_checked()
+                .map_or(80, |(_, w)| w);
+            let template = if width < NARROW {
+                NARROW_TEMPLATE
+            } else {
+                TEMPLATE
+            };
+            let style = ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("#>-");
             let target = ProgressDrawTarget::stdout_with_hz(REDRAWS_PER_SECOND);

@@ -9,3 +9,4 @@ mod malformed;
 mod parser_fuzz;
 mod snapshots;
 mod support;
+mod terminal;
