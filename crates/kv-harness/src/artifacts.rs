@@ -59,10 +59,12 @@ pub(crate) fn write_case(
     write(&dump_path, &DumpRecord::new(&snapshot.keys, now))
 }
 
-/// Whether `name` is one the harness gives its artifacts (`*.metrics.json`, `*.dump.json`), or its
-/// write probe.
+/// Whether `name` is one the harness gives its artifacts (`metrics.json`, `dump.json`,
+/// `*.metrics.json`, `*.dump.json`), or its write probe.
 pub fn is_artifact_name(name: &str) -> bool {
-    name.ends_with(".metrics.json")
+    name == "metrics.json"
+        || name == "dump.json"
+        || name.ends_with(".metrics.json")
         || name.ends_with(".dump.json")
         || name.starts_with(".kv-harness-probe-")
 }
