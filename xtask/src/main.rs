@@ -3,7 +3,8 @@
 //! - `test`: everything CI checks: formatting, the sync-facade rule (clippy's `disallowed_types`
 //!   in a loom build), clippy with warnings denied,
 //!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
-//!   unreferenced snapshots rejected, the loom models, and the harness on the example cases.
+//!   unreferenced snapshots rejected, `cargo doc` with warnings denied, the loom models, and the
+//!   harness on the example cases.
 //! - `loom`: only the loom models.
 //!
 //! Plain `std::process::Command`; no dependencies, so it builds in seconds.
@@ -54,7 +55,8 @@ const HELP: &str = "usage: cargo xtask <command>
 
 commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
-           insta snapshots (CI mode), loom models, harness on examples/cases
+           insta snapshots (CI mode), cargo doc -D warnings, loom models, harness on
+           examples/cases
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
@@ -127,6 +129,12 @@ fn test(args: &[String]) -> Result {
         ]),
     )?;
     snapshot_tests()?;
+    run(
+        "docs (rustdoc warnings denied)",
+        cargo()
+            .args(["doc", "--no-deps", "--workspace", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     for features in ["ttl", "lru"] {
         run(
             &format!("tests, facade with only `{features}`"),

@@ -71,10 +71,10 @@ pub struct TestArgs {
     /// Per-case artifacts for every case, and the process-level artifacts.
     #[arg(short, long)]
     pub verbose: bool,
-    /// The process-level <OUT>/test/kv/metrics.json.
+    /// The process-level metrics.json (in test/kv under the --out folder).
     #[arg(long)]
     pub kv_metrics: bool,
-    /// The process-level <OUT>/test/kv/dump.json.
+    /// The process-level dump.json (in test/kv under the --out folder).
     #[arg(long)]
     pub kv_dump: bool,
     /// N worker threads; results are still reported in file order.
@@ -83,7 +83,7 @@ pub struct TestArgs {
     /// Stop starting cases after the first failure.
     #[arg(long)]
     pub failfast: bool,
-    /// The build folder; artifacts go under <OUT>/test/kv/.
+    /// The build folder; artifacts go in its test/kv folder.
     #[arg(long, value_name = "DIR", default_value = "build")]
     pub out: PathBuf,
     /// Pass when no case is found (by default that is an error, exit status 2).
