@@ -187,3 +187,54 @@ fn the_progress_bar_is_absent_when_stdout_is_not_a_terminal() {
             .contains("\nok   examples/cases/basics_test.kv:2 put_get_del\n")
     );
 }
+
+#[test]
+fn the_progress_bar_redraws_at_most_20_times_a_second() {
+    // `script` gives the run a pseudo-terminal and hands back every byte it wrote.
+    let available = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!(
+            "skipped: `script` (util-linux) is not installed, so there is no terminal to count redraws on"
+        );
+        return;
+    }
+    // Many quick cases: without a limit each would redraw the bar at least once.
+    let dir = scratch("redraws");
+    let cases = 20_000;
+    let mut text = String::new();
+    for i in 0..cases {
+        text.push_str(&format!(
+            "#pragma test:case c{i}\n#pragma test:step put key=k{i} value=v\n"
+        ));
+    }
+    fs::write(dir.join("many_test.kv"), text).unwrap();
+    let command = format!(
+        "stty cols 80 rows 24; '{}' test '{}' --out '{}'",
+        env!("CARGO_BIN_EXE_kv-harness"),
+        dir.display(),
+        dir.join("out").display()
+    );
+    let started = Instant::now();
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script runs");
+    let seconds = started.elapsed().as_secs_f64();
+    let raw = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{raw}");
+    assert!(raw.contains(&format!("{cases} passed, 0 failed")), "{raw}");
+    // Every redraw starts by clearing the bar's line.
+    let redraws = raw.matches("\x1b[2K").count();
+    assert!(redraws > 0, "no bar was drawn:\n{raw}");
+    // 20 a second, plus the burst the rate limiter allows at the start.
+    let limit = (20.0 * seconds).ceil() as usize + 25;
+    assert!(
+        redraws <= limit,
+        "{redraws} redraws in {seconds:.1} s for {cases} cases (at most {limit})"
+    );
+    eprintln!("{redraws} redraws in {seconds:.1} s for {cases} cases (at most {limit})");
+}
