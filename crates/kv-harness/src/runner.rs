@@ -6,8 +6,8 @@
 //! passing cases only when [`Options::keep_passed`] asks for them, the run's keys only when the
 //! process-level dump is due.
 //!
-//! sync-facade: exempt. The worker counters, the stop flag and the shared backend are the
-//! harness's bookkeeping, not store state; loom never models the harness, so they are std's.
+//! The worker counters, the stop flag and the shared backend are std's, not `kv_core::sync`'s:
+//! they are the harness's bookkeeping, not store state, and loom never models the harness.
 
 use std::any::Any;
 use std::collections::HashMap;
