@@ -18,16 +18,17 @@ use crate::runtime;
 /// use std::time::Duration;
 /// use kv_harness::{CaseBackend, CaseStore, InMemory};
 ///
-/// /// The in-memory store, with a namespace prefix checked (a stand-in for a remote backend).
-/// struct Checked;
+/// /// Where a remote backend would connect and clear namespace `ns`, this one hands the case
+/// /// an in-memory store.
+/// struct Delegating;
 ///
-/// impl CaseBackend for Checked {
+/// impl CaseBackend for Delegating {
 ///     fn open(&self, ns: &str) -> Result<CaseStore, kvstore::BoxError> {
 ///         InMemory.open(ns)
 ///     }
 /// }
 ///
-/// let store = Checked.open("auth/tokens")?;
+/// let store = Delegating.open("auth/tokens")?;
 /// (store.advance)(Duration::from_secs(1))?;
 /// assert!(store.store.keys()?.is_empty());
 /// # Ok::<(), kvstore::BoxError>(())
