@@ -3,7 +3,8 @@
 //! - `test`: everything CI checks: formatting, the sync-facade rule (clippy's `disallowed_types`
 //!   in a loom build), clippy with warnings denied,
 //!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
-//!   unreferenced snapshots rejected, the loom models, and the harness on the example cases.
+//!   unreferenced snapshots rejected, the loom models, the harness on the example cases, and
+//!   `cargo doc` with warnings denied.
 //! - `loom`: only the loom models.
 //!
 //! Plain `std::process::Command`; no dependencies, so it builds in seconds.
@@ -54,7 +55,8 @@ const HELP: &str = "usage: cargo xtask <command>
 
 commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
-           insta snapshots (CI mode), loom models, harness on examples/cases
+           insta snapshots (CI mode), loom models, harness on examples/cases,
+           cargo doc -D warnings
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
@@ -188,7 +190,13 @@ fn test(args: &[String]) -> Result {
     if !quick {
         loom()?;
     }
-    Ok(())
+    // Last, so a documentation slip does not hide what the steps above would find.
+    run(
+        "docs (rustdoc warnings denied)",
+        cargo()
+            .args(["doc", "--no-deps", "--workspace", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )
 }
 
 /// All tests and doctests, with insta in CI mode: no snapshot is written, a changed one fails, and

@@ -1,12 +1,85 @@
-//! Running one case: a fresh store on a fresh manual clock, the `test:kv` puts, the steps in file
-//! order, the runtime stand-in, the `test:kv` gets, and a snapshot of the store at the end.
+//! Running one case: a fresh store from the run's [`CaseBackend`], the `test:kv` puts, the steps
+//! in file order, the runtime stand-in, the `test:kv` gets, and a snapshot of the store at the end.
+//! The store is driven only through the store trait ([`kvstore::Backend`]), so any backend that
+//! implements it can run the case files.
 
 use std::time::{Duration, Instant};
 
-use kvstore::{ManualClock, Metrics, Store};
+use kvstore::{BoxError, Boxed, DynBackend, ManualClock, Metrics, PutOptions, Store};
 
 use crate::parse::{Case, CaseFile, GetExpect, MetricsExpect, Op, Step};
 use crate::runtime;
+
+/// Opens the stores cases run on: one fresh, empty store per case. The in-memory [`InMemory`] is
+/// the default; another backend (a Redis server, say) implements this trait and is handed to the
+/// runner in [`Options::backend`](crate::Options::backend).
+///
+/// ```
+/// use std::time::Duration;
+/// use kv_harness::{CaseBackend, CaseStore, InMemory};
+///
+/// /// Where a remote backend would connect and clear namespace `ns`, this one hands the case
+/// /// an in-memory store.
+/// struct Delegating;
+///
+/// impl CaseBackend for Delegating {
+///     fn open(&self, ns: &str) -> Result<CaseStore, kvstore::BoxError> {
+///         InMemory.open(ns)
+///     }
+/// }
+///
+/// let store = Delegating.open("auth/tokens")?;
+/// (store.advance)(Duration::from_secs(1))?;
+/// assert!(store.store.keys()?.is_empty());
+/// # Ok::<(), kvstore::BoxError>(())
+/// ```
+pub trait CaseBackend: Send + Sync {
+    /// A fresh, empty store for one case (in namespace `ns`, `""` for the default store), with the
+    /// means to move its clock. An error fails that case with the error's message.
+    fn open(&self, ns: &str) -> Result<CaseStore, BoxError>;
+}
+
+/// One case's store, as a [`CaseBackend`] opens it.
+pub struct CaseStore {
+    /// The store, seen only through the store trait.
+    pub store: Box<DynBackend<String, String, PutOptions>>,
+    /// Moves the store's clock forward (`#pragma test:step advance by=...`).
+    pub advance: Box<dyn Fn(Duration) -> Result<(), BoxError> + Send>,
+}
+
+impl std::fmt::Debug for CaseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseStore").finish_non_exhaustive()
+    }
+}
+
+/// The default backend: a fresh in-memory [`kvstore::Store`] on its own [`ManualClock`] (starting
+/// at zero) per case, never the process-global registry, so results and artifacts do not depend
+/// on which worker ran which case first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InMemory;
+
+/// Shards of a case's in-memory store: the store's own minimum default.
+const CASE_SHARDS: usize = 16;
+
+impl CaseBackend for InMemory {
+    fn open(&self, _ns: &str) -> Result<CaseStore, BoxError> {
+        let clock = ManualClock::new();
+        // A fixed shard count: the default asks the OS how many cores there are (a dozen system
+        // calls), which dominated a case's cost. A case drives its store from one thread.
+        let store: Store<String, String> = Store::builder()
+            .shards(CASE_SHARDS)
+            .clock(clock.clone())
+            .build();
+        Ok(CaseStore {
+            store: Box::new(Boxed(store)),
+            advance: Box::new(move |by| {
+                clock.advance(by);
+                Ok(())
+            }),
+        })
+    }
+}
 
 /// How a case ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,41 +127,75 @@ pub struct CaseRun {
     pub snapshot: Snapshot,
 }
 
-/// Runs `case` of `file` on its own fresh store and manual clock.
+/// Runs `case` of `file` on its own fresh in-memory store and manual clock ([`InMemory`]).
 pub fn run_case(file: &CaseFile, case: &Case) -> CaseRun {
+    run_case_on(&InMemory, file, case)
+}
+
+/// Runs `case` of `file` on a fresh store opened by `backend` for the file's namespace. A backend
+/// error (opening the store, or any operation) fails the case with the backend's message; it never
+/// panics.
+pub fn run_case_on(backend: &dyn CaseBackend, file: &CaseFile, case: &Case) -> CaseRun {
     let started = Instant::now();
-    let clock = ManualClock::new();
-    // A fresh store per case, never the process-global registry: results and artifacts must not
-    // depend on which worker ran which case first.
-    let store: Store<String, String> = Store::builder().clock(clock.clone()).build();
-    let outcome = match drive(file, case, &store, &clock) {
-        Ok(()) => Outcome::Passed,
-        Err(f) => Outcome::Failed(f),
+    let ns = &file.kv.ns;
+    let opened = backend.open(ns).map_err(|e| Failure {
+        line: case.line,
+        directive: format!("test:case {}", case.name),
+        message: format!("the backend could not open a store for namespace `{ns}`: {e}"),
+        expected: "a fresh, empty store".into(),
+        actual: "a backend error".into(),
+    });
+    let (outcome, snapshot) = match opened {
+        Err(f) => (Outcome::Failed(f), Snapshot::empty(ns)),
+        Ok(case_store) => {
+            let outcome = match drive(file, case, &case_store) {
+                Ok(()) => Outcome::Passed,
+                Err(f) => Outcome::Failed(f),
+            };
+            // The store as the case left it; a backend that cannot say shows an empty one.
+            let snapshot = match case_store.store.dump() {
+                Ok(dump) => Snapshot {
+                    ns: ns.clone(),
+                    metrics: dump.metrics,
+                    keys: dump.keys,
+                },
+                Err(_) => Snapshot::empty(ns),
+            };
+            (outcome, snapshot)
+        }
     };
-    let mut keys = store.keys();
-    keys.sort();
     CaseRun {
         outcome,
         duration: started.elapsed(),
-        snapshot: Snapshot {
-            ns: file.kv.ns.clone(),
-            metrics: store.metrics(),
-            keys,
-        },
+        snapshot,
     }
 }
 
-fn drive(
-    file: &CaseFile,
-    case: &Case,
-    store: &Store<String, String>,
-    clock: &ManualClock,
-) -> Result<(), Failure> {
+impl Snapshot {
+    fn empty(ns: &str) -> Self {
+        Self {
+            ns: ns.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+fn drive(file: &CaseFile, case: &Case, cs: &CaseStore) -> Result<(), Failure> {
+    let store = &*cs.store;
+    let setup = |e: BoxError| Failure {
+        line: file.kv.line.unwrap_or(case.line),
+        directive: "test:kv".into(),
+        message: format!("the backend failed: {e}"),
+        expected: "no backend error".into(),
+        actual: "a backend error".into(),
+    };
     for (k, v) in &file.kv.puts {
-        store.put(k.clone(), v.clone());
+        store
+            .put(k.clone(), v.clone(), &PutOptions::default())
+            .map_err(setup)?;
     }
     for step in &case.steps {
-        apply(step, store, clock)?;
+        apply(step, cs)?;
     }
     runtime::run(&file.runtime).map_err(|m| Failure {
         line: file.runtime.line.unwrap_or(case.line),
@@ -99,12 +206,13 @@ fn drive(
     })?;
     for k in &file.kv.gets {
         // Read for the side effects on the counters only, as in the original.
-        let _ = store.get(k.as_str());
+        store.get(k).map_err(setup)?;
     }
     Ok(())
 }
 
-fn apply(step: &Step, store: &Store<String, String>, clock: &ManualClock) -> Result<(), Failure> {
+fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
+    let store = &*cs.store;
     let fail = |message: String, expected: String, actual: String| Failure {
         line: step.line,
         directive: step.text.clone(),
@@ -112,16 +220,25 @@ fn apply(step: &Step, store: &Store<String, String>, clock: &ManualClock) -> Res
         expected,
         actual,
     };
+    let backend = |e: BoxError| Failure {
+        line: step.line,
+        directive: step.text.clone(),
+        message: format!("the backend failed: {e}"),
+        expected: "no backend error".into(),
+        actual: "a backend error".into(),
+    };
     match &step.op {
         Op::Put {
             key,
             value,
             options,
         } => {
-            store.put_with(key.clone(), value.clone(), options);
+            store
+                .put(key.clone(), value.clone(), options)
+                .map_err(backend)?;
         }
         Op::Get { key, expect } => {
-            let got = store.get(key.as_str());
+            let got = store.get(key).map_err(backend)?;
             let want = match expect {
                 None => return Ok(()),
                 Some(GetExpect::Value(v)) => Some(v),
@@ -136,7 +253,7 @@ fn apply(step: &Step, store: &Store<String, String>, clock: &ManualClock) -> Res
             }
         }
         Op::Has { key, expect } => {
-            let got = store.has(key.as_str());
+            let got = store.has(key).map_err(backend)?;
             if got != *expect {
                 return Err(fail(
                     format!("has `{key}` was {got}"),
@@ -146,7 +263,7 @@ fn apply(step: &Step, store: &Store<String, String>, clock: &ManualClock) -> Res
             }
         }
         Op::Del { key, expect } => {
-            let got = store.del(key.as_str());
+            let got = store.del(key).map_err(backend)?;
             if expect.is_some_and(|want| want != got) {
                 return Err(fail(
                     format!("del `{key}` returned {got}"),
@@ -155,24 +272,24 @@ fn apply(step: &Step, store: &Store<String, String>, clock: &ManualClock) -> Res
                 ));
             }
         }
-        Op::Keys { expect } => {
-            let mut got = store.keys();
+        Op::Keys { expect, written } => {
+            let mut got = store.keys().map_err(backend)?;
             got.sort();
             if got != *expect {
                 return Err(fail(
                     "the live keys differ".into(),
-                    show_keys(expect),
+                    show_written_keys(written),
                     show_keys(&got),
                 ));
             }
         }
-        Op::Advance { by } => clock.advance(*by),
-        Op::Capacity { n } => store.set_capacity(*n),
+        Op::Advance { by } => (cs.advance)(*by).map_err(backend)?,
+        Op::Capacity { n } => store.set_capacity(*n).map_err(backend)?,
         Op::Purge => {
-            store.purge_expired();
+            store.purge_expired().map_err(backend)?;
         }
         Op::Metrics(want) => {
-            let got = store.metrics();
+            let got = store.metrics().map_err(backend)?;
             if let Some((expected, actual)) = compare_metrics(want, &got) {
                 return Err(fail("the counters differ".into(), expected, actual));
             }
@@ -185,6 +302,15 @@ fn show_value(v: Option<&String>) -> String {
     match v {
         Some(v) => format!("{v:?}"),
         None => "a miss (no live entry)".into(),
+    }
+}
+
+/// A `keys` expectation as the directive wrote it (its order and spacing), quoted.
+fn show_written_keys(written: &str) -> String {
+    if written.trim().is_empty() {
+        format!("{written:?} (no keys)")
+    } else {
+        format!("{written:?}")
     }
 }
 
