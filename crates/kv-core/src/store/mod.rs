@@ -1,5 +1,5 @@
-//! The sharded store: its shards and their books. The operations are in [`ops`](self::ops), the
-//! builder in [`builder`](self::builder), time in `time`, what policies may ask of the store in
+//! The sharded store: its shards and their books. The operations are in `ops`, the
+//! builder in `builder`, time in `time`, what policies may ask of the store in
 //! `host`, the self-check in `validate`, and the store trait's implementation in `contract`.
 
 use std::fmt;
