@@ -3,9 +3,10 @@
 //! - `test`: everything CI checks: formatting, the sync-facade rule (clippy's `disallowed_types`
 //!   in a loom build), clippy with warnings denied,
 //!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
-//!   unreferenced snapshots rejected, the loom models, and the harness on the example cases; the
-//!   Redis backend's tests and the example cases also run on a real `redis-server` and a
-//!   three-master Redis Cluster that it starts on loopback ports (and stops, also on failure).
+//!   unreferenced snapshots rejected, the loom models, the harness on the example cases, and
+//!   `cargo doc` with warnings denied; the Redis backend's tests and the example cases also run
+//!   on a real `redis-server` and a three-master Redis Cluster that it starts on loopback ports
+//!   (and stops, also on failure).
 //! - `loom`: only the loom models.
 //!
 //! Plain `std::process::Command`; no dependencies, so it builds in seconds.
@@ -57,9 +58,9 @@ const HELP: &str = "usage: cargo xtask <command>
 
 commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
-           insta snapshots (CI mode), loom models, harness on examples/cases; starts a
-           redis-server and a 3-master cluster on loopback for kv-redis and the harness
-           (needs `apt-get install redis-server redis-tools`)
+           insta snapshots (CI mode), loom models, harness on examples/cases,
+           cargo doc -D warnings; starts a redis-server and a 3-master cluster on
+           loopback for kv-redis and the harness (`apt-get install redis-server redis-tools`)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
            --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts
@@ -152,7 +153,7 @@ fn test(args: &[String]) -> Result {
         )?;
     }
     run(
-        "metrics export (kv-metrics and the facade with feature `metrics`)",
+        "metrics export and artifacts (features `metrics` and `json`)",
         cargo().args([
             "test",
             "-p",
@@ -160,11 +161,25 @@ fn test(args: &[String]) -> Result {
             "-p",
             "kvstore",
             "--features",
-            "kv-metrics/metrics,kvstore/metrics",
+            "kv-metrics/metrics,kvstore/metrics,kvstore/json",
             "--locked",
             "--test",
             "it",
+            "--",
             "export",
+            "artifacts",
+        ]),
+    )?;
+    run(
+        "facade doctests with feature `json`",
+        cargo().args([
+            "test",
+            "-p",
+            "kvstore",
+            "--features",
+            "json",
+            "--locked",
+            "--doc",
         ]),
     )?;
     run(
@@ -202,7 +217,13 @@ fn test(args: &[String]) -> Result {
     if !quick {
         loom()?;
     }
-    Ok(())
+    // Last, so a documentation slip does not hide what the steps above would find.
+    run(
+        "docs (rustdoc warnings denied)",
+        cargo()
+            .args(["doc", "--no-deps", "--workspace", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )
 }
 
 /// All tests and doctests, with insta in CI mode: no snapshot is written, a changed one fails, and

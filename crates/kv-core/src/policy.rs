@@ -93,7 +93,8 @@ pub enum Read {
 pub trait ExpiryHost<S> {
     /// Entries held now (expired ones not yet reclaimed included).
     fn stored(&self) -> usize;
-    /// Shows the policy the entry's state under its shard's exclusive lock; on
+    /// Shows the policy the entry's state under its shard's lock (shared, and exclusive again before
+    /// a removal: what a policy judges by must only move one way, as deadlines and stamps do); on
     /// [`Verdict::Remove`] reclaims it (one Expiration).
     fn reclaim_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&S) -> Verdict) -> Probe;
     /// Calls `f` with every stored entry and its state, each shard under its exclusive lock (so
@@ -106,7 +107,8 @@ pub trait ExpiryHost<S> {
 pub trait EvictionHost<S> {
     /// Entries held now (expired ones not yet reclaimed included).
     fn stored(&self) -> usize;
-    /// Shows the policy the entry's state under its shard's exclusive lock; on
+    /// Shows the policy the entry's state under its shard's lock (shared, and exclusive again before
+    /// a removal: what a policy judges by must only move one way, as deadlines and stamps do); on
     /// [`Verdict::Remove`] evicts it (one Eviction) if the store still holds more than
     /// `capacity` entries, and answers [`Probe::Enough`] otherwise. The count is checked under
     /// the victim's lock, so a concurrent removal elsewhere never leads to an eviction that was
@@ -162,6 +164,12 @@ pub trait Expiry: Send + Sync + 'static {
     fn may_have_expired(&self, now: u64) -> bool;
     /// Reclaims up to `limit` expired entries; returns how many.
     fn reclaim(&self, now: u64, limit: usize, host: &dyn ExpiryHost<Self::State>) -> usize;
+    /// An entry left the store by a way the policy did not drive (`del`, a read that used it
+    /// up or found it expired, a `put` over it), after its shard lock was released: a policy
+    /// that keeps records reclaims those of removed entries in time proportional to removals.
+    fn removed(&self, note: Self::Note, host: &dyn ExpiryHost<Self::State>);
+    /// The store was cleared (after its shards were emptied): drop every record at once.
+    fn cleared(&self, host: &dyn ExpiryHost<Self::State>);
     /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
     fn validate(&self, host: &dyn ExpiryHost<Self::State>) -> Result<(), String>;
 }
@@ -170,18 +178,25 @@ pub trait Expiry: Send + Sync + 'static {
 pub trait Eviction: Send + Sync + 'static {
     /// Per-entry state, stored in the entry.
     type State: Send + Sync;
+    /// Per-shard state, stored beside the shard's lock (whose cache line every operation on the
+    /// shard writes already), so a use can update it without touching a line other shards share.
+    type Shard: Default + Send + Sync;
     /// What the policy needs to know of a new entry after the store took it in.
     type Note: Copy;
 
-    /// The state of a new entry (a put is a use).
-    fn new_state(&self) -> Self::State;
+    /// The state of a new entry in a shard with this state (a put is a use).
+    fn new_state(&self, shard: &Self::Shard) -> Self::State;
     /// What [`Eviction::inserted`] will need of the entry.
     fn note(state: &Self::State) -> Self::Note;
-    /// Marks a use (a successful `get`), under the shard's shared lock.
-    fn touch(&self, state: &Self::State);
+    /// Marks a use (a successful `get`) of an entry of this shard, under its shared lock.
+    fn touch(&self, shard: &Self::Shard, state: &Self::State);
     /// The store took in a new entry (after releasing its shard lock): the policy records it and
     /// evicts while the store is over capacity.
     fn inserted(&self, entry: EntryRef, note: Self::Note, host: &dyn EvictionHost<Self::State>);
+    /// An entry left the store by a way the policy did not drive (see [`Expiry::removed`]).
+    fn removed(&self, note: Self::Note, host: &dyn EvictionHost<Self::State>);
+    /// The store was cleared (after its shards were emptied): drop every record at once.
+    fn cleared(&self, host: &dyn EvictionHost<Self::State>);
     /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
     fn validate(&self, host: &dyn EvictionHost<Self::State>) -> Result<(), String>;
 }
@@ -242,6 +257,9 @@ impl Expiry for NoExpiry {
     fn reclaim(&self, _: u64, _: usize, _: &dyn ExpiryHost<()>) -> usize {
         0
     }
+    #[inline]
+    fn removed(&self, _: (), _: &dyn ExpiryHost<()>) {}
+    fn cleared(&self, _: &dyn ExpiryHost<()>) {}
     fn validate(&self, _: &dyn ExpiryHost<()>) -> Result<(), String> {
         Ok(())
     }
@@ -253,16 +271,20 @@ pub struct NoEviction;
 
 impl Eviction for NoEviction {
     type State = ();
+    type Shard = ();
     type Note = ();
 
     #[inline]
-    fn new_state(&self) {}
+    fn new_state(&self, _: &()) {}
     #[inline]
     fn note(_: &()) {}
     #[inline]
-    fn touch(&self, _: &()) {}
+    fn touch(&self, _: &(), _: &()) {}
     #[inline]
     fn inserted(&self, _: EntryRef, _: (), _: &dyn EvictionHost<()>) {}
+    #[inline]
+    fn removed(&self, _: (), _: &dyn EvictionHost<()>) {}
+    fn cleared(&self, _: &dyn EvictionHost<()>) {}
     fn validate(&self, _: &dyn EvictionHost<()>) -> Result<(), String> {
         Ok(())
     }

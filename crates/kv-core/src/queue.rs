@@ -227,6 +227,25 @@ impl LazyQueue {
         }
     }
 
+    /// Rebuilds at once if dead records outnumber live entries (see
+    /// [`LazyQueue::compact_if_sparse`]): for a policy told of removals the queue never reaches.
+    pub fn compact_now_if_sparse(
+        &mut self,
+        live: impl FnOnce() -> usize,
+        scan: impl FnOnce(&mut dyn FnMut(EntryRef, u64)),
+    ) {
+        self.calls_since_check = RECHECK_EVERY;
+        self.compact_if_sparse(live, scan);
+    }
+
+    /// Drops every record and gives the buffers' memory back (a cleared store), then takes one
+    /// record per entry that `scan` reports (those inserted since).
+    pub fn reset(&mut self, scan: impl FnOnce(&mut dyn FnMut(EntryRef, u64))) {
+        self.buckets.iter_mut().for_each(|b| *b = Vec::new());
+        self.below = BinaryHeap::new();
+        self.rebuild(scan);
+    }
+
     /// Replaces every record with one per entry that `scan` reports.
     pub fn rebuild(&mut self, scan: impl FnOnce(&mut dyn FnMut(EntryRef, u64))) {
         // Straight into the buckets, which keep their buffers: no second copy of the records

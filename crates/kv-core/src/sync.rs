@@ -20,6 +20,22 @@ mod imp {
 
 pub use imp::*;
 
+/// Calls `f` with this thread's own `u64` cell (0 in a new thread). Under loom it is loom's
+/// per-thread storage, so a model's threads each see their own value (they all run on one OS
+/// thread, where a std `thread_local!` would hide races between them).
+#[inline]
+pub fn with_thread_cell<R>(f: impl FnOnce(&std::cell::Cell<u64>) -> R) -> R {
+    #[cfg(not(kv_loom))]
+    std::thread_local! {
+        static CELL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    #[cfg(kv_loom)]
+    loom::thread_local! {
+        static CELL: std::cell::Cell<u64> = std::cell::Cell::new(0);
+    }
+    CELL.with(f)
+}
+
 /// The default hasher: fast, and seeded per store so keys cannot be chosen to collide.
 #[cfg(not(kv_loom))]
 pub type DefaultHashBuilder = foldhash::fast::RandomState;

@@ -1,7 +1,9 @@
 //! The files a run leaves under `<out>/test/kv/`: per case `<file>_<case>.metrics.json` and
 //! `<file>_<case>.dump.json`, and for the run `metrics.json` and `dump.json`. The records and the
-//! atomic writer are `kv-metrics`'; this module only names the files and decides what goes in them.
+//! atomic writer are `kv-metrics`'; this module only names the files, decides what goes in them,
+//! and removes an earlier run's before a run starts.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -57,22 +59,67 @@ pub(crate) fn write_case(
     write(&dump_path, &DumpRecord::new(&snapshot.keys, now))
 }
 
+/// Whether `name` is one the harness gives its artifacts (`metrics.json`, `dump.json`,
+/// `*.metrics.json`, `*.dump.json`), or its write probe.
+pub fn is_artifact_name(name: &str) -> bool {
+    name == "metrics.json"
+        || name == "dump.json"
+        || name.ends_with(".metrics.json")
+        || name.ends_with(".dump.json")
+        || name.starts_with(".kv-harness-probe-")
+}
+
+/// Removes what an earlier run left under `<out>/test/kv/`: every file with an artifact's name
+/// ([`is_artifact_name`]); nothing else (other files, folders) is touched. A missing folder is
+/// fine.
+pub(crate) fn remove_stale(out: &Path) -> Result<(), Error> {
+    let dir = folder(out);
+    let fail = |path: &Path, e: std::io::Error| Error::Output {
+        path: path.to_path_buf(),
+        message: format!(
+            "cannot remove the earlier run's artifact {}: {e} (remove it, or choose another folder with --out DIR)",
+            path.display()
+        ),
+    };
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // A build folder that is a file, say: `prepare` reports it if artifacts are due.
+        Err(_) => return Ok(()),
+    };
+    for entry in entries.flatten() {
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && is_artifact_name(&entry.file_name().to_string_lossy()) {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fail(&path, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The run as a whole: counters summed over every case's store, and every key live at the end of
 /// its case.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Counters and `current_size` summed over the cases' stores at their ends.
     pub metrics: Metrics,
-    /// Every key live at the end of its case, sorted, each once.
-    pub keys: Vec<String>,
+    /// Every key live at the end of its case, each once, in order; collected only when the run
+    /// writes the process-level dump (empty otherwise).
+    pub keys: BTreeSet<String>,
 }
 
 impl Totals {
-    pub(crate) fn add(&mut self, snapshot: &Snapshot) {
+    /// Adds a case's store; its keys only when `keys` (the dump is due). Each key costs one
+    /// ordered-set insert, so a run stays linear in its cases.
+    pub(crate) fn add(&mut self, snapshot: &Snapshot, keys: bool) {
         self.metrics = self.metrics + snapshot.metrics;
-        self.keys.extend(snapshot.keys.iter().cloned());
-        self.keys.sort();
-        self.keys.dedup();
+        if keys {
+            self.keys.extend(snapshot.keys.iter().cloned());
+        }
     }
 }
 

@@ -1,7 +1,7 @@
-//! Running one case: a fresh store from the run's [`CaseBackend`] (on its own manual clock), the
-//! `test:kv` puts, the steps in file order, the runtime stand-in, the `test:kv` gets, and a
-//! snapshot of the store at the end. The store is reached only through the store trait
-//! ([`kvstore::Backend`]), so any backend that implements it runs the case files.
+//! Running one case: a fresh store from the run's [`CaseBackend`], the `test:kv` puts, the steps
+//! in file order, the runtime stand-in, the `test:kv` gets, and a snapshot of the store at the end.
+//! The store is driven only through the store trait ([`kvstore::Backend`]), so any backend that
+//! implements it can run the case files.
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +10,31 @@ use kvstore::{BoxError, Boxed, DynBackend, ManualClock, Metrics, PutOptions, Sto
 use crate::parse::{Case, CaseFile, GetExpect, MetricsExpect, Op, Step};
 use crate::runtime;
 
-/// Opens the stores cases run on: one fresh, empty store per case, with its own manual clock.
-/// [`InMemory`] is the default; `--backend redis://...` uses [`RedisCases`](crate::RedisCases).
+/// Opens the stores cases run on: one fresh, empty store per case. The in-memory [`InMemory`] is
+/// the default; another backend (a Redis server, say) implements this trait and is handed to the
+/// runner in [`Options::backend`](crate::Options::backend).
+///
+/// ```
+/// use std::time::Duration;
+/// use kv_harness::{CaseBackend, CaseStore, InMemory};
+///
+/// /// Where a remote backend would connect and clear namespace `ns`, this one hands the case
+/// /// an in-memory store.
+/// struct Delegating;
+///
+/// impl CaseBackend for Delegating {
+///     fn open(&self, ns: &str) -> Result<CaseStore, kvstore::BoxError> {
+///         InMemory.open(ns)
+///     }
+/// }
+///
+/// let store = Delegating.open("auth/tokens")?;
+/// (store.advance)(Duration::from_secs(1))?;
+/// assert!(store.store.keys()?.is_empty());
+/// # Ok::<(), kvstore::BoxError>(())
+/// ```
 pub trait CaseBackend: Send + Sync {
-    /// A fresh, empty store for one case of namespace `ns` (`""`: the default store), and the
+    /// A fresh, empty store for one case (in namespace `ns`, `""` for the default store), with the
     /// means to move its clock. An error fails that case with the error's message.
     fn open(&self, ns: &str) -> Result<CaseStore, BoxError>;
 }
@@ -26,16 +47,30 @@ pub struct CaseStore {
     pub advance: Box<dyn Fn(Duration) -> Result<(), BoxError> + Send>,
 }
 
-/// The default backend: a fresh in-memory store on its own [`ManualClock`] per case, never the
-/// process-global registry, so results and artifacts do not depend on which worker ran which
-/// case first.
+impl std::fmt::Debug for CaseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseStore").finish_non_exhaustive()
+    }
+}
+
+/// The default backend: a fresh in-memory [`kvstore::Store`] on its own [`ManualClock`] (starting
+/// at zero) per case, never the process-global registry, so results and artifacts do not depend
+/// on which worker ran which case first.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InMemory;
+
+/// Shards of a case's in-memory store: the store's own minimum default.
+const CASE_SHARDS: usize = 16;
 
 impl CaseBackend for InMemory {
     fn open(&self, _ns: &str) -> Result<CaseStore, BoxError> {
         let clock = ManualClock::new();
-        let store: Store<String, String> = Store::builder().clock(clock.clone()).build();
+        // A fixed shard count: the default asks the OS how many cores there are (a dozen system
+        // calls), which dominated a case's cost. A case drives its store from one thread.
+        let store: Store<String, String> = Store::builder()
+            .shards(CASE_SHARDS)
+            .clock(clock.clone())
+            .build();
         Ok(CaseStore {
             store: Box::new(Boxed(store)),
             advance: Box::new(move |by| {
@@ -97,8 +132,9 @@ pub fn run_case(file: &CaseFile, case: &Case) -> CaseRun {
     run_case_on(&InMemory, file, case)
 }
 
-/// Runs `case` of `file` on a fresh store that `backend` opens for the file's namespace. A backend
-/// error (opening the store, or any operation) fails the case with the backend's message.
+/// Runs `case` of `file` on a fresh store opened by `backend` for the file's namespace. A backend
+/// error (opening the store, or any operation) fails the case with the backend's message; it never
+/// panics.
 pub fn run_case_on(backend: &dyn CaseBackend, file: &CaseFile, case: &Case) -> CaseRun {
     let started = Instant::now();
     let ns = &file.kv.ns;
@@ -110,39 +146,44 @@ pub fn run_case_on(backend: &dyn CaseBackend, file: &CaseFile, case: &Case) -> C
         actual: "a backend error".into(),
     });
     let (outcome, snapshot) = match opened {
-        Err(f) => (Outcome::Failed(f), Snapshot::default()),
-        Ok(cs) => {
-            let outcome = match drive(file, case, &cs) {
+        Err(f) => (Outcome::Failed(f), Snapshot::empty(ns)),
+        Ok(case_store) => {
+            let outcome = match drive(file, case, &case_store) {
                 Ok(()) => Outcome::Passed,
                 Err(f) => Outcome::Failed(f),
             };
-            // The dump's keys are sorted; a backend that cannot answer leaves an empty snapshot
-            // (the case has failed or will be reported with what it did).
-            let dump = cs.store.dump().unwrap_or_default();
-            (
-                outcome,
-                Snapshot {
+            // The store as the case left it; a backend that cannot say shows an empty one.
+            let snapshot = match case_store.store.dump() {
+                Ok(dump) => Snapshot {
+                    ns: ns.clone(),
                     metrics: dump.metrics,
                     keys: dump.keys,
-                    ..Snapshot::default()
                 },
-            )
+                Err(_) => Snapshot::empty(ns),
+            };
+            (outcome, snapshot)
         }
     };
     CaseRun {
         outcome,
         duration: started.elapsed(),
-        snapshot: Snapshot {
-            ns: ns.clone(),
-            ..snapshot
-        },
+        snapshot,
+    }
+}
+
+impl Snapshot {
+    fn empty(ns: &str) -> Self {
+        Self {
+            ns: ns.to_string(),
+            ..Self::default()
+        }
     }
 }
 
 fn drive(file: &CaseFile, case: &Case, cs: &CaseStore) -> Result<(), Failure> {
     let store = &*cs.store;
     let setup = |e: BoxError| Failure {
-        line: case.line,
+        line: file.kv.line.unwrap_or(case.line),
         directive: "test:kv".into(),
         message: format!("the backend failed: {e}"),
         expected: "no backend error".into(),
@@ -231,13 +272,13 @@ fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
                 ));
             }
         }
-        Op::Keys { expect } => {
+        Op::Keys { expect, written } => {
             let mut got = store.keys().map_err(backend)?;
             got.sort();
             if got != *expect {
                 return Err(fail(
                     "the live keys differ".into(),
-                    show_keys(expect),
+                    show_written_keys(written),
                     show_keys(&got),
                 ));
             }
@@ -261,6 +302,15 @@ fn show_value(v: Option<&String>) -> String {
     match v {
         Some(v) => format!("{v:?}"),
         None => "a miss (no live entry)".into(),
+    }
+}
+
+/// A `keys` expectation as the directive wrote it (its order and spacing), quoted.
+fn show_written_keys(written: &str) -> String {
+    if written.trim().is_empty() {
+        format!("{written:?} (no keys)")
+    } else {
+        format!("{written:?}")
     }
 }
 

@@ -1,20 +1,18 @@
 //! `kv-harness test [PATH ...]`: runs case files; see `kv-harness --help`.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use kv_harness::cli::{self, Command};
 
 fn main() -> ExitCode {
     let status = match cli::parse_args(std::env::args_os().skip(1)) {
-        Ok(Command::Help) => {
-            // `writeln!`, not `println!`: a closed pipe (`| head`) is not worth a panic.
-            let _ = writeln!(std::io::stdout(), "{}", cli::HELP);
-            0
-        }
-        Ok(Command::Test(cmd)) => cli::execute(&cmd),
+        Ok(cli) => match cli.command {
+            Command::Test(args) => cli::execute(&args),
+        },
         Err(e) => {
-            cli::report_error(&e);
+            // clap's message (help, version, or what was wrong and a suggestion); a closed pipe
+            // is not worth a panic.
+            let _ = e.print();
             e.exit_code()
         }
     };

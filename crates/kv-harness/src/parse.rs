@@ -26,6 +26,9 @@ pub struct CaseFile {
     pub runtime: RuntimeSpec,
     /// The `test:kv` settings for every case of the file.
     pub kv: KvSpec,
+    /// Lines that look like directives but are not (`#pragma  test:case`, `#Pragma test:case`):
+    /// ignored, as the format says, and reported as warnings with their positions.
+    pub warnings: Vec<FileError>,
 }
 
 /// One `#pragma test:case` and the steps below it.
@@ -87,6 +90,8 @@ pub enum Op {
     Keys {
         /// The keys, sorted.
         expect: Vec<String>,
+        /// The `expect=` value as written, for messages.
+        written: String,
     },
     /// Moves the case's manual clock forward.
     Advance {
@@ -178,6 +183,7 @@ pub fn parse_file(path: &Path, text: &str) -> Result<CaseFile, Vec<FileError>> {
             cases: Vec::new(),
             runtime: RuntimeSpec::default(),
             kv: KvSpec::default(),
+            warnings: Vec::new(),
         },
         names: HashMap::new(),
         errors: Vec::new(),
@@ -208,6 +214,17 @@ impl Parser<'_> {
 
     fn line(&mut self, n: usize, line: &str) {
         let Some(head) = syntax::head(line) else {
+            if let Some(column) = syntax::near_miss(line) {
+                self.file.warnings.push(FileError::at(
+                    self.path,
+                    n,
+                    column,
+                    format!(
+                        "`{}` looks like a directive but is not one, so it is ignored (a directive starts with `#pragma test:` exactly: lower case, one space)",
+                        line.trim()
+                    ),
+                ));
+            }
             return;
         };
         let result = match head.kind {
@@ -392,16 +409,15 @@ impl Parser<'_> {
             }
             "keys" => {
                 args.only(&["expect"])?;
-                let mut expect: Vec<String> = args
-                    .required("expect", op_col)?
-                    .value
+                let written = args.required("expect", op_col)?.value.clone();
+                let mut expect: Vec<String> = written
                     .split(',')
                     .map(str::trim)
                     .filter(|k| !k.is_empty())
                     .map(String::from)
                     .collect();
                 expect.sort();
-                Op::Keys { expect }
+                Op::Keys { expect, written }
             }
             "advance" => {
                 args.only(&["by"])?;
@@ -649,6 +665,23 @@ mod tests {
     }
 
     #[test]
+    fn near_miss_directives_are_warnings_with_their_line() {
+        let f = parse("#pragma test:case a\n#pragma  test:case b\n#Pragma test:case c\n").unwrap();
+        assert_eq!(
+            f.cases.len(),
+            1,
+            "near misses are ignored, as the format says"
+        );
+        let warnings: Vec<String> = f.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("f_test.kv:2:1: `#pragma  test:case b` looks like a directive"),
+            "{warnings:?}"
+        );
+        assert!(warnings[1].starts_with("f_test.kv:3:1: `#Pragma test:case c`"));
+    }
+
+    #[test]
     fn kv_lines_merge() {
         let f = parse(
             "#pragma test:kv ns=a put=\"k=1;j=2\" get=k emit=1\n#pragma test:kv ns=\"\" put=\"k=3\" get=\"j, k\" emit=false\n",
@@ -679,7 +712,8 @@ mod tests {
         assert_eq!(
             f.cases[1].steps[0].op,
             Op::Keys {
-                expect: vec!["a".into(), "b".into()]
+                expect: vec!["a".into(), "b".into()],
+                written: "b,a".into(),
             }
         );
         assert_eq!(

@@ -3,9 +3,9 @@
 //! frozen (the contract's manual clock, moved only by `advance` steps), and the namespace is
 //! removed from the server when the case's store is dropped.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kv_core::sync::{AtomicUsize, Ordering};
 use kv_redis::{RedisServer, TypedRedisStore};
 use kvstore::{Backend, BoxError, Boxed, Dump, Metrics, PutOptions};
 

@@ -1,38 +1,56 @@
-//! The human report: progress while the cases run (a bar redrawn in place on a terminal, one
-//! plain line per case otherwise), every failure with its file, line, expected and actual values,
-//! and the closing line `N passed, N failed`.
+//! The human report: progress while the cases run (on a terminal, an `indicatif` bar that fits
+//! the width and redraws at most 20 times a second; otherwise one plain line per case), every
+//! failure with its file, line, expected and actual values, and the closing line
+//! `N passed, N failed`. Warnings go to stderr, before the first case.
 
 use std::io::Write;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::FileError;
 use crate::discover::Source;
 use crate::parse::Case;
 use crate::runner::{CaseResult, Observer, Plan, Summary};
 
-/// Width of the progress bar, in cells.
-const BAR: usize = 24;
-/// Longest label (file and case) shown after the bar, in characters.
-const LABEL: usize = 48;
+/// Most redraws of the bar per second.
+const REDRAWS_PER_SECOND: u8 = 20;
+
+/// The bar: a fixed-width gauge, the count, and the running case in whatever width is left (cut
+/// to fit, so the line never wraps).
+const TEMPLATE: &str = "[{bar:20}] {pos}/{len} {wide_msg}";
+/// On a terminal too narrow for the gauge and a useful part of the case's name: the count and
+/// what room is left.
+const NARROW_TEMPLATE: &str = "{pos}/{len} {wide_msg}";
+/// Columns below which the gauge gives way to the count.
+const NARROW: u16 = 60;
 
 /// Writes the human report to `out`.
 pub struct HumanReport<W: Write> {
     out: W,
-    /// Redraw a progress bar (a terminal) instead of printing a line per case.
-    bar: bool,
-    total: usize,
-    done: usize,
+    /// Draw a progress bar on the terminal's stdout instead of printing a line per case.
+    want_bar: bool,
+    bar: Option<ProgressBar>,
+    color: bool,
     failures: Vec<CaseResult>,
 }
 
 impl<W: Write> HumanReport<W> {
-    /// A report to `out`; `bar` draws a progress bar in place (use it when `out` is a terminal).
+    /// A report to `out`; `bar` draws a progress bar on the terminal's stdout (use it only when
+    /// `out` is that stdout and it is a terminal).
     pub fn new(out: W, bar: bool) -> Self {
         Self {
             out,
-            bar,
-            total: 0,
-            done: 0,
+            want_bar: bar,
+            bar: None,
+            color: false,
             failures: Vec::new(),
         }
+    }
+
+    /// Colours `ok` green and `FAIL` red (`--color`); off by default.
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
     }
 
     /// The writer, back.
@@ -40,30 +58,12 @@ impl<W: Write> HumanReport<W> {
         self.out
     }
 
-    fn draw_bar(&mut self, now: &str) {
-        // Keep the line short enough not to wrap, or `\r` could not redraw it in place.
-        let count = now.chars().count();
-        let now = if count > LABEL {
-            let tail: String = now.chars().skip(count - (LABEL - 1)).collect();
-            format!("…{tail}")
-        } else {
-            now.to_string()
-        };
-        let filled = (self.done * BAR).checked_div(self.total).unwrap_or(BAR);
-        let _ = write!(
-            self.out,
-            "\r\x1b[2K[{}{}] {}/{} {now}",
-            "#".repeat(filled),
-            "-".repeat(BAR - filled),
-            self.done,
-            self.total
-        );
-        let _ = self.out.flush();
-    }
-
-    fn clear_bar(&mut self) {
-        if self.bar {
-            let _ = write!(self.out, "\r\x1b[2K");
+    fn status(&self, passed: bool) -> &'static str {
+        match (passed, self.color) {
+            (true, false) => "ok  ",
+            (false, false) => "FAIL",
+            (true, true) => "\x1b[32mok\x1b[0m  ",
+            (false, true) => "\x1b[1;31mFAIL\x1b[0m",
         }
     }
 }
@@ -71,8 +71,16 @@ impl<W: Write> HumanReport<W> {
 // Write errors (a closed pipe, say) are ignored: the report is a courtesy; the exit status and the
 // artifacts carry the result.
 impl<W: Write> Observer for HumanReport<W> {
+    fn warning(&mut self, warning: &FileError) {
+        let label = if self.color {
+            "\x1b[1;33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
+        let _ = writeln!(std::io::stderr(), "{label}: {warning}");
+    }
+
     fn run_start(&mut self, plan: &Plan) {
-        self.total = plan.cases;
         let _ = writeln!(
             self.out,
             "running {} case{} from {} file{}",
@@ -81,36 +89,56 @@ impl<W: Write> Observer for HumanReport<W> {
             plan.files,
             plural(plan.files)
         );
-        if self.bar {
-            self.draw_bar("");
+        let _ = self.out.flush();
+        if self.want_bar {
+            let width = console::Term::stdout()
+                .size_checked()
+                .map_or(80, |(_, w)| w);
+            let template = if width < NARROW {
+                NARROW_TEMPLATE
+            } else {
+                TEMPLATE
+            };
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("#>-");
+            let target = ProgressDrawTarget::stdout_with_hz(REDRAWS_PER_SECOND);
+            let bar = ProgressBar::with_draw_target(Some(plan.cases as u64), target);
+            bar.set_style(style);
+            self.bar = Some(bar);
         }
     }
 
     fn case_start(&mut self, source: &Source, case: &Case) {
-        if self.bar {
-            self.draw_bar(&format!("{} {}", source.path.display(), case.name));
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{} {}", source.name, case.name));
         }
     }
 
     fn case_end(&mut self, result: &CaseResult) {
-        self.done += 1;
-        let status = if result.passed() { "ok  " } else { "FAIL" };
         // `file:line case`: the line of its `test:case`, so terminals and editors can jump there.
         let line = format!(
-            "{status} {}:{} {}",
+            "{} {}:{} {}",
+            self.status(result.passed()),
             result.path.display(),
             result.line,
             result.case
         );
-        if self.bar {
+        let Self { out, bar, .. } = self;
+        match bar {
             // On a terminal only failures get a line of their own; the bar shows the rest.
-            if !result.passed() {
-                self.clear_bar();
-                let _ = writeln!(self.out, "{line}");
+            Some(bar) => {
+                if !result.passed() {
+                    bar.suspend(|| {
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    });
+                }
+                bar.inc(1);
             }
-            self.draw_bar("");
-        } else {
-            let _ = writeln!(self.out, "{line}");
+            None => {
+                let _ = writeln!(out, "{line}");
+            }
         }
         if !result.passed() {
             self.failures.push(result.clone());
@@ -118,7 +146,9 @@ impl<W: Write> Observer for HumanReport<W> {
     }
 
     fn run_end(&mut self, summary: &Summary) {
-        self.clear_bar();
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         if !self.failures.is_empty() {
             let _ = writeln!(self.out, "\nfailures:");
             for f in &self.failures {

@@ -1,26 +1,36 @@
 //! A whole run: load every file (reporting every problem before anything runs), run the cases on
 //! N workers, hand results to an [`Observer`] in a stable order (file order, then case order,
 //! whatever order the workers finish in), and write the artifacts.
+//!
+//! What a run keeps grows with what it must report, not with the number of cases: the results of
+//! passing cases only when [`Options::keep_passed`] asks for them, the run's keys only when the
+//! process-level dump is due.
+//!
+//! The worker counters, the stop flag and the shared backend are std's, not `kv_core::sync`'s:
+//! they are the harness's bookkeeping, not store state, and loom never models the harness.
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kv_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
-
 use crate::artifacts::{self, Totals};
 use crate::case::{CaseBackend, CaseRun, Failure, InMemory, Outcome, Snapshot, run_case_on};
 use crate::discover::{Source, discover, read_text};
+use crate::error::NoCases;
 use crate::parse::{Case, CaseFile, parse_file};
 use crate::{Error, FileError};
 
 /// How a run behaves. The defaults: one worker, no fail-fast, artifacts under `build`, only the
-/// per-case artifacts that files ask for with `emit=true`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// per-case artifacts that files ask for with `emit=true`, a run without cases is an error, every
+/// result kept, cases on the in-memory store.
+#[derive(Clone)]
 pub struct Options {
     /// Worker threads (at least 1).
     pub parallel: usize,
@@ -34,48 +44,13 @@ pub struct Options {
     pub kv_metrics: bool,
     /// The process-level `dump.json`.
     pub kv_dump: bool,
-    /// Where cases run (`--backend`): the in-memory store by default.
-    pub backend: SharedBackend,
-}
-
-/// A [`CaseBackend`] shared by the workers, with the name the user gave it. Two are equal when
-/// their names are (a command line compares by what it asked for).
-#[derive(Clone)]
-pub struct SharedBackend {
-    /// What the user named (`memory`, or the URL with its password hidden).
-    pub name: String,
-    /// The backend.
+    /// A run that finds no case passes instead of failing with [`Error::NoCases`].
+    pub allow_empty: bool,
+    /// Keep the results of passing cases in [`Summary::results`] (failures are always kept). The
+    /// command line turns it off, so a long run holds only its failures.
+    pub keep_passed: bool,
+    /// Opens each case's store: [`InMemory`] unless another backend is plugged in.
     pub backend: Arc<dyn CaseBackend>,
-}
-
-impl SharedBackend {
-    /// `backend`, known as `name`.
-    pub fn new(name: impl Into<String>, backend: impl CaseBackend + 'static) -> Self {
-        Self {
-            name: name.into(),
-            backend: Arc::new(backend),
-        }
-    }
-}
-
-impl Default for SharedBackend {
-    fn default() -> Self {
-        Self::new("memory", InMemory)
-    }
-}
-
-impl PartialEq for SharedBackend {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-
-impl Eq for SharedBackend {}
-
-impl std::fmt::Debug for SharedBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name)
-    }
 }
 
 impl Default for Options {
@@ -87,8 +62,25 @@ impl Default for Options {
             verbose: false,
             kv_metrics: false,
             kv_dump: false,
-            backend: SharedBackend::default(),
+            allow_empty: false,
+            keep_passed: true,
+            backend: Arc::new(InMemory),
         }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("parallel", &self.parallel)
+            .field("failfast", &self.failfast)
+            .field("out", &self.out)
+            .field("verbose", &self.verbose)
+            .field("kv_metrics", &self.kv_metrics)
+            .field("kv_dump", &self.kv_dump)
+            .field("allow_empty", &self.allow_empty)
+            .field("keep_passed", &self.keep_passed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,7 +137,8 @@ impl CaseResult {
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// Every case that ran, in file order then case order.
+    /// The cases that ran, in file order then case order: every one, or only the failures when
+    /// [`Options::keep_passed`] is off.
     pub results: Vec<CaseResult>,
     /// Cases not started because `failfast` stopped the run.
     pub not_run: usize,
@@ -153,17 +146,19 @@ pub struct Summary {
     pub duration: Duration,
     /// Counters and keys over all the cases' stores at their ends.
     pub totals: Totals,
+    passed: usize,
+    failed: usize,
 }
 
 impl Summary {
     /// Cases that passed.
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.passed()).count()
+        self.passed
     }
 
     /// Cases that failed.
     pub fn failed(&self) -> usize {
-        self.results.len() - self.passed()
+        self.failed
     }
 
     /// The process exit status: 0 when every case that ran passed, 1 otherwise.
@@ -176,6 +171,9 @@ impl Summary {
 /// then case order) `case_start` and `case_end`, then `run_end`. Every method does nothing by
 /// default.
 pub trait Observer {
+    /// A problem that does not stop the run (a line that looks like a directive but is not, a
+    /// case file without cases), before `run_start`.
+    fn warning(&mut self, _warning: &FileError) {}
     /// Before the first case.
     fn run_start(&mut self, _plan: &Plan) {}
     /// A case has started (and every case before it has been reported).
@@ -194,23 +192,59 @@ impl Observer for Quiet {}
 
 /// Reads and parses the case files named by `paths` (directories searched for `*_test.kv` and
 /// `*_test.ami`). Every problem of every file is collected; any problem fails the whole load.
+/// Paths that do not exist fail it first ([`Error::Paths`]).
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LoadedFile>, Error> {
-    let (sources, mut errors) = discover(paths);
+    gather(paths).map(|g| g.files)
+}
+
+/// What loading found: the files, the warnings, and what a run without cases would report.
+struct Gathered {
+    files: Vec<LoadedFile>,
+    warnings: Vec<FileError>,
+    none: NoCases,
+}
+
+fn gather(paths: &[PathBuf]) -> Result<Gathered, Error> {
+    let found = discover(paths);
+    if !found.errors.is_empty() {
+        return Err(Error::Paths(found.errors));
+    }
     let mut files = Vec::new();
-    for source in sources {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut caseless = Vec::new();
+    for source in found.sources {
         match read_text(&source.path) {
             Ok(text) => match parse_file(&source.path, &text) {
-                Ok(file) => files.push(LoadedFile { source, file }),
+                Ok(file) => {
+                    warnings.extend(file.warnings.iter().cloned());
+                    if file.cases.is_empty() {
+                        warnings.push(FileError::whole(
+                            &source.path,
+                            "no `#pragma test:case` line, so this file runs nothing",
+                        ));
+                        caseless.push(source.path.clone());
+                    }
+                    files.push(LoadedFile { source, file });
+                }
                 Err(es) => errors.extend(es),
             },
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(files)
-    } else {
-        Err(Error::Files(errors))
+    if !errors.is_empty() {
+        return Err(Error::Files(errors));
     }
+    Ok(Gathered {
+        files,
+        warnings,
+        none: NoCases {
+            searched: paths.to_vec(),
+            misnamed: found.misnamed,
+            caseless,
+            skipped_folders: found.skipped_folders,
+        },
+    })
 }
 
 /// Loads the files named by `paths` and runs them with no output but the artifacts.
@@ -218,14 +252,22 @@ pub fn run(paths: &[PathBuf], options: &Options) -> Result<Summary, Error> {
     run_with(paths, options, &mut Quiet)
 }
 
-/// Loads the files named by `paths` and runs them, telling `observer` as it goes.
+/// Loads the files named by `paths` and runs them, telling `observer` as it goes. A run that finds
+/// no case fails with [`Error::NoCases`] unless [`Options::allow_empty`] is set.
 pub fn run_with(
     paths: &[PathBuf],
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Result<Summary, Error> {
-    let files = load(paths)?;
-    run_loaded(&files, options, observer)
+    let gathered = gather(paths)?;
+    for w in &gathered.warnings {
+        observer.warning(w);
+    }
+    let cases: usize = gathered.files.iter().map(|f| f.file.cases.len()).sum();
+    if cases == 0 && !options.allow_empty {
+        return Err(Error::NoCases(gathered.none));
+    }
+    run_loaded(&gathered.files, options, observer)
 }
 
 /// Runs already-loaded files. Fails only when the output folder cannot be written (checked before
@@ -244,6 +286,8 @@ pub fn run_loaded(
     if any_case_artifacts {
         check_artifact_names(files, options)?;
     }
+    // The folder describes this run only: what an earlier run left there goes first.
+    artifacts::remove_stale(&options.out)?;
     if run_metrics || run_dump || any_case_artifacts {
         artifacts::prepare(&options.out)?;
     }
@@ -286,9 +330,16 @@ pub fn run_loaded(
             )
             .err();
         }
-        summary.totals.add(&result.run.snapshot);
+        summary.totals.add(&result.run.snapshot, run_dump);
         observer.case_end(&result);
-        summary.results.push(result);
+        if result.passed() {
+            summary.passed += 1;
+        } else {
+            summary.failed += 1;
+        }
+        if options.keep_passed || !result.passed() {
+            summary.results.push(result);
+        }
     });
     summary.not_run = not_run;
     summary.duration = started.elapsed();
@@ -372,7 +423,7 @@ fn run_jobs(
                         break;
                     };
                     let _ = tx.send(Event::Started(i));
-                    let run = run_guarded(&*options.backend.backend, &file.file, case);
+                    let run = run_guarded(&*options.backend, &file.file, case);
                     if options.failfast && run.outcome != Outcome::Passed {
                         stop.store(true, Ordering::Release);
                     }

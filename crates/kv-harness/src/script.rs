@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::discover::Source;
+use crate::error::NoCases;
 use crate::parse::parse_file;
 use crate::report::describe_failure;
 use crate::runner::{LoadedFile, Options, Quiet, Summary, run, run_loaded};
@@ -25,6 +26,13 @@ use crate::runner::{LoadedFile, Options, Quiet, Summary, run, run_loaded};
 pub fn run_script(name: &str, text: &str, options: &Options) -> Result<Summary, Error> {
     let path = PathBuf::from(name);
     let file = parse_file(&path, text).map_err(Error::Files)?;
+    if file.cases.is_empty() && !options.allow_empty {
+        return Err(Error::NoCases(NoCases {
+            searched: vec![path],
+            caseless: vec![PathBuf::from(name)],
+            ..NoCases::default()
+        }));
+    }
     let loaded = LoadedFile {
         source: Source {
             path,
@@ -36,7 +44,7 @@ pub fn run_script(name: &str, text: &str, options: &Options) -> Result<Summary, 
 }
 
 /// Runs an inline script and panics, with each failure's file, line, expected and actual values,
-/// unless every case passes. For `#[test]` functions; artifacts (if the script asks for them) go
+/// unless every case passes (a script without cases panics too). For `#[test]` functions; artifacts (if the script asks for them) go
 /// to a `kv-harness` folder in the system's temporary directory.
 ///
 /// ```
@@ -54,6 +62,8 @@ pub fn assert_script(name: &str, text: &str) -> Summary {
 }
 
 /// Runs the case files under `paths` (folders are searched) and panics unless every case passes.
+/// Finding no case at all (an empty folder, a misspelled path or suffix) panics too: a test that
+/// checks nothing must not pass.
 ///
 /// ```no_run
 /// #[test]

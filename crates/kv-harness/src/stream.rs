@@ -12,6 +12,16 @@
 //! `file` is the case file relative to the directory argument (its name, for a file argument);
 //! `line` is the `test:case` line; `reason` appears on failures only, its `line` the failing
 //! directive's; `not_run` counts cases `--failfast` never started.
+//!
+//! Every problem is a `problem` record: the warnings before `run_start`, and the errors that stop
+//! a run (which then has no `run_start`), one record each:
+//!
+//! ```text
+//! {"schema":"test.v1","type":"problem","timestamp":"…","level":"error","file":"cases/bad_test.kv","line":3,"column":31,"message":"unknown duration unit \"parsecs\" (expected ns, us, ms, s, m, h)"}
+//! ```
+//!
+//! Its `file` is the path as the user can reach it (`null` for a bad command line); `line` and
+//! `column` are 1-based, `null` when the problem is not at a place in a file.
 
 use std::io::Write;
 
@@ -19,6 +29,7 @@ use kv_metrics::{CaseRef, DiagRecord, Timestamp};
 use serde::Serialize;
 
 use crate::discover::Source;
+use crate::error::{Error, FileError};
 use crate::parse::Case;
 use crate::runner::{CaseResult, Observer, Plan, Summary};
 
@@ -126,6 +137,45 @@ pub struct RunEnd {
     pub duration_ms: u64,
 }
 
+/// `problem`: something wrong with the run's input, at a place when it has one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem<'a> {
+    /// Always `test.v1`.
+    pub schema: &'static str,
+    /// Always `problem`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When the record was written.
+    pub timestamp: Timestamp,
+    /// `error` (the run stopped, exit status 2) or `warning` (the run went on).
+    pub level: &'static str,
+    /// The file or folder, as the user can reach it; `None` (`null`) for a bad command line.
+    pub file: Option<String>,
+    /// 1-based line, when the problem is at a place in a file.
+    pub line: Option<usize>,
+    /// 1-based column in characters, when the problem is at a place in a file.
+    pub column: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: &'a str,
+}
+
+impl<'a> Problem<'a> {
+    /// The record of `problem` at `level` (`error` or `warning`), stamped now.
+    pub fn new(level: &'static str, problem: &'a FileError) -> Self {
+        let file = problem.path.as_os_str();
+        Self {
+            schema: TEST_SCHEMA,
+            kind: "problem",
+            timestamp: Timestamp::now(),
+            level,
+            file: (!file.is_empty()).then(|| problem.path.display().to_string()),
+            line: problem.line,
+            column: problem.column,
+            message: &problem.message,
+        }
+    }
+}
+
 /// Writes the `--json` stream to `out`.
 pub struct JsonStream<W: Write> {
     out: W,
@@ -143,6 +193,15 @@ impl<W: Write> JsonStream<W> {
         self.out
     }
 
+    /// Writes a `problem` record (level `error`) for every problem of an error that stopped the
+    /// run.
+    pub fn error(&mut self, error: &Error) {
+        for p in error.problems() {
+            self.line(&Problem::new("error", &p));
+        }
+        let _ = self.out.flush();
+    }
+
     fn line<T: Serialize>(&mut self, record: &T) {
         // Cannot fail: every record is plain strings and numbers.
         if let Ok(text) = serde_json::to_string(record) {
@@ -157,6 +216,10 @@ fn millis(d: std::time::Duration) -> u64 {
 }
 
 impl<W: Write> Observer for JsonStream<W> {
+    fn warning(&mut self, warning: &FileError) {
+        self.line(&Problem::new("warning", warning));
+    }
+
     fn run_start(&mut self, plan: &Plan) {
         self.line(&RunStart {
             schema: TEST_SCHEMA,

@@ -52,6 +52,39 @@ pub(crate) fn head(line: &str) -> Option<Head<'_>> {
     })
 }
 
+/// Whether a line that is not a directive looks like one misspelled (`#pragma  test:case`,
+/// `#Pragma test:case`, `# pragma test:step`, `#pragma test case`): returns the column of its `#`.
+/// Lines that merely mention a directive (`// #pragma test:case`) are not near misses.
+pub(crate) fn near_miss(line: &str) -> Option<usize> {
+    let indent = line.len() - line.trim_start().len();
+    let text = &line[indent..];
+    if text.starts_with(PREFIX) {
+        return None;
+    }
+    let rest = text.strip_prefix('#')?.trim_start();
+    let word_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    if !rest[..word_end].eq_ignore_ascii_case("pragma") {
+        return None;
+    }
+    let rest = rest[word_end..].trim_start();
+    let word_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    if !rest[..word_end].eq_ignore_ascii_case("test") {
+        return None;
+    }
+    let rest = rest[word_end..].trim_start();
+    let kind_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let kind = rest[..kind_end].to_ascii_lowercase();
+    let looks_like =
+        rest.starts_with(':') || matches!(kind.as_str(), "case" | "step" | "kv" | "runtime");
+    looks_like.then(|| column(line, indent))
+}
+
 /// The 1-based character column of byte offset `at` in `line`.
 pub(crate) fn column(line: &str, at: usize) -> usize {
     line[..at].chars().count() + 1
@@ -240,6 +273,31 @@ mod tests {
         assert!(head("#pragma testcase x").is_none());
         let h = head("   #pragma test:case x").unwrap();
         assert_eq!((h.kind, h.kind_col), ("case", 17));
+    }
+
+    #[test]
+    fn near_misses_are_spotted_and_mentions_are_not() {
+        for line in [
+            "#pragma  test:case c",
+            "#Pragma test:case c",
+            "  # pragma test:step put key=a value=1",
+            "#PRAGMA TEST:case c",
+            "#pragma test :case c",
+            "#pragma test case c",
+        ] {
+            assert!(near_miss(line).is_some(), "{line}");
+        }
+        assert_eq!(near_miss("  #pragma  test:case c"), Some(3));
+        for line in [
+            "#pragma test:case c",
+            "// #pragma test:case c",
+            "#pragma once",
+            "#pragma testing:case",
+            "#include <x>",
+            "",
+        ] {
+            assert_eq!(near_miss(line), None, "{line}");
+        }
     }
 
     #[test]

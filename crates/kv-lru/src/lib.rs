@@ -24,4 +24,4 @@
 
 mod policy;
 
-pub use policy::{Lru, Stamp};
+pub use policy::{Lru, ShardClock, Stamp};

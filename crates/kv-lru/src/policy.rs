@@ -1,61 +1,60 @@
 //! The LRU policy: recency stamps on entries, a lazy order queue, and the capacity loop.
 //!
-//! A use stores a fresh stamp into the entry if it is newer (a plain load and store under the
-//! shard's shared lock: readers never take the policy's lock; stamps come from [`Stamps`], a
-//! per-thread counter kept above a store-wide watermark). The order queue holds one record per
+//! A use stores a fresh stamp into the entry (an atomic `fetch_max` under the shard's shared
+//! lock: readers never take the policy's lock). Stamps come from the entry's shard's
+//! [`ShardClock`], the using thread's last stamp and the entry's own stamp, so a use writes only
+//! its own shard's memory, never a line every shard shares. The order queue holds one record per
 //! entry with a stamp no newer than the entry's; the victim is found by popping the oldest record
 //! and requeueing it at the entry's current stamp until one still matches. While unbounded, no
 //! records are kept at all: setting a capacity builds them from the entries' stamps.
+//!
+//! What is exact: a use's stamp is above the thread's previous stamp and above the used entry's
+//! own stamp, and an entry's stamp only rises. So the uses one thread makes are ordered exactly
+//! among themselves, also after a concurrent phase: a sequential run that uses every entry again
+//! orders them all exactly. Entries that other threads used last, in a phase that met the
+//! current thread only outside the store (a join, a task handed over), compare by the shard
+//! clocks and may rank above the current thread's later uses, which the contract allows
+//! (recency under concurrency may be approximate).
 
-use crossbeam_utils::CachePadded;
 use kv_core::queue::LazyQueue;
 use kv_core::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
-use kv_core::{Capacity, EntryRef, Eviction, EvictionHost, NEVER, Verdict};
+use kv_core::{Capacity, EntryRef, Eviction, EvictionHost, NEVER, Probe, Verdict};
 
 /// The LRU policy: put it in a store's eviction slot with `StoreBuilder::eviction(Lru::new(n))`.
 #[derive(Debug)]
 pub struct Lru {
     capacity: AtomicUsize,
     order: Mutex<LazyQueue>,
-    stamps: Stamps,
+    /// Entries removed by reads and deletes while bounded, whose records the order still holds:
+    /// every [`CHECK_EVERY_REMOVALS`] the order is compacted if mostly dead.
+    removals: AtomicUsize,
 }
 
-/// Where recency stamps come from: the highest stamp handed out, as far as sequential uses need
-/// to know. On its own cache line: every use writes it.
-#[derive(Debug, Default)]
-struct Stamps(CachePadded<AtomicU64>);
+/// How many removals the order lets pass between checks for dead records.
+const CHECK_EVERY_REMOVALS: usize = 256;
 
-impl Stamps {
-    /// The stamp of a use: one more than both the last stamp this thread took and the
-    /// watermark, which it then raises. Plain loads and stores: no clock read and no locked
-    /// instruction on the hot path. Sequential uses are ordered exactly, on one thread or
-    /// handed over between threads (a use that happens after another sees its watermark);
-    /// racing uses may tie or lower the watermark, which only makes concurrent recency
-    /// approximate, as the contract allows.
+/// A shard's recency clock: the last stamp handed out in the shard, kept beside the shard's lock
+/// so a use writes no cache line that other shards' uses write. A plain load and store: racing
+/// uses may lower it, which only loosens how uses of different threads compare (the contract
+/// lets concurrent recency be approximate); it keeps threads that share shards from drifting
+/// apart, which is what keeps the 2-thread hit ratio near exact LRU's.
+#[derive(Debug, Default)]
+pub struct ShardClock(AtomicU64);
+
+impl ShardClock {
+    /// The stamp of a use in this shard: one more than the shard's clock, this thread's last
+    /// stamp and `above` (the used entry's own stamp), whichever is highest.
     #[inline]
-    fn next(&self) -> u64 {
-        let seen = self.0.load(Ordering::Relaxed);
-        let stamp = above_this_threads_last_stamp(seen.saturating_add(1));
+    fn next(&self, above: u64) -> u64 {
+        let floor = self.0.load(Ordering::Relaxed).max(above).saturating_add(1);
+        let stamp = sync::with_thread_cell(|last| {
+            let stamp = floor.max(last.get().saturating_add(1));
+            last.set(stamp);
+            stamp
+        });
         self.0.store(stamp, Ordering::Relaxed);
         stamp
     }
-}
-
-/// `floor`, or one more than the last stamp this thread took if that is higher: stamps strictly
-/// increase within a thread even when racing uses lowered the store's watermark. The memory is
-/// per thread, not per store (a use of one store raises the next stamp of another, harmlessly:
-/// only the order of stamps within a store matters).
-#[inline]
-fn above_this_threads_last_stamp(floor: u64) -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static LAST: Cell<u64> = const { Cell::new(0) };
-    }
-    LAST.with(|last| {
-        let stamp = floor.max(last.get().saturating_add(1));
-        last.set(stamp);
-        stamp
-    })
 }
 
 /// The order's records as a scan of every entry's stamp.
@@ -81,8 +80,14 @@ impl Lru {
         Self {
             capacity: AtomicUsize::new(capacity),
             order: Mutex::new(LazyQueue::new()),
-            stamps: Stamps::default(),
+            removals: AtomicUsize::new(0),
         }
+    }
+
+    /// Records the LRU order holds (none while unbounded; some may be of removed entries, until
+    /// reached or compacted): for diagnostics and memory checks.
+    pub fn ordered(&self) -> usize {
+        sync::lock(&self.order).len()
     }
 
     /// Evicts until the store fits its capacity: expired entries first, then the oldest.
@@ -91,31 +96,60 @@ impl Lru {
     /// Entries inserted meanwhile by other threads are their own puts' business (each checks
     /// after inserting, under this lock), and removals by other threads are caught by the check
     /// under the victim's lock, so nothing is evicted that need not be.
-    fn shrink_to_fit(&self, order: &mut LazyQueue, host: &dyn EvictionHost<Stamp>) {
+    ///
+    /// `newcomer`, the entry whose insert asked for room, is never the victim: an insert is a
+    /// use. (In a sequential run it is the most recent entry anyway; when another thread's uses
+    /// rank above it, evicting it would make the put vanish at once.)
+    fn shrink_to_fit(
+        &self,
+        order: &mut LazyQueue,
+        host: &dyn EvictionHost<Stamp>,
+        newcomer: Option<EntryRef>,
+    ) {
         let capacity = self.capacity.load(Ordering::Acquire);
         if capacity == 0 {
             return;
         }
         let mut over = host.stored().saturating_sub(capacity);
+        // The bound on an eviction's work. Each record queued now may be stale once (its entry
+        // used since the record was made; requeueing it is paid for by that use), so a
+        // sequential run requeues at most that many. More requeues mean uses racing this
+        // eviction: after `RACING_REQUEUES` of them the record at hand is taken as the victim
+        // (concurrent recency may be approximate), so readers cannot keep every put waiting.
+        let mut requeues_left = order.len() + RACING_REQUEUES;
+        let mut set_aside = None;
         while over > 0 {
             if !host.reclaim_one_expired() {
                 let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
-                    // Used since the record was made: requeue at its current stamp.
+                    if Some(entry) == newcomer {
+                        set_aside = Some((stamp, entry));
+                        return Probe::Gone; // queued again below
+                    }
                     host.evict_if(entry, capacity, &mut |state| match state.get() {
-                        current if current > stamp => Verdict::Keep(current),
+                        // Used since the record was made: requeue at its current stamp.
+                        current if current > stamp && requeues_left > 0 => {
+                            requeues_left -= 1;
+                            Verdict::Keep(current)
+                        }
                         _ => Verdict::Remove,
                     })
                 });
                 if evicted == 0 {
                     // Every remaining entry is still being inserted (its put will finish the
                     // job), or the store already fits.
-                    return;
+                    break;
                 }
             }
             over -= 1;
         }
+        if let Some((stamp, entry)) = set_aside {
+            order.push(stamp, entry);
+        }
     }
 }
+
+/// Requeues an eviction allows beyond one per queued record (see [`Lru::shrink_to_fit`]).
+const RACING_REQUEUES: usize = 64;
 
 impl Default for Lru {
     fn default() -> Self {
@@ -125,12 +159,13 @@ impl Default for Lru {
 
 impl Eviction for Lru {
     type State = Stamp;
+    type Shard = ShardClock;
     /// The new entry's stamp.
     type Note = u64;
 
     #[inline]
-    fn new_state(&self) -> Stamp {
-        Stamp(AtomicU64::new(self.stamps.next()))
+    fn new_state(&self, shard: &ShardClock) -> Stamp {
+        Stamp(AtomicU64::new(shard.next(0)))
     }
 
     #[inline]
@@ -139,15 +174,11 @@ impl Eviction for Lru {
     }
 
     #[inline]
-    fn touch(&self, state: &Stamp) {
-        // A plain load and store (no locked instruction on the hot path): two racing uses may
-        // leave the older stamp, which only makes concurrent recency approximate. Records stay
-        // at or below stamps because everything that records a stamp it read (a requeue, a
-        // rebuild) holds the shard's exclusive lock, which waits out uses in progress.
-        let stamp = self.stamps.next();
-        if stamp > state.get() {
-            state.0.store(stamp, Ordering::Relaxed);
-        }
+    fn touch(&self, shard: &ShardClock, state: &Stamp) {
+        // `fetch_max`: an entry's stamp never goes down, even when uses race, so a record made
+        // from a stamp read under the shard's shared lock stays at or below it.
+        let stamp = shard.next(state.get());
+        state.0.fetch_max(stamp, Ordering::Relaxed);
     }
 
     fn inserted(&self, entry: EntryRef, stamp: u64, host: &dyn EvictionHost<Stamp>) {
@@ -162,7 +193,28 @@ impl Eviction for Lru {
         }
         order.push(stamp, entry);
         order.compact_if_sparse(|| host.stored(), stamps(host));
-        self.shrink_to_fit(&mut order, host);
+        self.shrink_to_fit(&mut order, host, Some(entry));
+    }
+
+    fn removed(&self, _: u64, host: &dyn EvictionHost<Stamp>) {
+        if self.capacity.load(Ordering::Relaxed) == 0 {
+            return; // unbounded: no records
+        }
+        if self.removals.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_REMOVALS
+            == CHECK_EVERY_REMOVALS - 1
+        {
+            let mut order = sync::lock_spinning(&self.order);
+            order.compact_now_if_sparse(|| host.stored(), stamps(host));
+        }
+    }
+
+    fn cleared(&self, host: &dyn EvictionHost<Stamp>) {
+        let mut order = sync::lock(&self.order);
+        if self.capacity.load(Ordering::Acquire) == 0 {
+            order.reset(|_| {});
+        } else {
+            order.reset(stamps(host));
+        }
     }
 
     fn validate(&self, host: &dyn EvictionHost<Stamp>) -> Result<(), String> {
@@ -194,6 +246,31 @@ impl Capacity for Lru {
         if before == 0 {
             order.rebuild(stamps(host));
         }
-        self.shrink_to_fit(&mut order, host);
+        self.shrink_to_fit(&mut order, host, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel of exact sequential recency: a use ranks above the entry's own stamp and the
+    /// thread's last use even when the shard's clock lags (racing uses may lower it).
+    #[test]
+    fn a_use_ranks_above_its_entry_and_the_threads_last_use_even_when_the_clock_lags() {
+        let lru = Lru::new(0);
+        let lagging = ShardClock(AtomicU64::new(3));
+        let busy = Stamp(AtomicU64::new(1_000)); // stamped by another thread's recent use
+        lru.touch(&lagging, &busy);
+        assert!(
+            busy.get() > 1_000,
+            "the use must rank above the entry's own stamp"
+        );
+        let other = Stamp(AtomicU64::new(5));
+        lru.touch(&lagging, &other);
+        assert!(
+            other.get() > busy.get(),
+            "a later use on this thread ranks above its earlier use"
+        );
     }
 }

@@ -4,13 +4,13 @@
 //!
 //! - [`MetricsRecord`], [`DumpRecord`], [`DiagRecord`]: serialize-only records, written as one
 //!   compact JSON line with sorted keys by `to_json_line()`; [`write_artifact`] puts one in a file.
-//!   [`schemas`] generates their JSON Schemas (committed under `schemas/`; see
+//!   `schemas()` (feature `schema`) generates their JSON Schemas (committed under `schemas/`; see
 //!   `docs/artifacts.md`).
 //! - [`EventHub`]: a store's listener handing out bounded [`Subscription`]s.
 //!
 //! Features, so a store that only wants events compiles no serde and no proc macro:
 //! - `wire` (default): the records, `Timestamp` and `write_artifact` (serde, serde_json).
-//! - `schema`: the records' JSON Schemas ([`schemas`], schemars); only `cargo xtask schemas` and
+//! - `schema`: the records' JSON Schemas (`schemas()`, schemars); only `cargo xtask schemas` and
 //!   the schema tests need it.
 //! - `metrics`: the `export` module publishes the counters through the `metrics` facade crate, so
 //!   Prometheus and other exporters pick them up.

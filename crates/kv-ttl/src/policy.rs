@@ -1,7 +1,7 @@
 //! The TTL policy: per-entry deadlines and read budgets, and the expiry index.
 
 use kv_core::queue::LazyQueue;
-use kv_core::sync::{self, AtomicU64, Mutex, Ordering};
+use kv_core::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
 use kv_core::{EntryRef, Expiry, ExpiryHost, NEVER, Read, Verdict};
 
 use crate::PutOptions;
@@ -15,14 +15,27 @@ pub struct Ttl {
     /// A lower bound of every deadline in the index, readable without the lock: writes skip
     /// reclaiming altogether while `now` is below it.
     earliest: AtomicU64,
+    /// Entries with a deadline removed by reads and deletes, whose records the index still
+    /// holds: every [`CHECK_EVERY_REMOVALS`] the index is compacted if mostly dead.
+    removals: AtomicUsize,
 }
 
+/// How many removals the index lets pass between checks for dead records.
+const CHECK_EVERY_REMOVALS: usize = 256;
+
 impl Ttl {
+    /// Records the expiry index holds (some may be of removed entries, until reached or
+    /// compacted): for diagnostics and memory checks.
+    pub fn indexed(&self) -> usize {
+        sync::lock(&self.index).len()
+    }
+
     /// A policy with an empty index.
     pub fn new() -> Self {
         Self {
             index: Mutex::new(LazyQueue::new()),
             earliest: AtomicU64::new(NEVER),
+            removals: AtomicUsize::new(0),
         }
     }
 
@@ -179,6 +192,25 @@ impl Expiry for Ttl {
         });
         self.publish_earliest(&mut index);
         removed
+    }
+
+    fn removed(&self, deadline: u64, host: &dyn ExpiryHost<TtlState>) {
+        if deadline == NEVER {
+            return; // never indexed
+        }
+        if self.removals.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_REMOVALS
+            == CHECK_EVERY_REMOVALS - 1
+        {
+            let mut index = sync::lock_spinning(&self.index);
+            index.compact_now_if_sparse(|| host.stored(), deadlines(host));
+            self.publish_earliest(&mut index);
+        }
+    }
+
+    fn cleared(&self, host: &dyn ExpiryHost<TtlState>) {
+        let mut index = sync::lock(&self.index);
+        index.reset(deadlines(host));
+        self.publish_earliest(&mut index);
     }
 
     fn validate(&self, host: &dyn ExpiryHost<TtlState>) -> Result<(), String> {

@@ -18,22 +18,40 @@ use std::sync::Arc;
 use crate::PutOptions;
 use crate::{Clock, EventHub, Metrics, Store, Subscription};
 
+/// What [`AnyStore::try_get`] says when the key holds a value of another type than asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
+
+impl std::fmt::Display for WrongType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the key holds a value of another type; nothing was read")
+    }
+}
+
+impl std::error::Error for WrongType {}
+
 /// A stored value of any type.
 pub type Value = Arc<dyn Any + Send + Sync>;
 
 /// A store of `String` keys and values of any `Send + Sync + 'static` type.
 ///
 /// `get::<T>` returns `None` when the key holds no live entry or holds a value of another type;
-/// it never panics. A `get` of the wrong type is still a read: it counts a hit and spends a read
-/// budget, because the store cannot know what type the caller expected.
+/// it never panics. A `get` of the wrong type is not a read: it changes nothing (no hit or miss,
+/// no read budget spent, no sliding refresh, no LRU use), so asking for `String` where a `&str`
+/// was stored cannot destroy a one-shot token. [`AnyStore::try_get`] says which case it was.
 ///
 /// ```
-/// use kvstore::AnyStore;
+/// use kvstore::{AnyStore, PutOptions, WrongType};
 ///
 /// let store = AnyStore::new();
 /// store.put("n", 7_u64);
 /// assert_eq!(store.get::<u64>("n").as_deref(), Some(&7));
 /// assert_eq!(store.get::<String>("n"), None); // wrong type: None, not a panic
+///
+/// store.put_with("tok", "user-42", &PutOptions::new().with_max_reads(1)); // a &'static str
+/// assert_eq!(store.try_get::<String>("tok"), Err(WrongType)); // the token is still there
+/// assert_eq!(store.get::<&str>("tok").as_deref(), Some(&"user-42")); // spent now
+/// assert!(!store.has("tok"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct AnyStore {
@@ -116,9 +134,20 @@ impl AnyStore {
         self.put_with(key, value, &PutOptions::new().with_ttl(ttl));
     }
 
-    /// The value under `key` if it is live and a `T`.
+    /// The value under `key` if it is live and a `T`; `None` otherwise. A value of another type
+    /// is left as it was (see the type's docs).
     pub fn get<T: Any + Send + Sync>(&self, key: &str) -> Option<Arc<T>> {
-        self.store.get(key)?.downcast::<T>().ok()
+        self.try_get::<T>(key).ok().flatten()
+    }
+
+    /// The value under `key` if it is live and a `T`, `Ok(None)` if nothing live is there, and
+    /// `Err(WrongType)` if a value of another type is: then nothing was read (no hit or miss, no
+    /// budget spent, no refresh, no use).
+    pub fn try_get<T: Any + Send + Sync>(&self, key: &str) -> Result<Option<Arc<T>>, WrongType> {
+        match self.store.get_accepted(key, |v| v.is::<T>()) {
+            Ok(found) => Ok(found.and_then(|v| v.downcast::<T>().ok())),
+            Err(kv_core::Refused) => Err(WrongType),
+        }
     }
 
     /// The value under `key` if it is live, whatever its type.

@@ -81,20 +81,26 @@
 mod any;
 mod global;
 
-pub use any::{AnyStore, Value};
+pub use any::{AnyStore, Value, WrongType};
 #[cfg(feature = "metrics")]
 pub use global::publish_metrics;
 #[cfg(feature = "ttl")]
 pub use global::put_with;
 #[cfg(feature = "lru")]
 pub use global::set_capacity;
+#[cfg(feature = "json")]
+pub use global::{ArtifactsOnDrop, write_artifacts};
 pub use global::{
     default, del, get, has, keys, namespace, put, reset_default, reset_namespaces, stats,
 };
+/// The wire forms of the counters and keys (feature `json`): `MetricsRecord::new(&metrics,
+/// Timestamp::now())` is a serialisable `kv.metrics.v1` record of a [`Metrics`].
+#[cfg(feature = "json")]
+pub use kv_metrics::{ArtifactError, DumpRecord, MetricsRecord, Timestamp, write_artifact};
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
-    Listener, ManualClock, Metrics, StoreBuilder, SystemClock, infallible,
+    Listener, ManualClock, Metrics, Refused, StoreBuilder, SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 
-use super::{Inner, ShardOf, SlotOf};
+use super::{Inner, SlotOf};
 use crate::NEVER;
 use crate::policy::{
     EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener, Probe, Verdict,
@@ -63,23 +63,35 @@ where
     L: Listener<K>,
     S: BuildHasher,
 {
-    /// Finds the entry a record names under its shard's exclusive lock and lets `decide` remove
-    /// it: `decide` returns why (the event) or the probe's answer.
+    /// Finds the entry a record names and lets `decide` remove it: `decide` returns why (the
+    /// event) or the probe's answer. It is asked first under the shard's shared lock, so a
+    /// probe that keeps the entry (the common answer while readers use it) does not wait for
+    /// them; only a removal takes the exclusive lock, and asks again under it. Sound because
+    /// what policies judge by only moves one way (deadlines later, stamps higher).
     fn judge(
         &self,
         entry: EntryRef,
-        decide: impl FnOnce(&ShardOf<K, V, X, E>, &SlotOf<K, V, X, E>) -> Result<EventKind, Probe>,
+        mut decide: impl FnMut(&SlotOf<K, V, X, E>) -> Result<EventKind, Probe>,
     ) -> Probe {
         let inner = self.inner;
         let Some(shard) = inner.shards.get(entry.shard()) else {
             return Probe::Gone;
         };
-        let mut table = sync::write(&shard.table);
         let at: At = entry.at();
+        {
+            let table = sync::read(&shard.table);
+            let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
+                return Probe::Gone;
+            };
+            if let Err(probe) = decide(slot) {
+                return probe;
+            }
+        }
+        let mut table = sync::write(&shard.table);
         let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
             return Probe::Gone;
         };
-        match decide(shard, slot) {
+        match decide(slot) {
             Err(probe) => probe,
             Ok(why) => {
                 let slot = inner.remove(shard, &mut table, at, why);
@@ -88,6 +100,24 @@ where
                 Probe::Removed
             }
         }
+    }
+}
+
+impl<K, V, X, E, L, S> Inner<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher,
+{
+    /// Tells both policies that `slot` left the store by a way they did not drive (call after
+    /// releasing its shard lock).
+    pub(super) fn tell_removed(&self, slot: &SlotOf<K, V, X, E>) {
+        let host = HostCall::new(self);
+        self.expiry.removed(X::note(&slot.expiry), &host);
+        self.eviction.removed(E::note(&slot.eviction), &host);
     }
 }
 
@@ -114,7 +144,7 @@ where
     }
 
     fn reclaim_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&X::State) -> Verdict) -> Probe {
-        self.judge(entry, |_, slot| {
+        self.judge(entry, |slot| {
             kept(judge(&slot.expiry)).map(|()| EventKind::Expired)
         })
     }
@@ -144,7 +174,7 @@ where
         judge: &mut dyn FnMut(&E::State) -> Verdict,
     ) -> Probe {
         let inner = self.inner;
-        self.judge(entry, |_, slot| {
+        self.judge(entry, |slot| {
             kept(judge(&slot.eviction))?;
             if inner.stored() <= capacity {
                 return Err(Probe::Enough);

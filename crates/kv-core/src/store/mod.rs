@@ -1,5 +1,5 @@
-//! The sharded store: its shards and their books. The operations are in [`ops`](self::ops), the
-//! builder in [`builder`](self::builder), time in `time`, what policies may ask of the store in
+//! The sharded store: its shards and their books. The operations are in `ops`, the
+//! builder in `builder`, time in `time`, what policies may ask of the store in
 //! `host`, the self-check in `validate`, and the store trait's implementation in `contract`.
 
 use std::fmt;
@@ -21,14 +21,18 @@ mod time;
 mod validate;
 
 pub use builder::StoreBuilder;
+pub use ops::Refused;
 pub use sync::DefaultHashBuilder;
 
 type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
 type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;
-type ShardOf<K, V, X, E> = CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State>>;
+type ShardOf<K, V, X, E> =
+    CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State, <E as Eviction>::Shard>>;
 
-struct Shard<K, V, XS, ES> {
+struct Shard<K, V, XS, ES, EP> {
     table: RwLock<Table<K, V, XS, ES>>,
+    /// The eviction policy's state for this shard (kv-lru: its recency clock).
+    eviction: EP,
     counters: Counters,
     /// Entries in this shard. Written only under the shard's exclusive lock, so a plain load and
     /// store suffice: an insert writes no line shared across shards and takes no locked
@@ -37,10 +41,11 @@ struct Shard<K, V, XS, ES> {
     len: AtomicUsize,
 }
 
-impl<K, V, XS, ES> Shard<K, V, XS, ES> {
+impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
     fn new() -> Self {
         Self {
             table: RwLock::new(Table::new()),
+            eviction: EP::default(),
             counters: Counters::default(),
             len: AtomicUsize::new(0),
         }

@@ -12,6 +12,18 @@ use crate::policy::{Capacity, EntryRef, EventKind, Eviction, Expiry, Listener, R
 use crate::sync;
 use crate::table::Slot;
 
+/// The answer of [`Store::get_accepted`] for a live value the caller refused: nothing was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the stored value is not one the caller accepts; nothing was read")
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// What a `put` found under its key.
 enum Displaced<T> {
     Nothing,
@@ -44,7 +56,7 @@ where
         let shard_index = inner.shard_index(hash);
         let shard = &inner.shards[shard_index];
         let expiry = inner.expiry.new_state(options, now);
-        let eviction = inner.eviction.new_state();
+        let eviction = inner.eviction.new_state(&shard.eviction);
         let (expiry_note, eviction_note) = (X::note(&expiry), E::note(&eviction));
         let (entry, displaced) = {
             let mut table = sync::write(&shard.table);
@@ -107,7 +119,36 @@ where
     /// Returns a clone of the value if `key` holds a live entry. A hit tells both policies: the
     /// expiry policy may refresh a sliding TTL or spend a read budget (the last read removes
     /// the entry), and it is a use for eviction.
+    #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+        V: Clone,
+    {
+        // Every value is accepted, so this is never `Err`.
+        self.get_accepted(key, |_| true).unwrap_or_default()
+    }
+
+    /// A `get` of a value that `accept` takes (a value of the type the caller expects, say).
+    /// For a value it refuses (live, or expired and not yet reclaimed) nothing happens: no hit
+    /// or miss, no read budget spent, no sliding refresh, no use, no reclaim; the answer is
+    /// `Err(Refused)`. Otherwise it is a `get`.
+    ///
+    /// ```
+    /// use kv_core::{Refused, Store};
+    ///
+    /// let store: Store<String, i64> = Store::new();
+    /// store.put("n".into(), -1);
+    /// assert_eq!(store.get_accepted("n", |v| *v >= 0), Err(Refused));
+    /// assert_eq!(store.metrics().hits + store.metrics().misses, 0); // not a read
+    /// assert_eq!(store.get_accepted("n", |_| true), Ok(Some(-1)));
+    /// ```
+    pub fn get_accepted<Q>(
+        &self,
+        key: &Q,
+        accept: impl Fn(&V) -> bool,
+    ) -> Result<Option<V>, Refused>
     where
         K: Borrow<Q>,
         Q: KeyQuery<K> + ?Sized,
@@ -124,15 +165,16 @@ where
                     // Reported under the lock, so a put that follows is reported after it.
                     inner.miss(shard, key);
                     drop(table);
-                    return None;
+                    return Ok(None);
                 }
+                Some((_, slot)) if !accept(&slot.value) => return Err(Refused),
                 Some((_, slot))
                     if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
                 {
-                    inner.eviction.touch(&slot.eviction);
+                    inner.eviction.touch(&shard.eviction, &slot.eviction);
                     Counters::bump(&shard.counters.hits);
                     inner.emit(EventKind::Hit, &slot.key);
-                    return Some(slot.value.clone());
+                    return Ok(Some(slot.value.clone()));
                 }
                 Some(_) => {}
             }
@@ -142,12 +184,15 @@ where
         let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
             inner.miss(shard, key);
             drop(table);
-            return None;
+            return Ok(None);
         };
+        if !accept(&slot.value) {
+            return Err(Refused); // replaced by a value the caller refuses while we waited
+        }
         let now = inner.now_for(at_start, &slot.expiry);
-        match X::read_exclusive(&mut slot.expiry, now) {
+        Ok(match X::read_exclusive(&mut slot.expiry, now) {
             Read::Live => {
-                inner.eviction.touch(&slot.eviction);
+                inner.eviction.touch(&shard.eviction, &slot.eviction);
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
                 Some(slot.value.clone())
@@ -159,16 +204,19 @@ where
                     .remove(shard, &mut table, at, EventKind::Consumed)
                     .expect("the entry just read is in its table");
                 drop(table);
+                inner.tell_removed(&slot);
                 Some(slot.value)
             }
             Read::Expired => {
                 let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
                 inner.miss(shard, key);
                 drop(table);
-                drop(slot);
+                if let Some(slot) = slot {
+                    inner.tell_removed(&slot);
+                }
                 None
             }
-        }
+        })
     }
 
     /// Whether `key` holds a live entry. Not a read: no hit or miss, nothing told to the
@@ -200,7 +248,9 @@ where
         }
         let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
         drop(table);
-        drop(slot);
+        if let Some(slot) = slot {
+            inner.tell_removed(&slot);
+        }
         false
     }
 
@@ -227,7 +277,9 @@ where
         };
         let slot = inner.remove(shard, &mut table, at, why);
         drop(table);
-        drop(slot);
+        if let Some(slot) = slot {
+            inner.tell_removed(&slot);
+        }
         live
     }
 
@@ -281,7 +333,8 @@ where
         inner.expiry.reclaim(now, usize::MAX, &host)
     }
 
-    /// Removes every entry (counted by no counter; listeners see `Cleared`).
+    /// Removes every entry (counted by no counter; listeners see `Cleared`). The policies drop
+    /// their records of them at once.
     pub fn clear(&self) {
         let inner = &*self.inner;
         for shard in inner.shards.iter() {
@@ -296,6 +349,9 @@ where
             drop(table);
             drop(slots);
         }
+        let host = HostCall::new(inner);
+        inner.expiry.cleared(&host);
+        inner.eviction.cleared(&host);
     }
 
     /// The store's current time in nanoseconds on its clock (never going backwards).

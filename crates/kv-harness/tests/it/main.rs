@@ -7,5 +7,7 @@ mod failing;
 mod library;
 mod malformed;
 mod parser_fuzz;
+mod runs;
 mod snapshots;
 mod support;
+mod terminal;

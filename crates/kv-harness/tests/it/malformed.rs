@@ -113,13 +113,14 @@ fn a_byte_order_mark_is_not_part_of_the_first_line() {
 }
 
 #[test]
-fn a_path_that_does_not_exist() {
-    let run = harness(&["test", "no/such/cases"]);
+fn a_missing_path_is_named_and_is_not_a_case_file_problem() {
+    let run = harness(&["test", "no/such/cases", "examples/cases"]);
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "no/such/cases: no such file or folder (check the path)\n1 problem in the case files; no case was run\n"
+        "kv-harness: no/such/cases: no such file or folder (check the path)\n"
     );
+    assert_eq!(run.stdout, "", "no case runs");
 }
 
 #[test]
@@ -192,11 +193,12 @@ fn a_bad_command_line_exits_2() {
     for (args, message) in [
         (
             &["test", "--parallel", "zero"][..],
-            "--parallel needs a whole number",
+            "invalid value 'zero' for '--parallel <N>': expected a whole number of workers, at least 1",
         ),
-        (&["test", "--bogus"][..], "unknown flag `--bogus`"),
-        (&["run"][..], "unknown command `run`"),
-        (&["test", "--kv-events"][..], "add --json"),
+        (&["test", "--bogus"][..], "unexpected argument '--bogus'"),
+        (&["run"][..], "unrecognized subcommand 'run'"),
+        (&["test", "--kv-events"][..], "--json"),
+        (&["test", "-j", "0"][..], "at least 1"),
     ] {
         let run = harness(args);
         assert_eq!(run.code, 2, "{args:?}");

@@ -55,3 +55,41 @@ fn loom_two_gets_racing_an_eviction_keep_the_lru_records_valid() {
         s.validate().unwrap();
     });
 }
+
+/// The stamp kernel that replaced the store-wide watermark: a use's stamp comes from its shard's
+/// clock (raised with `fetch_max`) and its thread's last stamp (per thread in the model too:
+/// `kv_core::sync::with_thread_cell` is loom's thread-local here). However two threads' uses race
+/// (on keys of either shard), once they are joined a sequential run on the main thread ranks its
+/// own uses above all of theirs in the shards it touches, so it evicts exactly its LRU.
+#[test]
+fn loom_racing_uses_then_a_sequential_run_evicts_exactly_its_lru() {
+    loom::model(|| {
+        let s: Store<String, String> = Store::builder()
+            .clock(ManualClock::new())
+            .capacity(2)
+            .shards(2)
+            .build();
+        s.put_with("a".into(), "1".into(), &PutOptions::new());
+        s.put_with("b".into(), "2".into(), &PutOptions::new());
+        let racers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|k| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.get(k);
+                    s.get("a");
+                })
+            })
+            .collect();
+        for r in racers {
+            r.join().unwrap();
+        }
+        // Sequential from here: b, then a, so b is the least recently used.
+        s.get("b");
+        s.get("a");
+        s.put_with("c".into(), "3".into(), &PutOptions::new());
+        assert!(!s.has("b"), "b was the least recently used");
+        assert!(s.has("a") && s.has("c"));
+        s.validate().unwrap();
+    });
+}

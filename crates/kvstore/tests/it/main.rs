@@ -23,6 +23,9 @@ mod linearizability;
 mod thrash;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod recency;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod events;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
@@ -30,6 +33,9 @@ mod reuse;
 
 #[cfg(all(not(kv_loom), feature = "metrics"))]
 mod export;
+
+#[cfg(all(not(kv_loom), feature = "json"))]
+mod artifacts;
 
 #[cfg(kv_loom)]
 mod loom;

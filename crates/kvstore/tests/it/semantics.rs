@@ -798,6 +798,31 @@ mod namespaces {
     use super::*;
     use std::sync::Mutex;
 
+    #[test]
+    fn a_typed_read_of_the_wrong_type_changes_nothing() {
+        // Its own store, not a global one: no other test can touch it.
+        let s = kvstore::AnyStore::new();
+        let one_shot_sliding = PutOptions::new()
+            .with_ttl(Duration::from_secs(10))
+            .with_sliding_ttl()
+            .with_max_reads(1);
+        s.put_with("tok", "user-42", &one_shot_sliding); // a &'static str, not a String
+        assert_eq!(s.get::<String>("tok"), None);
+        assert_eq!(s.try_get::<String>("tok"), Err(kvstore::WrongType));
+        assert_eq!(s.metrics(), m(0, 0, 0, 0, 1), "no hit, no miss");
+        assert_eq!(
+            s.get::<&str>("tok").as_deref(),
+            Some(&"user-42"),
+            "budget unspent"
+        );
+        assert!(!s.has("tok"), "the one read it had was the right-typed one");
+        assert_eq!(
+            s.try_get::<String>("tok"),
+            Ok(None),
+            "absent is not a wrong type"
+        );
+    }
+
     /// Tests that reset the global stores run one at a time.
     static GLOBAL: Mutex<()> = Mutex::new(());
 
