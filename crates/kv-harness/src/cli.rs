@@ -94,8 +94,8 @@ pub struct TestArgs {
     /// Colour the output.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     pub color: Color,
-    /// Where cases run: `memory`, or a Redis URL (redis://[user:pass@]host:port, rediss://...,
-    /// redis+cluster://host:port,host:port,...): each case in a fresh namespace on a manual
+    /// Where cases run: `memory`, or a Redis URL (`redis://[user:pass@]host:port`, `rediss://...`,
+    /// `redis+cluster://host:port,host:port,...`): each case in a fresh namespace on a manual
     /// clock, removed afterwards.
     #[arg(long, value_name = "URL", default_value = "memory", value_parser = backend)]
     pub backend: String,
