@@ -396,3 +396,22 @@ fn a_frozen_clock_moves_only_by_advance_and_sets_no_real_expiry() {
     assert_eq!(store.metrics().unwrap(), m(1, 1, 1, 0, 0));
     store.drop_namespace().unwrap();
 }
+
+/// With the `tls` feature, a `rediss://` URL reaches the TLS handshake (here against a server
+/// that speaks plain RESP, so it fails) and gives an error, not a panic; without the feature it
+/// is a URL error.
+#[test]
+fn a_rediss_url_is_an_error_not_a_panic_when_tls_fails() {
+    let Some(own) = OwnServer::start(&[]) else {
+        return;
+    };
+    let url = format!("rediss://u:tls-pass-K2@127.0.0.1:{}", own.port);
+    let err = RedisServer::connect_with_timeout(&url, Duration::from_secs(2)).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("tls-pass-K2"), "{shown}");
+    if cfg!(feature = "tls") {
+        assert!(!matches!(err, RedisStoreError::Url { .. }), "{err:?}");
+    } else {
+        assert!(matches!(err, RedisStoreError::Url { .. }), "{err:?}");
+    }
+}
