@@ -110,6 +110,13 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         self.retype(|_, e, l, s| (expiry, e, l, s))
     }
 
+    /// Changes what fills the expiry slot in place (a policy crate's builder methods, such as
+    /// kv-ttl's store-wide TTL defaults, are built on it).
+    pub fn map_expiry(mut self, change: impl FnOnce(X) -> X) -> Self {
+        self.expiry = change(self.expiry);
+        self
+    }
+
     /// Fills the eviction slot: what is told of every use and picks victims over capacity
     /// (`kv_lru::Lru`).
     pub fn eviction<E2>(self, eviction: E2) -> StoreBuilder<K, V, X, E2, L, S> {

@@ -1,6 +1,7 @@
 //! The sharded store: its shards and their books. The operations are in `ops`, the
 //! builder in `builder`, time in `time`, what policies may ask of the store in
-//! `host`, the self-check in `validate`, and the store trait's implementation in `contract`.
+//! `host`, operations over every entry in `visit`, the self-check in `validate`, and the store
+//! trait's implementation in `contract`.
 
 use std::fmt;
 
@@ -19,10 +20,12 @@ mod host;
 mod ops;
 mod time;
 mod validate;
+mod visit;
 
 pub use builder::StoreBuilder;
 pub use ops::Refused;
 pub use sync::DefaultHashBuilder;
+pub use visit::Iter;
 
 type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
 type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;

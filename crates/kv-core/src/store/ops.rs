@@ -261,26 +261,54 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.take(key).is_some_and(|(live, _)| live)
+    }
+
+    /// Removes `key` and returns its value if the entry was live: `del` that hands the value
+    /// back. Not a read (no hit or miss, no use); an expired entry is reclaimed (one
+    /// Expiration) and gives `None`.
+    ///
+    /// ```
+    /// use kv_core::Store;
+    ///
+    /// let store: Store<String, u64> = Store::new();
+    /// store.put("a".into(), 1);
+    /// assert_eq!(store.remove("a"), Some(1));
+    /// assert_eq!(store.remove("a"), None);
+    /// assert_eq!(store.metrics().hits + store.metrics().misses, 0);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.take(key)
+            .and_then(|(live, value)| live.then_some(value))
+    }
+
+    /// Removes `key`'s entry, live or expired (counted as a reclaim), and hands back whether it
+    /// was live with its value, to drop after the lock is released.
+    fn take<Q>(&self, key: &Q) -> Option<(bool, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let inner = &*self.inner;
         let now = inner.now();
         let hash = inner.hasher.hash_one(key);
         let shard = inner.shard(hash);
         let mut table = sync::write(&shard.table);
-        let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
-            return false;
-        };
+        let (at, slot) = table.lookup(hash, |s| s.key.borrow() == key)?;
         let live = !X::is_expired(&slot.expiry, now);
         let why = if live {
             EventKind::Removed
         } else {
             EventKind::Expired
         };
-        let slot = inner.remove(shard, &mut table, at, why);
+        let slot = inner.remove(shard, &mut table, at, why)?;
         drop(table);
-        if let Some(slot) = slot {
-            inner.tell_removed(&slot);
-        }
-        live
+        inner.tell_removed(&slot);
+        Some((live, slot.value))
     }
 
     /// The live keys, in no particular order.
