@@ -143,6 +143,9 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         Store {
             inner: Arc::new(Inner {
                 shards: (0..count).map(|_| CachePadded::new(Shard::new())).collect(),
+                loaders: (0..sync::LOADER_STRIPES)
+                    .map(|_| CachePadded::new(sync::Mutex::new(())))
+                    .collect(),
                 shard_bits: count.trailing_zeros(),
                 hasher: self.hasher,
                 clock,

@@ -17,6 +17,7 @@ use crate::{KeyQuery, NoEviction, NoExpiry, NoListener};
 mod builder;
 mod contract;
 mod host;
+mod load;
 mod ops;
 mod time;
 mod validate;
@@ -71,6 +72,8 @@ impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
 
 struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     shards: Box<[ShardOf<K, V, X, E>]>,
+    /// The loader locks of get-or-insert, by key hash (see `load`).
+    loaders: Box<[CachePadded<sync::Mutex<()>>]>,
     shard_bits: u32,
     hasher: S,
     clock: StoreClock,

@@ -144,7 +144,23 @@ where
     /// assert_eq!(store.metrics().hits + store.metrics().misses, 0); // not a read
     /// assert_eq!(store.get_accepted("n", |_| true), Ok(Some(-1)));
     /// ```
+    #[inline]
     pub fn get_accepted<Q>(
+        &self,
+        key: &Q,
+        accept: impl Fn(&V) -> bool,
+    ) -> Result<Option<V>, Refused>
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+        V: Clone,
+    {
+        self.read::<Q, true>(key, accept)
+    }
+
+    /// The read behind `get`; a miss is counted (and reported) only if `COUNT_MISS`: a loader
+    /// that finds nothing counts its one miss itself.
+    pub(super) fn read<Q, const COUNT_MISS: bool>(
         &self,
         key: &Q,
         accept: impl Fn(&V) -> bool,
@@ -163,7 +179,9 @@ where
             match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => {
                     // Reported under the lock, so a put that follows is reported after it.
-                    inner.miss(shard, key);
+                    if COUNT_MISS {
+                        inner.miss(shard, key);
+                    }
                     drop(table);
                     return Ok(None);
                 }
@@ -182,7 +200,9 @@ where
         // Expired, or a read that changes the entry: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
         let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
-            inner.miss(shard, key);
+            if COUNT_MISS {
+                inner.miss(shard, key);
+            }
             drop(table);
             return Ok(None);
         };
@@ -209,7 +229,9 @@ where
             }
             Read::Expired => {
                 let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
-                inner.miss(shard, key);
+                if COUNT_MISS {
+                    inner.miss(shard, key);
+                }
                 drop(table);
                 if let Some(slot) = slot {
                     inner.tell_removed(&slot);

@@ -1350,4 +1350,65 @@ mod operations_this_project_adds {
         clock.advance(secs(1));
         assert!(live.get("k").is_none(), "fixed: the read did not slide it");
     }
+
+    #[test]
+    fn get_or_insert_with_runs_one_loader_per_key_and_the_others_receive_its_value() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (s, _) = store();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let got: Vec<String> = (0..8)
+            .map(|_| {
+                let (s, loads, barrier) = (s.clone(), Arc::clone(&loads), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    barrier.wait();
+                    s.get_or_insert_with("cfg".into(), || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(20)); // let the others pile up
+                        "loaded".to_string()
+                    })
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(got.iter().all(|v| v == "loaded"));
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one loader for the key");
+        assert_eq!(
+            s.metrics(),
+            m(7, 1, 0, 0, 1),
+            "one miss (the loader), seven hits"
+        );
+    }
+
+    #[test]
+    fn a_failing_or_panicking_loader_stores_nothing_and_the_next_caller_loads() {
+        let (s, _) = store();
+        let failed: Result<String, &str> = s.try_get_or_insert_with("k".into(), || Err("down"));
+        assert_eq!(failed, Err("down"));
+        assert!(!s.has("k"));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.get_or_insert_with("k".into(), || panic!("loader bug"))
+        }));
+        assert!(panicked.is_err());
+        assert!(!s.has("k"));
+        // Nothing is poisoned: the next caller loads, and a later one reads.
+        assert_eq!(s.get_or_insert_with("k".into(), || "v".into()), "v");
+        assert_eq!(s.get_or_insert_with("k".into(), || "w".into()), "v");
+        assert_eq!(s.metrics(), m(1, 3, 0, 0, 1));
+    }
+
+    #[test]
+    fn get_or_insert_with_options_stores_with_them() {
+        let (s, clock) = store();
+        let one_shot = PutOptions::new().with_max_reads(1).with_ttl(secs(5));
+        let v = s.try_get_or_insert_with_options("tok".into(), &one_shot, || {
+            Ok::<_, ()>("t".to_string())
+        });
+        assert_eq!(v.as_deref(), Ok("t"));
+        clock.advance(secs(4));
+        assert_eq!(s.get("tok").as_deref(), Some("t"), "the budget's one read");
+        assert!(!s.has("tok"));
+    }
 }
