@@ -106,7 +106,7 @@ pub use kv_core::{
 pub use kv_lru::Lru;
 pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 #[cfg(feature = "ttl")]
-pub use kv_ttl::{PutOptions, Ttl};
+pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
 

@@ -1250,3 +1250,165 @@ mod store_trait {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operations this project adds
+
+mod operations_this_project_adds {
+    use super::*;
+    use kvstore::ExpiryDefaults;
+
+    #[test]
+    fn remove_returns_a_live_value_and_is_not_a_read() {
+        let (s, clock) = store();
+        put(&s, "a", "1");
+        assert_eq!(s.remove("a").as_deref(), Some("1"));
+        assert_eq!(s.remove("a"), None);
+        put_opts(&s, "e", "2", ttl(1));
+        clock.advance(secs(1));
+        assert_eq!(s.remove("e"), None, "expired: reclaimed, no value");
+        assert_eq!(s.metrics(), m(0, 0, 1, 0, 0));
+        valid(&s);
+    }
+
+    #[test]
+    fn retain_removes_what_keep_refuses_and_reclaims_expired_entries() {
+        let (s, clock) = capped(10);
+        put(&s, "user42/s1", "a");
+        put(&s, "user42/s2", "b");
+        put(&s, "user7/s1", "c");
+        put_opts(&s, "user7/old", "d", ttl(1));
+        clock.advance(secs(1));
+        let mut shown = Vec::new();
+        s.retain(|k, _| {
+            shown.push(k.clone());
+            !k.starts_with("user42/")
+        });
+        shown.sort();
+        assert_eq!(
+            shown,
+            ["user42/s1", "user42/s2", "user7/s1"],
+            "expired not shown"
+        );
+        assert_eq!(sorted_keys(&s), ["user7/s1"]);
+        assert_eq!(s.metrics(), m(0, 0, 1, 0, 1));
+        valid(&s);
+    }
+
+    #[test]
+    fn iter_yields_live_entries_and_is_not_a_read() {
+        let (s, clock) = capped(2);
+        put_opts(&s, "tok", "t", PutOptions::new().with_max_reads(1));
+        put_opts(&s, "gone", "g", ttl(1));
+        clock.advance(secs(1));
+        let all: Vec<(String, String)> = s.iter().collect();
+        assert_eq!(all, [("tok".to_string(), "t".to_string())]);
+        assert_eq!(s.metrics().hits + s.metrics().misses, 0);
+        assert_eq!(
+            s.get("tok").as_deref(),
+            Some("t"),
+            "its one read is still there"
+        );
+        // Not a use: "a" put first stays the least recently used although iter saw it last.
+        let (s, _) = capped(2);
+        put(&s, "a", "1");
+        put(&s, "b", "2");
+        let _: Vec<_> = s.iter().collect();
+        put(&s, "c", "3");
+        assert_eq!(sorted_keys(&s), ["b", "c"]);
+    }
+
+    #[test]
+    fn store_wide_defaults_apply_to_puts_without_their_own_ttl() {
+        let clock = ManualClock::new();
+        let idle: S = Store::builder()
+            .clock(clock.clone())
+            .time_to_idle(secs(10))
+            .build();
+        put(&idle, "sid", "alice");
+        put_opts(&idle, "own", "x", ttl(100)); // its own fixed TTL wins
+        put_opts(&idle, "tok", "t", PutOptions::new().with_max_reads(1)); // budget + default
+        clock.advance(secs(9));
+        assert!(
+            idle.get("sid").is_some(),
+            "a read slides the default deadline"
+        );
+        clock.advance(secs(9));
+        assert!(idle.get("sid").is_some());
+        assert!(!idle.has("tok"), "the default TTL applied to the token too");
+        clock.advance(secs(10));
+        assert!(idle.get("sid").is_none());
+        assert!(idle.has("own"));
+        let live: S = Store::builder()
+            .clock(clock.clone())
+            .time_to_idle(secs(1))
+            .time_to_live(secs(10)) // the later call wins: fixed 10 s
+            .build();
+        put(&live, "k", "v");
+        clock.advance(secs(9));
+        assert!(live.get("k").is_some());
+        clock.advance(secs(1));
+        assert!(live.get("k").is_none(), "fixed: the read did not slide it");
+    }
+
+    #[test]
+    fn get_or_insert_with_runs_one_loader_per_key_and_the_others_receive_its_value() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (s, _) = store();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let got: Vec<String> = (0..8)
+            .map(|_| {
+                let (s, loads, barrier) = (s.clone(), Arc::clone(&loads), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    barrier.wait();
+                    s.get_or_insert_with("cfg".into(), || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(20)); // let the others pile up
+                        "loaded".to_string()
+                    })
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(got.iter().all(|v| v == "loaded"));
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one loader for the key");
+        assert_eq!(
+            s.metrics(),
+            m(7, 1, 0, 0, 1),
+            "one miss (the loader), seven hits"
+        );
+    }
+
+    #[test]
+    fn a_failing_or_panicking_loader_stores_nothing_and_the_next_caller_loads() {
+        let (s, _) = store();
+        let failed: Result<String, &str> = s.try_get_or_insert_with("k".into(), || Err("down"));
+        assert_eq!(failed, Err("down"));
+        assert!(!s.has("k"));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.get_or_insert_with("k".into(), || panic!("loader bug"))
+        }));
+        assert!(panicked.is_err());
+        assert!(!s.has("k"));
+        // Nothing is poisoned: the next caller loads, and a later one reads.
+        assert_eq!(s.get_or_insert_with("k".into(), || "v".into()), "v");
+        assert_eq!(s.get_or_insert_with("k".into(), || "w".into()), "v");
+        assert_eq!(s.metrics(), m(1, 3, 0, 0, 1));
+    }
+
+    #[test]
+    fn get_or_insert_with_options_stores_with_them() {
+        let (s, clock) = store();
+        let one_shot = PutOptions::new().with_max_reads(1).with_ttl(secs(5));
+        let v = s.try_get_or_insert_with_options("tok".into(), &one_shot, || {
+            Ok::<_, ()>("t".to_string())
+        });
+        assert_eq!(v.as_deref(), Ok("t"));
+        clock.advance(secs(4));
+        assert_eq!(s.get("tok").as_deref(), Some("t"), "the budget's one read");
+        assert!(!s.has("tok"));
+    }
+}
