@@ -796,13 +796,11 @@ mod reclaiming {
 
 mod namespaces {
     use super::*;
-    use std::sync::Mutex;
-
-    /// Tests that reset the global stores run one at a time.
-    static GLOBAL: Mutex<()> = Mutex::new(());
+    use crate::global_stores;
 
     #[test]
     fn namespace_returns_the_same_store_for_the_same_name() {
+        let _global = global_stores();
         let a = kvstore::namespace("semantics/same");
         a.put("k", 1_u8);
         let b = kvstore::namespace("semantics/same");
@@ -811,6 +809,7 @@ mod namespaces {
 
     #[test]
     fn different_names_give_isolated_stores_with_own_capacity_and_metrics() {
+        let _global = global_stores();
         let a = kvstore::namespace("semantics/iso-a");
         let b = kvstore::namespace("semantics/iso-b");
         a.set_capacity(1);
@@ -827,7 +826,7 @@ mod namespaces {
 
     #[test]
     fn default_is_a_store_of_its_own_distinct_from_every_namespace_including_empty() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         kvstore::reset_default();
         kvstore::put("shared-name", "default".to_string());
         kvstore::namespace("").put("shared-name", "empty-ns".to_string());
@@ -848,7 +847,7 @@ mod namespaces {
 
     #[test]
     fn default_store_convenience_functions_follow_the_seed() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         kvstore::reset_default();
         kvstore::put("a", 1_i32);
         kvstore::put_with("t", 2_i32, &PutOptions::new().with_max_reads(1));
@@ -865,7 +864,7 @@ mod namespaces {
 
     #[test]
     fn resets_replace_the_global_stores_and_earlier_handles_keep_working() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         let old_default = kvstore::default();
         let old_ns = kvstore::namespace("semantics/reset");
         old_default.put("k", 1_u8);
@@ -885,6 +884,7 @@ mod namespaces {
 
     #[test]
     fn names_are_free_text_and_no_name_is_invalid() {
+        let _global = global_stores();
         for name in [
             "pipeline/node",
             "",
@@ -905,6 +905,7 @@ mod namespaces {
 
     #[test]
     fn a_wrong_type_asked_of_a_global_store_is_none_not_a_panic() {
+        let _global = global_stores();
         let s = kvstore::namespace("semantics/types");
         s.put("n", 7_u64);
         assert_eq!(s.get::<String>("n"), None);
