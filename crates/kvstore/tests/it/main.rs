@@ -33,6 +33,9 @@ mod linearizability;
 mod thrash;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod races;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod events;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]

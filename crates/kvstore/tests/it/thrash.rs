@@ -38,7 +38,7 @@ pub fn watchdog<T: Send + 'static>(
     }
 }
 
-const WATCHDOG: Duration = Duration::from_secs(300);
+pub const WATCHDOG: Duration = Duration::from_secs(300);
 
 /// Counts the values alive: created (new or cloned) minus dropped, per id and in total.
 struct Ledger {
