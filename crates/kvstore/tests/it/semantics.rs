@@ -1040,27 +1040,62 @@ mod differs_from_the_original {
 
     #[test]
     fn fix_6_has_never_deletes_a_value_a_concurrent_put_just_wrote() {
-        // Writers keep putting fresh (live) values while readers call has on the same key; the
-        // key's entry is always live, so has must never remove it and must always see it.
+        // The writer puts a fresh value, checks it is there, then moves the clock past its
+        // deadline, and again: each value is live from its put until the writer's own advance.
+        // Readers call `has` all along, so they keep meeting the expired value, and some of their
+        // reclaims wait for the lock while the writer's put of the next, live, value holds it:
+        // `has` must check again under the lock and leave that value alone.
+        const ROUNDS: u64 = 10_000;
         let clock = ManualClock::new();
         let s: Arc<S> = Arc::new(Store::builder().clock(clock.clone()).build());
-        put_opts(&s, "k", "v0", ttl(100));
-        let writer = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                for i in 0..20_000 {
-                    put_opts(&s, "k", &format!("v{i}"), ttl(100));
-                }
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // More readers than cores: a reader descheduled between its shared look-up and its
+        // exclusive lock leaves the put a wide window.
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (s, done) = (Arc::clone(&s), Arc::clone(&done));
+                thread::spawn(move || {
+                    let mut calls = 0_u64;
+                    while !done.load(std::sync::atomic::Ordering::Acquire) {
+                        s.has("k");
+                        calls += 1;
+                    }
+                    calls
+                })
             })
-        };
-        let reader = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || (0..20_000).all(|_| s.has("k")))
-        };
-        writer.join().unwrap();
-        assert!(reader.join().unwrap(), "has saw the live key every time");
-        assert_eq!(s.metrics().expirations, 0);
-        assert!(s.has("k"));
+            .collect();
+        for i in 0..ROUNDS {
+            let value = format!("v{i}");
+            assert_eq!(
+                put_opts(&s, "k", &value, ttl(1)),
+                None,
+                "the previous value had expired"
+            );
+            assert_eq!(
+                s.metrics().expirations,
+                i,
+                "every earlier value was counted expired once, by the put or by has"
+            );
+            assert_eq!(
+                s.get("k"),
+                Some(value),
+                "round {i}: has removed the live value the put just wrote"
+            );
+            assert_eq!(
+                s.metrics().expirations,
+                i,
+                "round {i}: a live value counted as expired"
+            );
+            clock.advance(secs(1));
+            thread::yield_now(); // let a reader meet the expired value
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        for r in readers {
+            r.join().unwrap();
+        }
+        s.purge_expired();
+        assert_eq!(s.metrics().expirations, ROUNDS);
+        assert!(!s.has("k"));
     }
 
     #[test]
