@@ -239,6 +239,14 @@ struct Totals {
     misses: u64,
 }
 
+/// A recorded history: each key's events, the totals, the store, and its events (kind, key).
+type Recorded = (
+    Vec<Vec<Event>>,
+    Totals,
+    Store<u32, u32>,
+    Vec<(EventKind, u32)>,
+);
+
 const KEYS: u32 = 3;
 /// Below the number of keys, so inserts evict; `set_capacity` moves it between 0 (unbounded: the
 /// next bounded capacity rebuilds the LRU order from the entries' stamps) and 3.
@@ -246,16 +254,7 @@ const CAPACITY: usize = 2;
 
 /// Runs `threads` threads of `ops` random operations; returns each key's history (with its final
 /// `has`), the totals, and the store with its event subscription drained into per-kind counts.
-fn record(
-    threads: usize,
-    ops: usize,
-    seed: u64,
-) -> (
-    Vec<Vec<Event>>,
-    Totals,
-    Store<u32, u32>,
-    Vec<(EventKind, u32)>,
-) {
+fn record(threads: usize, ops: usize, seed: u64) -> Recorded {
     // Every key starts with an entry that expired before the threads start: to the spec it is
     // absent, and whichever operation meets it first must count its Expiration, exactly once.
     let clock = ManualClock::new();
