@@ -18,6 +18,7 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod fuzz;
+mod mutants;
 mod schemas;
 mod soak;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         "bench" => bench::bench(rest),
         "fuzz" => fuzz::fuzz(rest),
         "soak" => soak::soak(rest),
+        "mutants" => mutants::mutants(rest),
         "schemas" => schemas::schemas(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
@@ -61,7 +63,11 @@ commands:
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
   soak     reliability.md's long checks: the memory/throughput soak with its verdict, the model
-           and stress suites at KV_SOAK_SCALE=30, fuzzing (--ops, --scale, --fuzz-seconds)
+           and stress suites at KV_SOAK_SCALE=30, fuzzing (--seconds, --ops, --scale,
+           --fuzz-seconds)
+  mutants  mutation testing of kv-core, kv-ttl and kv-lru with cargo-mutants against a fast
+           test subset; report in target/mutants/mutants.out (--file F to scope, other flags
+           go to cargo mutants)
   schemas  regenerate the committed JSON Schemas in schemas/ from kv-metrics";
 
 fn root() -> PathBuf {

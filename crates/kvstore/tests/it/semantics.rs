@@ -796,7 +796,7 @@ mod reclaiming {
 
 mod namespaces {
     use super::*;
-    use std::sync::Mutex;
+    use crate::global_stores;
 
     #[test]
     fn a_typed_read_of_the_wrong_type_changes_nothing() {
@@ -823,11 +823,9 @@ mod namespaces {
         );
     }
 
-    /// Tests that reset the global stores run one at a time.
-    static GLOBAL: Mutex<()> = Mutex::new(());
-
     #[test]
     fn namespace_returns_the_same_store_for_the_same_name() {
+        let _global = global_stores();
         let a = kvstore::namespace("semantics/same");
         a.put("k", 1_u8);
         let b = kvstore::namespace("semantics/same");
@@ -836,6 +834,7 @@ mod namespaces {
 
     #[test]
     fn different_names_give_isolated_stores_with_own_capacity_and_metrics() {
+        let _global = global_stores();
         let a = kvstore::namespace("semantics/iso-a");
         let b = kvstore::namespace("semantics/iso-b");
         a.set_capacity(1);
@@ -852,7 +851,7 @@ mod namespaces {
 
     #[test]
     fn default_is_a_store_of_its_own_distinct_from_every_namespace_including_empty() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         kvstore::reset_default();
         kvstore::put("shared-name", "default".to_string());
         kvstore::namespace("").put("shared-name", "empty-ns".to_string());
@@ -873,7 +872,7 @@ mod namespaces {
 
     #[test]
     fn default_store_convenience_functions_follow_the_seed() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         kvstore::reset_default();
         kvstore::put("a", 1_i32);
         kvstore::put_with("t", 2_i32, &PutOptions::new().with_max_reads(1));
@@ -890,7 +889,7 @@ mod namespaces {
 
     #[test]
     fn resets_replace_the_global_stores_and_earlier_handles_keep_working() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         let old_default = kvstore::default();
         let old_ns = kvstore::namespace("semantics/reset");
         old_default.put("k", 1_u8);
@@ -910,6 +909,7 @@ mod namespaces {
 
     #[test]
     fn names_are_free_text_and_no_name_is_invalid() {
+        let _global = global_stores();
         for name in [
             "pipeline/node",
             "",
@@ -930,6 +930,7 @@ mod namespaces {
 
     #[test]
     fn a_wrong_type_asked_of_a_global_store_is_none_not_a_panic() {
+        let _global = global_stores();
         let s = kvstore::namespace("semantics/types");
         s.put("n", 7_u64);
         assert_eq!(s.get::<String>("n"), None);
@@ -1064,27 +1065,62 @@ mod differs_from_the_original {
 
     #[test]
     fn fix_6_has_never_deletes_a_value_a_concurrent_put_just_wrote() {
-        // Writers keep putting fresh (live) values while readers call has on the same key; the
-        // key's entry is always live, so has must never remove it and must always see it.
+        // The writer puts a fresh value, checks it is there, then moves the clock past its
+        // deadline, and again: each value is live from its put until the writer's own advance.
+        // Readers call `has` all along, so they keep meeting the expired value, and some of their
+        // reclaims wait for the lock while the writer's put of the next, live, value holds it:
+        // `has` must check again under the lock and leave that value alone.
+        const ROUNDS: u64 = 10_000;
         let clock = ManualClock::new();
         let s: Arc<S> = Arc::new(Store::builder().clock(clock.clone()).build());
-        put_opts(&s, "k", "v0", ttl(100));
-        let writer = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                for i in 0..20_000 {
-                    put_opts(&s, "k", &format!("v{i}"), ttl(100));
-                }
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // More readers than cores: a reader descheduled between its shared look-up and its
+        // exclusive lock leaves the put a wide window.
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (s, done) = (Arc::clone(&s), Arc::clone(&done));
+                thread::spawn(move || {
+                    let mut calls = 0_u64;
+                    while !done.load(std::sync::atomic::Ordering::Acquire) {
+                        s.has("k");
+                        calls += 1;
+                    }
+                    calls
+                })
             })
-        };
-        let reader = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || (0..20_000).all(|_| s.has("k")))
-        };
-        writer.join().unwrap();
-        assert!(reader.join().unwrap(), "has saw the live key every time");
-        assert_eq!(s.metrics().expirations, 0);
-        assert!(s.has("k"));
+            .collect();
+        for i in 0..ROUNDS {
+            let value = format!("v{i}");
+            assert_eq!(
+                put_opts(&s, "k", &value, ttl(1)),
+                None,
+                "the previous value had expired"
+            );
+            assert_eq!(
+                s.metrics().expirations,
+                i,
+                "every earlier value was counted expired once, by the put or by has"
+            );
+            assert_eq!(
+                s.get("k"),
+                Some(value),
+                "round {i}: has removed the live value the put just wrote"
+            );
+            assert_eq!(
+                s.metrics().expirations,
+                i,
+                "round {i}: a live value counted as expired"
+            );
+            clock.advance(secs(1));
+            thread::yield_now(); // let a reader meet the expired value
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        for r in readers {
+            r.join().unwrap();
+        }
+        s.purge_expired();
+        assert_eq!(s.metrics().expirations, ROUNDS);
+        assert!(!s.has("k"));
     }
 
     #[test]
