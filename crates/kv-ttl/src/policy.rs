@@ -9,7 +9,7 @@ use crate::PutOptions;
 /// The expiry policy: deadlines, sliding refresh and read budgets in each entry, and the expiry
 /// index (a lazy queue of deadlines) under its own lock. Put it in a store's expiry slot with
 /// `StoreBuilder::expiry(Ttl::new())`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ttl {
     index: Mutex<LazyQueue>,
     /// A lower bound of every deadline in the index, readable without the lock: writes skip
@@ -21,6 +21,15 @@ pub struct Ttl {
     /// Entries with a deadline removed by reads and deletes, whose records the index still
     /// holds: every [`CHECK_EVERY_REMOVALS`] the index is compacted if mostly dead.
     removals: AtomicUsize,
+}
+
+impl Default for Ttl {
+    /// [`Ttl::new`]: an empty index whose earliest deadline is "never" (a derived default
+    /// would start it at 0, so every write would look for expired entries until the first
+    /// deadline was indexed).
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// How many removals the index lets pass between checks for dead records.
