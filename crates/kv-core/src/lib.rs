@@ -44,7 +44,7 @@ pub use policy::{
 };
 #[cfg(not(kv_loom))]
 pub use store::WeakStore;
-pub use store::{DefaultHashBuilder, Refused, Store, StoreBuilder};
+pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder};
 
 use std::borrow::Borrow;
 use std::hash::Hash;

@@ -46,6 +46,10 @@ pub struct LazyQueue {
 /// Records beyond this many over one and a half times the live count trigger a compaction.
 const SLACK: usize = 64;
 
+/// Records a bucket's buffer keeps when the buffers together are over their budget (1,024
+/// records, 16 KiB).
+const SPARE_BUFFER: usize = 1024;
+
 /// [`LazyQueue::compact_if_sparse`] reads the live count at least once per this many calls.
 pub const RECHECK_EVERY: usize = 1024;
 
@@ -120,9 +124,14 @@ impl LazyQueue {
         // twice the records (plus some): every bucket keeping the most it ever held would add
         // up to several times the records.
         let kept: usize = self.buckets.iter().map(Vec::capacity).sum();
-        if kept + moving.capacity() <= self.len.saturating_mul(2).saturating_add(4096) {
-            self.buckets[i] = moving;
+        if kept + moving.capacity() > self.len.saturating_mul(2).saturating_add(4096) {
+            // Shrunk in place, not freed: glibc's malloc maps a big buffer of its own and, once
+            // one is freed, raises the size it maps from, so that later big buffers come from
+            // the heap and fragment it (resident memory crept up by megabytes a minute in the
+            // soak). Shrinking a mapped buffer remaps it and returns the rest to the system.
+            moving.shrink_to(SPARE_BUFFER);
         }
+        self.buckets[i] = moving;
     }
 
     /// Removes and returns the smallest record.

@@ -44,6 +44,9 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 #[cfg(kv_loom)]
 pub type DefaultHashBuilder = foldhash::fast::FixedState;
 
+/// Loader locks of get-or-insert per store (keys share them by hash). Under loom, 2.
+pub const LOADER_STRIPES: usize = if cfg!(kv_loom) { 2 } else { 64 };
+
 /// The default shard count: four per core, at least 16. Under loom, 2: enough for two keys to
 /// race in different shards, few enough to keep the models small.
 pub fn default_shards() -> usize {

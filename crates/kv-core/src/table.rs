@@ -140,7 +140,16 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
             return None;
         }
         self.free.push(at);
-        self.slab[at as usize].take()
+        let slot = self.slab[at as usize].take();
+        if self.index.len == 0 && self.slab.len() > KEEP_WHEN_EMPTY {
+            // The last entry of a big table went: give its buffers back, so memory after mass
+            // deletes returns to an empty store's. (Records still naming old positions find no
+            // slot there, which policies take as a removed entry.)
+            self.index = Index::new();
+            self.free = Vec::new();
+            self.slab = Vec::new();
+        }
+        slot
     }
 
     /// Every slot, in no particular order.
@@ -164,6 +173,10 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         std::mem::take(&mut self.slab).into_iter().flatten()
     }
 }
+
+/// Slab positions an empty table keeps rather than freeing its buffers (churn around empty must
+/// not reallocate at every insert).
+const KEEP_WHEN_EMPTY: usize = 1024;
 
 /// A position no slot has: with the low hash bits all ones it would spell [`EMPTY`].
 const NO_SLOT: At = At::MAX;

@@ -9,15 +9,27 @@ use crate::PutOptions;
 /// The expiry policy: deadlines, sliding refresh and read budgets in each entry, and the expiry
 /// index (a lazy queue of deadlines) under its own lock. Put it in a store's expiry slot with
 /// `StoreBuilder::expiry(Ttl::new())`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ttl {
     index: Mutex<LazyQueue>,
     /// A lower bound of every deadline in the index, readable without the lock: writes skip
     /// reclaiming altogether while `now` is below it.
     earliest: AtomicU64,
+    /// The TTL of a put that names none, in nanoseconds (0: none), and whether it slides.
+    default_ttl: u64,
+    default_sliding: bool,
     /// Entries with a deadline removed by reads and deletes, whose records the index still
     /// holds: every [`CHECK_EVERY_REMOVALS`] the index is compacted if mostly dead.
     removals: AtomicUsize,
+}
+
+impl Default for Ttl {
+    /// [`Ttl::new`]: an empty index whose earliest deadline is "never" (a derived default
+    /// would start it at 0, so every write would look for expired entries until the first
+    /// deadline was indexed).
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// How many removals the index lets pass between checks for dead records.
@@ -35,8 +47,29 @@ impl Ttl {
         Self {
             index: Mutex::new(LazyQueue::new()),
             earliest: AtomicU64::new(NEVER),
+            default_ttl: 0,
+            default_sliding: false,
             removals: AtomicUsize::new(0),
         }
+    }
+
+    /// Puts that name no TTL expire `ttl` after the put (moka's `time_to_live`). Replaces an
+    /// earlier [`Ttl::with_time_to_idle`]; `Duration::ZERO` removes the default.
+    #[must_use]
+    pub fn with_time_to_live(mut self, ttl: std::time::Duration) -> Self {
+        self.default_ttl = kv_core::duration_to_nanos(ttl);
+        self.default_sliding = false;
+        self
+    }
+
+    /// Puts that name no TTL expire `idle` after their last successful `get` (a sliding TTL:
+    /// moka's `time_to_idle`). Replaces an earlier [`Ttl::with_time_to_live`];
+    /// `Duration::ZERO` removes the default.
+    #[must_use]
+    pub fn with_time_to_idle(mut self, idle: std::time::Duration) -> Self {
+        self.default_ttl = kv_core::duration_to_nanos(idle);
+        self.default_sliding = true;
+        self
     }
 
     fn publish_earliest(&self, index: &mut LazyQueue) {
@@ -104,14 +137,19 @@ impl Expiry for Ttl {
     const USES_CLOCK: bool = true;
 
     fn new_state(&self, opts: &PutOptions, now: u64) -> TtlState {
-        let ttl = opts.ttl().map_or(0, kv_core::duration_to_nanos);
+        // A put's own TTL wins; one that names none takes the store's default, sliding if the
+        // default is a time to idle (or the put asks for sliding).
+        let (ttl, sliding) = match opts.ttl() {
+            Some(ttl) => (kv_core::duration_to_nanos(ttl), opts.is_sliding()),
+            None => (self.default_ttl, self.default_sliding || opts.is_sliding()),
+        };
         TtlState {
             deadline: AtomicU64::new(if ttl == 0 {
                 NEVER
             } else {
                 deadline_after(now, ttl)
             }),
-            sliding_ttl: if opts.is_sliding() { ttl } else { 0 },
+            sliding_ttl: if sliding { ttl } else { 0 },
             reads_left: opts.max_reads().unwrap_or(0),
         }
     }
@@ -123,7 +161,7 @@ impl Expiry for Ttl {
 
     #[inline]
     fn put_needs_time(&self, opts: &PutOptions) -> bool {
-        opts.ttl().is_some()
+        opts.ttl().is_some() || self.default_ttl != 0
     }
 
     #[inline]
@@ -215,6 +253,50 @@ impl Expiry for Ttl {
 
     fn validate(&self, host: &dyn ExpiryHost<TtlState>) -> Result<(), String> {
         sync::lock(&self.index).check_covers("expiry index", deadlines(host))
+    }
+}
+
+/// Store-wide TTL defaults on a builder whose expiry slot holds [`Ttl`] (bring the trait into
+/// scope: `use kvstore::ExpiryDefaults;`). A put's own TTL overrides them.
+///
+/// ```
+/// use std::time::Duration;
+/// use kv_core::{ManualClock, StoreBuilder};
+/// use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
+///
+/// let clock = ManualClock::new();
+/// let sessions = StoreBuilder::<String, u32>::new()
+///     .expiry(Ttl::new())
+///     .time_to_idle(Duration::from_secs(60))
+///     .clock(clock.clone())
+///     .build();
+/// sessions.put("sid".into(), 7); // no options: idles out after 60 s
+/// clock.advance(Duration::from_secs(50));
+/// assert_eq!(sessions.get("sid"), Some(7)); // a read keeps it 60 s more
+/// clock.advance(Duration::from_secs(50));
+/// assert_eq!(sessions.get("sid"), Some(7));
+/// // Its own options win: a fixed 5 s TTL.
+/// sessions.put_with("short".into(), 1, &PutOptions::new().with_ttl(Duration::from_secs(5)));
+/// clock.advance(Duration::from_secs(5));
+/// assert_eq!(sessions.get("short"), None);
+/// ```
+pub trait ExpiryDefaults {
+    /// Puts that name no TTL expire `ttl` after the put (see [`Ttl::with_time_to_live`]).
+    #[must_use]
+    fn time_to_live(self, ttl: std::time::Duration) -> Self;
+    /// Puts that name no TTL expire `idle` after their last read (see
+    /// [`Ttl::with_time_to_idle`]).
+    #[must_use]
+    fn time_to_idle(self, idle: std::time::Duration) -> Self;
+}
+
+impl<K, V, E, L, S> ExpiryDefaults for kv_core::StoreBuilder<K, V, Ttl, E, L, S> {
+    fn time_to_live(self, ttl: std::time::Duration) -> Self {
+        self.map_expiry(|t| t.with_time_to_live(ttl))
+    }
+
+    fn time_to_idle(self, idle: std::time::Duration) -> Self {
+        self.map_expiry(|t| t.with_time_to_idle(idle))
     }
 }
 

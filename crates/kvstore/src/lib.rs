@@ -49,6 +49,31 @@
 //! assert_eq!(node.metrics().evictions, 1);
 //! ```
 //!
+//! # Coming from moka or quick_cache
+//!
+//! | moka `sync::Cache` / quick_cache `sync::Cache` | kvstore `Store<K, V>` |
+//! |---|---|
+//! | `Cache::new(n)` / `Cache::new(n)` | `Store::builder().capacity(n).build()` (exact LRU; 0: unbounded) |
+//! | `builder().time_to_live(d)` | `builder().time_to_live(d)` ([`ExpiryDefaults`]) |
+//! | `builder().time_to_idle(d)` | `builder().time_to_idle(d)` |
+//! | `insert(k, v)` | `put(k, v)` (returns the displaced live value) |
+//! | per-entry expiry (`Expiry` trait) | `put_with(k, v, &PutOptions::new().with_ttl(d))`, `.with_sliding_ttl()` |
+//! | (none) | `.with_max_reads(n)`: one-shot and n-shot entries |
+//! | `get(&k)` | `get(&k)` (clones: store `Arc<T>` for large values) |
+//! | `get_with(k, f)` / `get_or_insert_with(&k, f)` | `get_or_insert_with(k, f)` (one loader per key) |
+//! | `try_get_with(k, f)` / `get_or_insert_with` (fallible) | `try_get_or_insert_with(k, f)` |
+//! | `contains_key(&k)` | `has(&k)` (not a read: no hit, no refresh, no LRU move) |
+//! | `remove(&k)` | `remove(&k)` (`del(&k)` for a `bool`) |
+//! | `invalidate_all()` / `clear()` | `clear()` |
+//! | `iter()` | `iter()` (clones, shard by shard) |
+//! | `retain` (quick_cache) / `invalidate_entries_if` | `retain(\|k, v\| keep)` |
+//! | `entry_count()` / `len()` | `len()` (`metrics().current_size`) |
+//! | hit and miss counts (not kept by moka) | `metrics()`: exact hits, misses, expirations, evictions |
+//! | `policy().max_capacity()` | `capacity()`, and `set_capacity(n)` at run time |
+//!
+//! Not here yet: a removal listener with values (`subscribe()` gives events without values) and
+//! weighted capacity (`weigher`).
+//!
 //! # What the store is made of
 //!
 //! [`Store`] is `kv_core::Store` with its two policy slots filled: expiry by [`Ttl`] (feature
@@ -106,7 +131,7 @@ pub use kv_core::{
 pub use kv_lru::Lru;
 pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 #[cfg(feature = "ttl")]
-pub use kv_ttl::{PutOptions, Ttl};
+pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
 

@@ -110,6 +110,13 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         self.retype(|_, e, l, s| (expiry, e, l, s))
     }
 
+    /// Changes what fills the expiry slot in place (a policy crate's builder methods, such as
+    /// kv-ttl's store-wide TTL defaults, are built on it).
+    pub fn map_expiry(mut self, change: impl FnOnce(X) -> X) -> Self {
+        self.expiry = change(self.expiry);
+        self
+    }
+
     /// Fills the eviction slot: what is told of every use and picks victims over capacity
     /// (`kv_lru::Lru`).
     pub fn eviction<E2>(self, eviction: E2) -> StoreBuilder<K, V, X, E2, L, S> {
@@ -136,6 +143,9 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         Store {
             inner: Arc::new(Inner {
                 shards: (0..count).map(|_| CachePadded::new(Shard::new())).collect(),
+                loaders: (0..sync::LOADER_STRIPES)
+                    .map(|_| CachePadded::new(sync::Mutex::new(())))
+                    .collect(),
                 shard_bits: count.trailing_zeros(),
                 hasher: self.hasher,
                 clock,

@@ -1,6 +1,7 @@
 //! The sharded store: its shards and their books. The operations are in `ops`, the
 //! builder in `builder`, time in `time`, what policies may ask of the store in
-//! `host`, the self-check in `validate`, and the store trait's implementation in `contract`.
+//! `host`, operations over every entry in `visit`, the self-check in `validate`, and the store
+//! trait's implementation in `contract`.
 
 use std::fmt;
 
@@ -16,13 +17,16 @@ use crate::{KeyQuery, NoEviction, NoExpiry, NoListener};
 mod builder;
 mod contract;
 mod host;
+mod load;
 mod ops;
 mod time;
 mod validate;
+mod visit;
 
 pub use builder::StoreBuilder;
 pub use ops::Refused;
 pub use sync::DefaultHashBuilder;
+pub use visit::Iter;
 
 type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
 type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;
@@ -68,6 +72,8 @@ impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
 
 struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     shards: Box<[ShardOf<K, V, X, E>]>,
+    /// The loader locks of get-or-insert, by key hash (see `load`).
+    loaders: Box<[CachePadded<sync::Mutex<()>>]>,
     shard_bits: u32,
     hasher: S,
     clock: StoreClock,

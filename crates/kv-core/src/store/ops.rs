@@ -144,7 +144,23 @@ where
     /// assert_eq!(store.metrics().hits + store.metrics().misses, 0); // not a read
     /// assert_eq!(store.get_accepted("n", |_| true), Ok(Some(-1)));
     /// ```
+    #[inline]
     pub fn get_accepted<Q>(
+        &self,
+        key: &Q,
+        accept: impl Fn(&V) -> bool,
+    ) -> Result<Option<V>, Refused>
+    where
+        K: Borrow<Q>,
+        Q: KeyQuery<K> + ?Sized,
+        V: Clone,
+    {
+        self.read::<Q, true>(key, accept)
+    }
+
+    /// The read behind `get`; a miss is counted (and reported) only if `COUNT_MISS`: a loader
+    /// that finds nothing counts its one miss itself.
+    pub(super) fn read<Q, const COUNT_MISS: bool>(
         &self,
         key: &Q,
         accept: impl Fn(&V) -> bool,
@@ -163,7 +179,9 @@ where
             match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => {
                     // Reported under the lock, so a put that follows is reported after it.
-                    inner.miss(shard, key);
+                    if COUNT_MISS {
+                        inner.miss(shard, key);
+                    }
                     drop(table);
                     return Ok(None);
                 }
@@ -182,7 +200,9 @@ where
         // Expired, or a read that changes the entry: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
         let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
-            inner.miss(shard, key);
+            if COUNT_MISS {
+                inner.miss(shard, key);
+            }
             drop(table);
             return Ok(None);
         };
@@ -209,7 +229,9 @@ where
             }
             Read::Expired => {
                 let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
-                inner.miss(shard, key);
+                if COUNT_MISS {
+                    inner.miss(shard, key);
+                }
                 drop(table);
                 if let Some(slot) = slot {
                     inner.tell_removed(&slot);
@@ -261,26 +283,54 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.take(key).is_some_and(|(live, _)| live)
+    }
+
+    /// Removes `key` and returns its value if the entry was live: `del` that hands the value
+    /// back. Not a read (no hit or miss, no use); an expired entry is reclaimed (one
+    /// Expiration) and gives `None`.
+    ///
+    /// ```
+    /// use kv_core::Store;
+    ///
+    /// let store: Store<String, u64> = Store::new();
+    /// store.put("a".into(), 1);
+    /// assert_eq!(store.remove("a"), Some(1));
+    /// assert_eq!(store.remove("a"), None);
+    /// assert_eq!(store.metrics().hits + store.metrics().misses, 0);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.take(key)
+            .and_then(|(live, value)| live.then_some(value))
+    }
+
+    /// Removes `key`'s entry, live or expired (counted as a reclaim), and hands back whether it
+    /// was live with its value, to drop after the lock is released.
+    fn take<Q>(&self, key: &Q) -> Option<(bool, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let inner = &*self.inner;
         let now = inner.now();
         let hash = inner.hasher.hash_one(key);
         let shard = inner.shard(hash);
         let mut table = sync::write(&shard.table);
-        let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
-            return false;
-        };
+        let (at, slot) = table.lookup(hash, |s| s.key.borrow() == key)?;
         let live = !X::is_expired(&slot.expiry, now);
         let why = if live {
             EventKind::Removed
         } else {
             EventKind::Expired
         };
-        let slot = inner.remove(shard, &mut table, at, why);
+        let slot = inner.remove(shard, &mut table, at, why)?;
         drop(table);
-        if let Some(slot) = slot {
-            inner.tell_removed(&slot);
-        }
-        live
+        inner.tell_removed(&slot);
+        Some((live, slot.value))
     }
 
     /// The live keys, in no particular order.

@@ -17,10 +17,11 @@ fn read(path: PathBuf) -> Value {
     serde_json::from_str(&text).expect("an artifact is one JSON object")
 }
 
-// Other tests share the global stores, so this one only asserts on what it added: its own
-// namespace's keys, and counters at least its own.
+// The global stores keep what earlier tests left, so this one only asserts on what it added:
+// its own namespace's keys, and counters at least its own.
 #[test]
 fn artifacts_of_the_global_stores_are_written_with_one_call() {
+    let _global = crate::global_stores();
     let ns = kvstore::namespace("artifacts/one-call");
     ns.put("artifacts-one-call-key", 1_u32);
     let _ = ns.get::<u32>("artifacts-one-call-key");
@@ -44,6 +45,7 @@ fn artifacts_of_the_global_stores_are_written_with_one_call() {
 
 #[test]
 fn artifacts_are_written_when_the_guard_is_dropped() {
+    let _global = crate::global_stores();
     let dir = scratch("guard");
     {
         let _artifacts = kvstore::ArtifactsOnDrop::new(&dir);

@@ -237,6 +237,7 @@ fn very_long_keys_are_ordinary_keys() {
 
 #[test]
 fn namespaces_with_odd_characters_are_distinct() {
+    let _global = crate::global_stores();
     let long = "n".repeat(1 << 16);
     let names = [
         "",
@@ -252,7 +253,6 @@ fn namespaces_with_odd_characters_are_distinct() {
         "\"quoted\"",
         long.as_str(),
     ];
-    // Handles taken once: other tests may reset the registry while this one runs.
     let stores: Vec<AnyStore> = names.iter().map(|n| kvstore::namespace(n)).collect();
     for (i, store) in stores.iter().enumerate() {
         store.put(format!("edge_inputs/{i}"), i);

@@ -5,6 +5,7 @@ use kvstore::{AnyStore, EventHub, EventKind, Store, Subscribe};
 
 #[test]
 fn namespace_events_carry_the_namespace() {
+    let _global = crate::global_stores();
     let ns = "events-test/pipeline/node";
     let store = kvstore::namespace(ns);
     assert_eq!(store.namespace(), ns);
@@ -26,6 +27,7 @@ fn namespace_events_carry_the_namespace() {
 
 #[test]
 fn the_default_store_events_carry_an_empty_namespace() {
+    let _global = crate::global_stores();
     let store = AnyStore::new();
     let events = store.subscribe();
     assert_eq!(store.get::<u32>("absent"), None);
@@ -49,6 +51,7 @@ fn a_typed_store_subscribes_and_can_be_named() {
 
 #[test]
 fn different_namespaces_do_not_see_each_other() {
+    let _global = crate::global_stores();
     let a = kvstore::namespace("events-test/a");
     let b = kvstore::namespace("events-test/b");
     let from_a = a.subscribe();

@@ -66,6 +66,7 @@ impl Values {
 
 #[test]
 fn publish_metrics_sets_each_namespaces_counters() {
+    let _global = crate::global_stores();
     let ns = "export-test/node";
     let store = kvstore::namespace(ns);
     store.put("a", 1_u8);

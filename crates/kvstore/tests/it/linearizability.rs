@@ -1,11 +1,26 @@
 //! Reliability item 7: concurrent histories are linearizable.
 //!
-//! Threads run random operations on a few keys, with a capacity and TTL that never trigger, and
-//! record when each operation was invoked and when it returned (ticks of one shared counter).
-//! Operations on different keys commute, so each key's sub-history is checked on its own
-//! (porcupine's partitioning) against a one-key sequential spec, by the Wing & Gong search with
-//! memoised states (Lowe's improvement): try every operation that could take effect first, apply
-//! it to the spec, recurse. The checker is small and has tests of its own below.
+//! More threads than cores run random operations on a few keys of a small-capacity store whose
+//! manual clock they move themselves: puts with TTLs (some sliding) and read budgets, gets, has,
+//! del, `keys`, clock advances, purges and `set_capacity`. Each thread records when each
+//! operation was invoked and returned (ticks of one shared counter) and the clock just before it.
+//!
+//! What is checked how (`docs/reliability.md` item 7 says why it is sound):
+//!
+//! - **Per key**, against a one-key sequential spec with a clock, by the Wing & Gong search with
+//!   memoised states (Lowe's improvement): the key's own operations, the key's part of every
+//!   `keys()` (listed or not: `keys` visits shard by shard, so only its per-key parts are
+//!   atomic), every clock advance (it touches every key), and a final `has` once all threads
+//!   have joined. Evictions are not operations anyone calls: the key's spec may lose its live
+//!   entry at any point, exactly as many times as the store's events say that key was evicted.
+//!   An operation reads the clock before it takes its lock, so it may judge expiry at any time
+//!   between the clock it was invoked at and the clock where it takes effect; a put judges the
+//!   entry it replaces at the latter (it checks the clock again under the lock).
+//! - **As a whole**, at the end of each history: hits and misses equal what callers saw; the
+//!   expirations and evictions counted equal the events; the store holds at most its capacity;
+//!   every entry ever stored is accounted for exactly once (displaced, consumed, deleted,
+//!   evicted, expired or still there after a purge); `validate()`.
+//!
 //! sync-facade: exempt (test code: std threads, a std counter for the history's ticks).
 
 use std::collections::HashSet;
@@ -13,16 +28,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use kvstore::{ManualClock, PutOptions, Store};
+use kvstore::{EventKind, ManualClock, PutOptions, Store, Subscribe};
 
 use crate::model::soak_scale;
 
-/// An operation on one key, with what it returned.
+/// The clock's unit in these histories: every TTL and advance is a whole number of them.
+const UNIT: Duration = Duration::from_secs(1);
+
+/// No deadline.
+const NEVER: u64 = u64::MAX;
+
+/// An operation on one key (or the key's part of a whole-store one), with what it returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
-    /// `put_with(value, max_reads)` returned the displaced live value.
+    /// `put_with(value, ttl units (0: none), sliding, max_reads)` returned the displaced live value.
     Put {
         value: u32,
+        ttl: u64,
+        sliding: bool,
         max_reads: usize,
         displaced: Option<u32>,
     },
@@ -32,44 +55,114 @@ pub enum Call {
     Has(bool),
     /// `del` returned this.
     Del(bool),
+    /// `keys()` listed the key, or not.
+    Listed(bool),
+    /// The clock moved this many units.
+    Advance(u64),
 }
 
-/// One completed operation: invoked at tick `start`, returned at tick `end`.
+/// One completed operation: invoked at tick `start` with the clock at `clock` units, returned
+/// at tick `end`.
 #[derive(Clone, Copy, Debug)]
 pub struct Event {
     start: u64,
     end: u64,
+    clock: u64,
     call: Call,
 }
 
-/// The one-key spec: the value and reads left (0: no budget), or nothing.
-type State = Option<(u32, usize)>;
-
-/// Applies `call` to `state` if its recorded result is what the spec returns there.
-fn apply(state: State, call: Call) -> Option<State> {
-    let (result_ok, next) = match call {
-        Call::Put {
-            value,
-            max_reads,
-            displaced,
-        } => (displaced == state.map(|(v, _)| v), Some((value, max_reads))),
-        Call::Get(got) => {
-            let next = match state {
-                Some((_, 1)) => None,
-                Some((v, 0)) => Some((v, 0)),
-                Some((v, n)) => Some((v, n - 1)),
-                None => None,
-            };
-            (got == state.map(|(v, _)| v), next)
-        }
-        Call::Has(got) => (got == state.is_some(), state),
-        Call::Del(got) => (got == state.is_some(), None),
-    };
-    result_ok.then_some(next)
+/// The key's entry in the spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Entry {
+    value: u32,
+    /// In units; [`NEVER`] for none.
+    deadline: u64,
+    /// The sliding TTL in units (0: not sliding).
+    sliding: u64,
+    /// 0: no budget.
+    reads_left: usize,
 }
 
-/// Whether one key's history has a linearization from the empty state. At most 128 events.
-pub fn linearizable(history: &[Event]) -> bool {
+impl Entry {
+    fn live_at(&self, t: u64) -> bool {
+        self.deadline > t
+    }
+}
+
+/// The one-key spec: the clock, the entry (expired ones stay until something reclaims them) and
+/// the evictions still to place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct State {
+    now: u64,
+    entry: Option<Entry>,
+    evictions_left: u32,
+}
+
+/// Every state `event` can lead to from `state`, if its recorded result is what the spec
+/// returns there; the choices are the time the operation judged expiry at.
+fn apply(state: State, event: &Event) -> Vec<State> {
+    if let Call::Advance(n) = event.call {
+        return vec![State {
+            now: state.now + n,
+            ..state
+        }];
+    }
+    let mut out = Vec::new();
+    for t in event.clock..=state.now {
+        let live = state.entry.filter(|e| e.live_at(t));
+        let next = match event.call {
+            Call::Put {
+                value,
+                ttl,
+                sliding,
+                max_reads,
+                displaced,
+            } => {
+                let was = state
+                    .entry
+                    .filter(|e| e.live_at(state.now))
+                    .map(|e| e.value);
+                (displaced == was).then_some(Some(Entry {
+                    value,
+                    deadline: if ttl == 0 { NEVER } else { t + ttl },
+                    sliding: if sliding { ttl } else { 0 },
+                    reads_left: max_reads,
+                }))
+            }
+            Call::Get(got) => (got == live.map(|e| e.value)).then(|| {
+                live.and_then(|mut e| {
+                    if e.sliding != 0 {
+                        e.deadline = e.deadline.max(t + e.sliding);
+                    }
+                    match e.reads_left {
+                        0 => Some(e),
+                        1 => None,
+                        n => Some(Entry {
+                            reads_left: n - 1,
+                            ..e
+                        }),
+                    }
+                })
+            }),
+            // An expired entry met by has, get or del is reclaimed.
+            Call::Has(got) => (got == live.is_some()).then_some(live),
+            Call::Del(got) => (got == live.is_some()).then_some(None),
+            Call::Listed(got) => (got == live.is_some()).then_some(state.entry),
+            Call::Advance(_) => unreachable!("handled above"),
+        };
+        if let Some(entry) = next {
+            let s = State { entry, ..state };
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Whether one key's history has a linearization from `start` that places exactly
+/// `start.evictions_left` evictions. At most 128 events.
+fn linearizable_from(history: &[Event], start: State) -> bool {
     assert!(
         history.len() <= 128,
         "the checker takes at most 128 events per key"
@@ -80,7 +173,20 @@ pub fn linearizable(history: &[Event]) -> bool {
         (1u128 << history.len()) - 1
     };
     let mut seen = HashSet::new();
-    search(history, 0, all, None, &mut seen)
+    search(history, 0, all, start, &mut seen)
+}
+
+/// Whether one key's history (no evictions, clock at 0) has a linearization from the empty
+/// state.
+pub fn linearizable(history: &[Event]) -> bool {
+    linearizable_from(
+        history,
+        State {
+            now: 0,
+            entry: None,
+            evictions_left: 0,
+        },
+    )
 }
 
 fn search(
@@ -90,11 +196,22 @@ fn search(
     state: State,
     seen: &mut HashSet<(u128, State)>,
 ) -> bool {
+    let evictable = state.evictions_left > 0 && state.entry.is_some_and(|e| e.live_at(state.now));
     if done == all {
-        return true;
+        return state.evictions_left == 0 || (state.evictions_left == 1 && evictable);
     }
     if !seen.insert((done, state)) {
         return false;
+    }
+    if evictable {
+        let evicted = State {
+            entry: None,
+            evictions_left: state.evictions_left - 1,
+            ..state
+        };
+        if search(history, done, all, evicted, seen) {
+            return true;
+        }
     }
     // An operation can take effect next only if it was invoked before every pending one returned.
     let pending = || (0..history.len()).filter(move |i| done & (1 << i) == 0);
@@ -103,7 +220,7 @@ fn search(
         if history[i].start > first_return {
             continue;
         }
-        if let Some(next) = apply(state, history[i].call) {
+        for next in apply(state, &history[i]) {
             if search(history, done | (1 << i), all, next, seen) {
                 return true;
             }
@@ -112,78 +229,179 @@ fn search(
     false
 }
 
-/// Runs `threads` threads of `ops` random operations over `keys` keys; returns each key's history
-/// and the store.
-fn record(
-    threads: usize,
-    ops: usize,
-    keys: usize,
-    seed: u64,
-) -> (Vec<Vec<Event>>, Store<u32, u32>) {
-    // A TTL and a capacity that are set but never trigger during the history: the clock stands
-    // still, so nothing put now expires. Every key starts with an entry that expired before the
-    // threads start: to the spec it is absent, and whichever operation meets it first must count
-    // its Expiration, exactly once.
+/// What one history did besides the per-key events: the figures the whole-store checks need.
+#[derive(Default)]
+struct Totals {
+    puts: u64,
+    displaced: u64,
+    deleted: u64,
+    hits: u64,
+    misses: u64,
+}
+
+/// A recorded history: each key's events, the totals, the store, and its events (kind, key).
+type Recorded = (
+    Vec<Vec<Event>>,
+    Totals,
+    Store<u32, u32>,
+    Vec<(EventKind, u32)>,
+);
+
+const KEYS: u32 = 3;
+/// Below the number of keys, so inserts evict; `set_capacity` moves it between 0 (unbounded: the
+/// next bounded capacity rebuilds the LRU order from the entries' stamps) and 3.
+const CAPACITY: usize = 2;
+
+/// Runs `threads` threads of `ops` random operations; returns each key's history (with its final
+/// `has`), the totals, and the store with its event subscription drained into per-kind counts.
+fn record(threads: usize, ops: usize, seed: u64) -> Recorded {
+    // Every key starts with an entry that expired before the threads start: to the spec it is
+    // absent, and whichever operation meets it first must count its Expiration, exactly once.
     let clock = ManualClock::new();
-    let store: Store<u32, u32> = Store::builder()
-        .capacity(1_000)
-        .shards(2)
-        .clock(clock.clone())
-        .build();
-    for key in 0..keys as u32 {
-        store.put_with(
-            key,
-            u32::MAX,
-            &PutOptions::new().with_ttl(Duration::from_secs(1)),
-        );
+    let store: Store<u32, u32> = Store::builder().shards(2).clock(clock.clone()).build();
+    let events = store.subscribe_with_buffer(1 << 16);
+    for key in 0..KEYS {
+        store.put_with(key, u32::MAX, &PutOptions::new().with_ttl(UNIT));
     }
-    clock.advance(Duration::from_secs(1));
+    clock.advance(UNIT);
+    store.set_capacity(CAPACITY); // reclaims one of the expired entries to make room
+    let units = |clock: &ManualClock| clock.elapsed().as_secs();
     let ticks = Arc::new(AtomicU64::new(0));
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (store, ticks, barrier) = (store.clone(), ticks.clone(), barrier.clone());
+            let (store, clock, ticks, barrier) =
+                (store.clone(), clock.clone(), ticks.clone(), barrier.clone());
             std::thread::spawn(move || {
                 let mut rng = seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let mut events = Vec::with_capacity(ops);
+                let mut events: Vec<(Option<u32>, Event)> = Vec::with_capacity(ops);
+                let mut totals = Totals::default();
                 barrier.wait();
                 for i in 0..ops {
                     let r = next(&mut rng);
-                    let key = (r % keys as u64) as u32;
+                    let key = (r % KEYS as u64) as u32;
                     let value = (t * ops + i) as u32; // unique, so a read names its write
                     let start = ticks.fetch_add(1, Ordering::SeqCst);
-                    let call = match (r >> 8) % 8 {
-                        0..=2 => {
-                            let max_reads = [0, 0, 1, 2][(r >> 16) as usize % 4];
-                            let opts = PutOptions::new()
-                                .with_ttl(Duration::from_secs(3_600))
-                                .with_sliding_ttl()
-                                .with_max_reads(max_reads);
-                            let displaced = store.put_with(key, value, &opts);
-                            Call::Put {
-                                value,
-                                max_reads,
-                                displaced,
+                    let now = units(&clock);
+                    // (the key, or None for every key) and the call
+                    let (on, call) = match (r >> 8) % 100 {
+                        0..=29 => {
+                            let ttl = [0, 1, 2, 3][(r >> 16) as usize % 4];
+                            let sliding = (r >> 20) % 2 == 0;
+                            let max_reads = [0, 0, 1, 2][(r >> 24) as usize % 4];
+                            let mut opts = PutOptions::new().with_max_reads(max_reads);
+                            if ttl != 0 {
+                                opts = opts.with_ttl(UNIT * ttl as u32);
+                                if sliding {
+                                    opts = opts.with_sliding_ttl();
+                                }
                             }
+                            let displaced = store.put_with(key, value, &opts);
+                            totals.puts += 1;
+                            totals.displaced += u64::from(displaced.is_some());
+                            let sliding = sliding && ttl != 0;
+                            (
+                                Some(key),
+                                Some(Call::Put {
+                                    value,
+                                    ttl,
+                                    sliding,
+                                    max_reads,
+                                    displaced,
+                                }),
+                            )
                         }
-                        3..=5 => Call::Get(store.get(&key)),
-                        6 => Call::Has(store.has(&key)),
-                        _ => Call::Del(store.del(&key)),
+                        30..=54 => {
+                            let got = store.get(&key);
+                            totals.hits += u64::from(got.is_some());
+                            totals.misses += u64::from(got.is_none());
+                            (Some(key), Some(Call::Get(got)))
+                        }
+                        55..=62 => (Some(key), Some(Call::Has(store.has(&key)))),
+                        63..=69 => {
+                            let deleted = store.del(&key);
+                            totals.deleted += u64::from(deleted);
+                            (Some(key), Some(Call::Del(deleted)))
+                        }
+                        70..=79 => {
+                            let listed = store.keys();
+                            let end = ticks.fetch_add(1, Ordering::SeqCst);
+                            for k in 0..KEYS {
+                                let call = Call::Listed(listed.contains(&k));
+                                events.push((
+                                    Some(k),
+                                    Event {
+                                        start,
+                                        end,
+                                        clock: now,
+                                        call,
+                                    },
+                                ));
+                            }
+                            continue;
+                        }
+                        80..=89 => {
+                            clock.advance(UNIT);
+                            (None, Some(Call::Advance(1)))
+                        }
+                        90..=94 => {
+                            store.purge_expired();
+                            (None, None)
+                        }
+                        _ => {
+                            store.set_capacity((r >> 16) as usize % 4);
+                            (None, None)
+                        }
                     };
                     let end = ticks.fetch_add(1, Ordering::SeqCst);
-                    events.push((key, Event { start, end, call }));
+                    if let Some(call) = call {
+                        events.push((
+                            on,
+                            Event {
+                                start,
+                                end,
+                                clock: now,
+                                call,
+                            },
+                        ));
+                    }
                 }
-                events
+                (events, totals)
             })
         })
         .collect();
-    let mut per_key = vec![Vec::new(); keys];
+    let mut per_key = vec![Vec::new(); KEYS as usize];
+    let mut totals = Totals::default();
     for h in handles {
-        for (key, event) in h.join().expect("a worker panicked") {
-            per_key[key as usize].push(event);
+        let (events, t) = h.join().expect("a worker panicked");
+        for (on, event) in events {
+            match on {
+                Some(k) => per_key[k as usize].push(event),
+                None => per_key.iter_mut().for_each(|h| h.push(event)),
+            }
         }
+        totals.puts += t.puts;
+        totals.displaced += t.displaced;
+        totals.deleted += t.deleted;
+        totals.hits += t.hits;
+        totals.misses += t.misses;
     }
-    (per_key, store)
+    // Once every thread has joined, each key's final state is pinned by a `has`.
+    for (k, history) in per_key.iter_mut().enumerate() {
+        let start = ticks.fetch_add(1, Ordering::SeqCst);
+        let now = units(&clock);
+        let call = Call::Has(store.has(&(k as u32)));
+        let end = ticks.fetch_add(1, Ordering::SeqCst);
+        history.push(Event {
+            start,
+            end,
+            clock: now,
+            call,
+        });
+    }
+    assert_eq!(events.missed(), 0, "the event buffer is big enough");
+    let seen = events.try_iter().map(|e| (e.kind, e.key)).collect();
+    (per_key, totals, store, seen)
 }
 
 /// xorshift64*: reproducible per seed, no dependency.
@@ -194,37 +412,66 @@ fn next(state: &mut u64) -> u64 {
     state.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
-/// Keys per history: few, so operations on one key overlap often.
-const KEYS: usize = 3;
+/// Threads per history: more than this machine's cores, so the scheduler preempts mid-operation.
+const THREADS: usize = 4;
+const OPS: usize = 40;
 
 #[test]
-fn concurrent_histories_are_linearizable_per_key() {
+fn concurrent_histories_with_capacity_pressure_and_a_moving_clock_are_linearizable() {
     let rounds = 200 * soak_scale() as u64;
     for seed in 1..=rounds {
-        let (histories, store) = record(3, 40, KEYS, seed);
+        let (histories, totals, store, events) = record(THREADS, OPS, seed);
+        let count = |kind: EventKind, key: Option<u32>| {
+            events
+                .iter()
+                .filter(|(k, e)| *k == kind && key.is_none_or(|key| *e == key))
+                .count() as u64
+        };
         for (key, history) in histories.iter().enumerate() {
+            let start = State {
+                now: 1,
+                entry: None,
+                evictions_left: count(EventKind::Evicted, Some(key as u32)) as u32,
+            };
             assert!(
-                linearizable(history),
-                "seed {seed}, key {key}: no linearization of {history:#?}"
+                linearizable_from(history, start),
+                "seed {seed}, key {key} ({} evictions): no linearization of {history:#?}",
+                start.evictions_left
             );
         }
-        // The counters are exact under concurrency: they match what the callers saw.
-        let all = histories.iter().flatten();
-        let hits = all
-            .clone()
-            .filter(|e| matches!(e.call, Call::Get(Some(_))))
-            .count();
-        let misses = all.filter(|e| matches!(e.call, Call::Get(None))).count();
+        // The whole store, now quiet.
         let m = store.metrics();
         assert_eq!(
             (m.hits, m.misses),
-            (hits as u64, misses as u64),
+            (totals.hits, totals.misses),
             "seed {seed}"
         );
-        assert_eq!(m.evictions, 0, "seed {seed}");
-        // Each key's expired entry was counted once, by whatever met it; a purge counts the rest.
+        assert_eq!(m.evictions, count(EventKind::Evicted, None), "seed {seed}");
+        let capacity = store.capacity();
+        assert!(
+            capacity == 0 || store.len() <= capacity,
+            "seed {seed}: {} entries over capacity {capacity}",
+            store.len()
+        );
         store.purge_expired();
-        assert_eq!(store.metrics().expirations, KEYS as u64, "seed {seed}");
+        let m = store.metrics();
+        assert_eq!(
+            m.expirations,
+            count(EventKind::Expired, None),
+            "seed {seed}"
+        );
+        // Every entry stored (the seeded ones included) ended exactly once, or is still here.
+        assert_eq!(
+            totals.puts + u64::from(KEYS),
+            totals.displaced
+                + count(EventKind::Consumed, None)
+                + totals.deleted
+                + m.evictions
+                + m.expirations
+                + m.current_size,
+            "seed {seed}: {m}"
+        );
+        assert_eq!(m.current_size as usize, store.keys().len(), "seed {seed}");
         store.validate().unwrap();
     }
 }
@@ -232,12 +479,19 @@ fn concurrent_histories_are_linearizable_per_key() {
 // The checker's own tests: it must accept what is linearizable and reject what is not.
 
 fn ev(start: u64, end: u64, call: Call) -> Event {
-    Event { start, end, call }
+    Event {
+        start,
+        end,
+        clock: 0,
+        call,
+    }
 }
 
 fn put(value: u32, displaced: Option<u32>) -> Call {
     Call::Put {
         value,
+        ttl: 0,
+        sliding: false,
         max_reads: 0,
         displaced,
     }
@@ -283,6 +537,8 @@ fn checker_rejects_two_winners_of_a_one_shot_read() {
             1,
             Call::Put {
                 value: 1,
+                ttl: 0,
+                sliding: false,
                 max_reads: 1,
                 displaced: None,
             },
@@ -301,4 +557,90 @@ fn checker_rejects_a_stale_read_after_an_overwrite() {
         ev(4, 5, Call::Get(Some(1))),
     ];
     assert!(!linearizable(&h));
+}
+
+fn put_ttl(value: u32, ttl: u64, sliding: bool, displaced: Option<u32>) -> Call {
+    Call::Put {
+        value,
+        ttl,
+        sliding,
+        max_reads: 0,
+        displaced,
+    }
+}
+
+#[test]
+fn checker_rejects_a_hit_after_the_clock_passed_the_deadline() {
+    let h = [
+        ev(0, 1, put_ttl(1, 1, false, None)),
+        ev(2, 3, Call::Advance(1)),
+        Event {
+            clock: 1,
+            ..ev(4, 5, Call::Get(Some(1)))
+        },
+    ];
+    assert!(!linearizable(&h));
+}
+
+#[test]
+fn checker_accepts_a_hit_that_read_the_clock_before_a_concurrent_advance() {
+    // The get was invoked at 0 and overlaps the advance: it may judge expiry at 0.
+    let h = [
+        ev(0, 1, put_ttl(1, 1, false, None)),
+        ev(2, 5, Call::Get(Some(1))),
+        ev(3, 4, Call::Advance(1)),
+    ];
+    assert!(linearizable(&h));
+}
+
+#[test]
+fn checker_rejects_a_sliding_deadline_that_moved_earlier() {
+    // Put at 0 with a sliding TTL of 2, read at 1 (deadline 3): still live at 2.
+    let h = [
+        ev(0, 1, put_ttl(1, 2, true, None)),
+        ev(2, 3, Call::Advance(1)),
+        Event {
+            clock: 1,
+            ..ev(4, 5, Call::Get(Some(1)))
+        },
+        ev(6, 7, Call::Advance(1)),
+        Event {
+            clock: 2,
+            ..ev(8, 9, Call::Has(false))
+        },
+    ];
+    assert!(!linearizable(&h));
+}
+
+#[test]
+fn checker_rejects_a_put_that_displaced_an_entry_already_expired_where_it_took_effect() {
+    // The listing after the advance saw the key absent, so the put came later: at 1, where the
+    // old entry had expired.
+    let h = [
+        ev(0, 1, put_ttl(1, 1, false, None)),
+        ev(2, 9, put(2, Some(1))),
+        ev(3, 4, Call::Advance(1)),
+        Event {
+            clock: 1,
+            ..ev(5, 6, Call::Listed(false))
+        },
+        Event {
+            clock: 1,
+            ..ev(10, 11, Call::Has(true))
+        },
+    ];
+    assert!(!linearizable(&h));
+}
+
+#[test]
+fn checker_places_exactly_the_evictions_it_is_given() {
+    let h = [ev(0, 1, put(1, None)), ev(2, 3, Call::Get(None))];
+    let start = |evictions_left| State {
+        now: 0,
+        entry: None,
+        evictions_left,
+    };
+    assert!(!linearizable_from(&h, start(0)), "a lost write");
+    assert!(linearizable_from(&h, start(1)), "an eviction");
+    assert!(!linearizable_from(&h, start(2)), "one eviction too many");
 }

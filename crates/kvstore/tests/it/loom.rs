@@ -1,4 +1,5 @@
-//! Loom models of the store's concurrency kernels: `reliability.md` items 1–5. Small on purpose
+//! Loom models of the store's concurrency kernels: `reliability.md` items 1–5, and the races only
+//! a moving clock, racing sliding reads, racing counters or racing stamps expose. Small on purpose
 //! (2–3 threads, a few operations, capacity 1–2); run by `cargo xtask loom` in release with
 //! `LOOM_MAX_PREEMPTIONS=2` and `--cfg kv_loom`, which turns every lock and atomic of the store
 //! into loom's.
@@ -206,5 +207,132 @@ fn loom_put_racing_del_is_one_order_or_the_other() {
         assert!(now.is_none() || now.as_deref() == Some("new"));
         assert_eq!(s.len(), usize::from(now.is_some()));
         s.validate().unwrap();
+    });
+}
+
+fn ttl(secs: u64) -> PutOptions {
+    PutOptions::new().with_ttl(Duration::from_secs(secs))
+}
+
+/// A put reads the clock before it waits for the shard's lock. Here the clock passes the old
+/// entry's deadline while the put waits, and `keys()` sees the key absent: the put took effect
+/// after that, over an expired entry, so it displaced nothing live and counted the Expiration.
+#[test]
+fn loom_put_that_waits_while_the_clock_passes_the_old_deadline_counts_the_expiration() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let s = store(&clock, 0);
+        put(&s, "k", "old", ttl(1));
+        let writer = {
+            let s = s.clone();
+            thread::spawn(move || s.put("k".to_string(), "new".to_string()))
+        };
+        clock.advance(Duration::from_secs(1));
+        let listed = s.keys();
+        let displaced = writer.join().unwrap();
+        let expirations = s.metrics().expirations;
+        if listed.is_empty() {
+            assert_eq!(displaced, None, "the put came after the old entry expired");
+            assert_eq!(expirations, 1);
+        }
+        assert_eq!(
+            expirations + u64::from(displaced.is_some()),
+            1,
+            "the old entry ended once: displaced live or counted expired"
+        );
+        assert_eq!(s.get("k").as_deref(), Some("new"));
+    });
+}
+
+/// Two sliding reads of one entry at different times: a read at 5 s slides the deadline to 15 s,
+/// and a racing read that took its time at 0 s must not pull it back to 10 s. A sliding deadline
+/// never moves earlier.
+#[test]
+fn loom_racing_sliding_reads_never_move_the_deadline_earlier() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let s = store(&clock, 0);
+        put(&s, "k", "v", ttl(10).with_sliding_ttl());
+        let reader = {
+            let s = s.clone();
+            thread::spawn(move || s.get("k").is_some())
+        };
+        clock.advance(Duration::from_secs(5));
+        assert!(s.get("k").is_some(), "live at 5 s, deadline at least 10 s");
+        assert!(reader.join().unwrap(), "live at 0 s or 5 s");
+        clock.advance(Duration::from_secs(9));
+        assert!(
+            s.has("k"),
+            "the read at 5 s slid the deadline to 15 s; it is 14 s"
+        );
+        assert_eq!(s.metrics().expirations, 0);
+    });
+}
+
+/// Two hits of one key race on the same shard's hit counter (both on the shared-lock path): the
+/// counter is exact, so it says 2.
+#[test]
+fn loom_two_hits_racing_on_one_counter_both_count() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let s = store(&clock, 0);
+        put(&s, "k", "v", PutOptions::new());
+        let other = {
+            let s = s.clone();
+            thread::spawn(move || s.get("k").is_some())
+        };
+        let mine = s.get("k").is_some();
+        assert!(mine && other.join().unwrap());
+        assert_eq!(s.metrics().hits, 2);
+    });
+}
+
+/// The last read of a budget races a put of the same key: the read removes the entry it read
+/// (under the same lock), never the value the put wrote, which has no budget and survives.
+#[test]
+fn loom_last_read_of_a_budget_racing_a_put_never_removes_the_new_value() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let s = store(&clock, 0);
+        put(&s, "tok", "old", PutOptions::new().with_max_reads(1));
+        let writer = {
+            let s = s.clone();
+            thread::spawn(move || s.put("tok".to_string(), "new".to_string()))
+        };
+        let got = s.get("tok");
+        let displaced = writer.join().unwrap();
+        match (got.as_deref(), displaced.as_deref()) {
+            (Some("old"), None) => {}        // the read spent the budget, then the put
+            (Some("new"), Some("old")) => {} // the put, then a read of its value
+            other => panic!("(read, displaced) = {other:?}"),
+        }
+        assert_eq!(s.get("tok").as_deref(), Some("new"));
+        let m = s.metrics();
+        assert_eq!((m.hits, m.misses, m.current_size), (2, 0, 1));
+    });
+}
+
+/// `has` sees the key expired because the clock just moved, and a put writes a fresh value before
+/// `has` takes the exclusive lock: `has` checks again there and leaves the fresh value alone.
+#[test]
+fn loom_has_racing_a_put_while_the_clock_moves_never_removes_the_fresh_value() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let s = store(&clock, 0);
+        put(&s, "k", "old", ttl(1));
+        let writer = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let opts = ttl(3_600);
+                s.put_with("k".to_string(), "new".to_string(), &opts)
+            })
+        };
+        clock.advance(Duration::from_secs(1));
+        s.has("k");
+        let displaced = writer.join().unwrap();
+        assert_eq!(s.get("k").as_deref(), Some("new"));
+        // Before the advance the put replaced a live entry; after it, an expired one.
+        let expirations = s.metrics().expirations;
+        assert_eq!(expirations, u64::from(displaced.is_none()));
     });
 }

@@ -5,6 +5,19 @@
     reason = "tests drive the store from std threads and share std Arcs"
 )]
 
+/// The process-global stores (the default store and the namespace registry) are shared by every
+/// test in this binary. A test that touches them (`default()`, `namespace()`, the free functions,
+/// a reset, `publish_metrics`) holds this guard for its whole body, so another test's reset never
+/// lands between its look-ups.
+#[cfg(not(kv_loom))]
+#[allow(dead_code)] // feature subsets compile none of the modules that use it
+fn global_stores() -> std::sync::MutexGuard<'static, ()> {
+    static GLOBAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GLOBAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 // The contract needs both policies (the feature subsets are checked by clippy and unit tests).
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod semantics;
@@ -24,6 +37,9 @@ mod thrash;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod recency;
+
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod races;
 
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod events;

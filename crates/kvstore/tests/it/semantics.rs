@@ -796,7 +796,7 @@ mod reclaiming {
 
 mod namespaces {
     use super::*;
-    use std::sync::Mutex;
+    use crate::global_stores;
 
     #[test]
     fn a_typed_read_of_the_wrong_type_changes_nothing() {
@@ -823,11 +823,9 @@ mod namespaces {
         );
     }
 
-    /// Tests that reset the global stores run one at a time.
-    static GLOBAL: Mutex<()> = Mutex::new(());
-
     #[test]
     fn namespace_returns_the_same_store_for_the_same_name() {
+        let _global = global_stores();
         let a = kvstore::namespace("semantics/same");
         a.put("k", 1_u8);
         let b = kvstore::namespace("semantics/same");
@@ -836,6 +834,7 @@ mod namespaces {
 
     #[test]
     fn different_names_give_isolated_stores_with_own_capacity_and_metrics() {
+        let _global = global_stores();
         let a = kvstore::namespace("semantics/iso-a");
         let b = kvstore::namespace("semantics/iso-b");
         a.set_capacity(1);
@@ -852,7 +851,7 @@ mod namespaces {
 
     #[test]
     fn default_is_a_store_of_its_own_distinct_from_every_namespace_including_empty() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         kvstore::reset_default();
         kvstore::put("shared-name", "default".to_string());
         kvstore::namespace("").put("shared-name", "empty-ns".to_string());
@@ -873,7 +872,7 @@ mod namespaces {
 
     #[test]
     fn default_store_convenience_functions_follow_the_seed() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         kvstore::reset_default();
         kvstore::put("a", 1_i32);
         kvstore::put_with("t", 2_i32, &PutOptions::new().with_max_reads(1));
@@ -890,7 +889,7 @@ mod namespaces {
 
     #[test]
     fn resets_replace_the_global_stores_and_earlier_handles_keep_working() {
-        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _global = global_stores();
         let old_default = kvstore::default();
         let old_ns = kvstore::namespace("semantics/reset");
         old_default.put("k", 1_u8);
@@ -910,6 +909,7 @@ mod namespaces {
 
     #[test]
     fn names_are_free_text_and_no_name_is_invalid() {
+        let _global = global_stores();
         for name in [
             "pipeline/node",
             "",
@@ -930,6 +930,7 @@ mod namespaces {
 
     #[test]
     fn a_wrong_type_asked_of_a_global_store_is_none_not_a_panic() {
+        let _global = global_stores();
         let s = kvstore::namespace("semantics/types");
         s.put("n", 7_u64);
         assert_eq!(s.get::<String>("n"), None);
@@ -1064,27 +1065,62 @@ mod differs_from_the_original {
 
     #[test]
     fn fix_6_has_never_deletes_a_value_a_concurrent_put_just_wrote() {
-        // Writers keep putting fresh (live) values while readers call has on the same key; the
-        // key's entry is always live, so has must never remove it and must always see it.
+        // The writer puts a fresh value, checks it is there, then moves the clock past its
+        // deadline, and again: each value is live from its put until the writer's own advance.
+        // Readers call `has` all along, so they keep meeting the expired value, and some of their
+        // reclaims wait for the lock while the writer's put of the next, live, value holds it:
+        // `has` must check again under the lock and leave that value alone.
+        const ROUNDS: u64 = 10_000;
         let clock = ManualClock::new();
         let s: Arc<S> = Arc::new(Store::builder().clock(clock.clone()).build());
-        put_opts(&s, "k", "v0", ttl(100));
-        let writer = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                for i in 0..20_000 {
-                    put_opts(&s, "k", &format!("v{i}"), ttl(100));
-                }
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // More readers than cores: a reader descheduled between its shared look-up and its
+        // exclusive lock leaves the put a wide window.
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (s, done) = (Arc::clone(&s), Arc::clone(&done));
+                thread::spawn(move || {
+                    let mut calls = 0_u64;
+                    while !done.load(std::sync::atomic::Ordering::Acquire) {
+                        s.has("k");
+                        calls += 1;
+                    }
+                    calls
+                })
             })
-        };
-        let reader = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || (0..20_000).all(|_| s.has("k")))
-        };
-        writer.join().unwrap();
-        assert!(reader.join().unwrap(), "has saw the live key every time");
-        assert_eq!(s.metrics().expirations, 0);
-        assert!(s.has("k"));
+            .collect();
+        for i in 0..ROUNDS {
+            let value = format!("v{i}");
+            assert_eq!(
+                put_opts(&s, "k", &value, ttl(1)),
+                None,
+                "the previous value had expired"
+            );
+            assert_eq!(
+                s.metrics().expirations,
+                i,
+                "every earlier value was counted expired once, by the put or by has"
+            );
+            assert_eq!(
+                s.get("k"),
+                Some(value),
+                "round {i}: has removed the live value the put just wrote"
+            );
+            assert_eq!(
+                s.metrics().expirations,
+                i,
+                "round {i}: a live value counted as expired"
+            );
+            clock.advance(secs(1));
+            thread::yield_now(); // let a reader meet the expired value
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        for r in readers {
+            r.join().unwrap();
+        }
+        s.purge_expired();
+        assert_eq!(s.metrics().expirations, ROUNDS);
+        assert!(!s.has("k"));
     }
 
     #[test]
@@ -1248,5 +1284,167 @@ mod store_trait {
             infallible(Backend::get(&s, &"k".into())).as_deref(),
             Some("v")
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations this project adds
+
+mod operations_this_project_adds {
+    use super::*;
+    use kvstore::ExpiryDefaults;
+
+    #[test]
+    fn remove_returns_a_live_value_and_is_not_a_read() {
+        let (s, clock) = store();
+        put(&s, "a", "1");
+        assert_eq!(s.remove("a").as_deref(), Some("1"));
+        assert_eq!(s.remove("a"), None);
+        put_opts(&s, "e", "2", ttl(1));
+        clock.advance(secs(1));
+        assert_eq!(s.remove("e"), None, "expired: reclaimed, no value");
+        assert_eq!(s.metrics(), m(0, 0, 1, 0, 0));
+        valid(&s);
+    }
+
+    #[test]
+    fn retain_removes_what_keep_refuses_and_reclaims_expired_entries() {
+        let (s, clock) = capped(10);
+        put(&s, "user42/s1", "a");
+        put(&s, "user42/s2", "b");
+        put(&s, "user7/s1", "c");
+        put_opts(&s, "user7/old", "d", ttl(1));
+        clock.advance(secs(1));
+        let mut shown = Vec::new();
+        s.retain(|k, _| {
+            shown.push(k.clone());
+            !k.starts_with("user42/")
+        });
+        shown.sort();
+        assert_eq!(
+            shown,
+            ["user42/s1", "user42/s2", "user7/s1"],
+            "expired not shown"
+        );
+        assert_eq!(sorted_keys(&s), ["user7/s1"]);
+        assert_eq!(s.metrics(), m(0, 0, 1, 0, 1));
+        valid(&s);
+    }
+
+    #[test]
+    fn iter_yields_live_entries_and_is_not_a_read() {
+        let (s, clock) = capped(2);
+        put_opts(&s, "tok", "t", PutOptions::new().with_max_reads(1));
+        put_opts(&s, "gone", "g", ttl(1));
+        clock.advance(secs(1));
+        let all: Vec<(String, String)> = s.iter().collect();
+        assert_eq!(all, [("tok".to_string(), "t".to_string())]);
+        assert_eq!(s.metrics().hits + s.metrics().misses, 0);
+        assert_eq!(
+            s.get("tok").as_deref(),
+            Some("t"),
+            "its one read is still there"
+        );
+        // Not a use: "a" put first stays the least recently used although iter saw it last.
+        let (s, _) = capped(2);
+        put(&s, "a", "1");
+        put(&s, "b", "2");
+        let _: Vec<_> = s.iter().collect();
+        put(&s, "c", "3");
+        assert_eq!(sorted_keys(&s), ["b", "c"]);
+    }
+
+    #[test]
+    fn store_wide_defaults_apply_to_puts_without_their_own_ttl() {
+        let clock = ManualClock::new();
+        let idle: S = Store::builder()
+            .clock(clock.clone())
+            .time_to_idle(secs(10))
+            .build();
+        put(&idle, "sid", "alice");
+        put_opts(&idle, "own", "x", ttl(100)); // its own fixed TTL wins
+        put_opts(&idle, "tok", "t", PutOptions::new().with_max_reads(1)); // budget + default
+        clock.advance(secs(9));
+        assert!(
+            idle.get("sid").is_some(),
+            "a read slides the default deadline"
+        );
+        clock.advance(secs(9));
+        assert!(idle.get("sid").is_some());
+        assert!(!idle.has("tok"), "the default TTL applied to the token too");
+        clock.advance(secs(10));
+        assert!(idle.get("sid").is_none());
+        assert!(idle.has("own"));
+        let live: S = Store::builder()
+            .clock(clock.clone())
+            .time_to_idle(secs(1))
+            .time_to_live(secs(10)) // the later call wins: fixed 10 s
+            .build();
+        put(&live, "k", "v");
+        clock.advance(secs(9));
+        assert!(live.get("k").is_some());
+        clock.advance(secs(1));
+        assert!(live.get("k").is_none(), "fixed: the read did not slide it");
+    }
+
+    #[test]
+    fn get_or_insert_with_runs_one_loader_per_key_and_the_others_receive_its_value() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (s, _) = store();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let got: Vec<String> = (0..8)
+            .map(|_| {
+                let (s, loads, barrier) = (s.clone(), Arc::clone(&loads), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    barrier.wait();
+                    s.get_or_insert_with("cfg".into(), || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(20)); // let the others pile up
+                        "loaded".to_string()
+                    })
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(got.iter().all(|v| v == "loaded"));
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one loader for the key");
+        assert_eq!(
+            s.metrics(),
+            m(7, 1, 0, 0, 1),
+            "one miss (the loader), seven hits"
+        );
+    }
+
+    #[test]
+    fn a_failing_or_panicking_loader_stores_nothing_and_the_next_caller_loads() {
+        let (s, _) = store();
+        let failed: Result<String, &str> = s.try_get_or_insert_with("k".into(), || Err("down"));
+        assert_eq!(failed, Err("down"));
+        assert!(!s.has("k"));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.get_or_insert_with("k".into(), || panic!("loader bug"))
+        }));
+        assert!(panicked.is_err());
+        assert!(!s.has("k"));
+        // Nothing is poisoned: the next caller loads, and a later one reads.
+        assert_eq!(s.get_or_insert_with("k".into(), || "v".into()), "v");
+        assert_eq!(s.get_or_insert_with("k".into(), || "w".into()), "v");
+        assert_eq!(s.metrics(), m(1, 3, 0, 0, 1));
+    }
+
+    #[test]
+    fn get_or_insert_with_options_stores_with_them() {
+        let (s, clock) = store();
+        let one_shot = PutOptions::new().with_max_reads(1).with_ttl(secs(5));
+        let v = s.try_get_or_insert_with_options("tok".into(), &one_shot, || {
+            Ok::<_, ()>("t".to_string())
+        });
+        assert_eq!(v.as_deref(), Ok("t"));
+        clock.advance(secs(4));
+        assert_eq!(s.get("tok").as_deref(), Some("t"), "the budget's one read");
+        assert!(!s.has("tok"));
     }
 }

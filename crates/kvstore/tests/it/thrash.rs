@@ -38,7 +38,7 @@ pub fn watchdog<T: Send + 'static>(
     }
 }
 
-const WATCHDOG: Duration = Duration::from_secs(300);
+pub const WATCHDOG: Duration = Duration::from_secs(300);
 
 /// Counts the values alive: created (new or cloned) minus dropped, per id and in total.
 struct Ledger {
@@ -223,6 +223,123 @@ fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state >> 7;
     *state ^= *state << 17;
     *state
+}
+
+/// The long-run stress of `cargo xtask soak` (at `KV_SOAK_SCALE` times the rounds): 16 threads
+/// (eight times the cores) on a store of capacity 8–32 over 64 keys, with TTLs of 1–3 ticks of a
+/// manual clock that two of the threads move, one-shot tokens, and `set_capacity` changes. After
+/// every round, once the threads have joined, the books must add up exactly: hits + misses =
+/// gets, the size (after a purge) = the live entries, new entries = still held + evicted +
+/// expired + deleted + consumed, the capacity bound, and `validate()`.
+#[test]
+fn thrash_sixteen_threads_on_a_small_store_keep_the_books_round_after_round() {
+    const THREADS: usize = 16;
+    const OPS: usize = 2_000;
+    const KEYS: u64 = 64;
+    const TOKENS_FROM: u64 = 48;
+    let rounds = 3 * soak_scale() as usize;
+    let clock = ManualClock::new();
+    let store: Store<u64, u64> = Store::builder().capacity(16).clock(clock.clone()).build();
+    let mut books = Tally::default();
+    let mut gets = 0;
+    for round in 0..rounds {
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let (s, c) = (store.clone(), clock.clone());
+        let tallies = watchdog("stress round", WATCHDOG, move || {
+            let workers: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (store, clock, barrier) = (s.clone(), c.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let seed = (round * THREADS + t + 1) as u64;
+                        let mut rng = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(seed);
+                        let mut tally = Tally::default();
+                        barrier.wait();
+                        for i in 0..OPS {
+                            let r = xorshift(&mut rng);
+                            let key = r % KEYS;
+                            match (r >> 32) % 32 {
+                                0..=11 => {
+                                    let opts = if key >= TOKENS_FROM {
+                                        PutOptions::new().with_max_reads(1)
+                                    } else {
+                                        let ttl = Duration::from_secs((r >> 40) % 4);
+                                        let opts = PutOptions::new().with_ttl(ttl);
+                                        if r & (1 << 20) != 0 {
+                                            opts.with_sliding_ttl()
+                                        } else {
+                                            opts
+                                        }
+                                    };
+                                    if store.put_with(key, i as u64, &opts).is_none() {
+                                        tally.new_entries += 1;
+                                    }
+                                }
+                                12..=24 => match store.get(&key) {
+                                    Some(_) if key >= TOKENS_FROM => tally.consumed += 1,
+                                    Some(_) => tally.hits += 1,
+                                    None => tally.misses += 1,
+                                },
+                                25 | 26 => {
+                                    store.has(&key);
+                                }
+                                27 | 28 => {
+                                    if store.del(&key) {
+                                        tally.deleted += 1;
+                                    }
+                                }
+                                29 if t < 2 => clock.advance(Duration::from_secs(1)),
+                                30 if t == 2 => {
+                                    store.set_capacity([8, 16, 32][(r >> 40) as usize % 3]);
+                                }
+                                30 if t == 3 => {
+                                    store.purge_expired();
+                                }
+                                _ => {
+                                    store.keys();
+                                }
+                            }
+                        }
+                        tally
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a stress worker panicked"))
+                .collect::<Vec<_>>()
+        });
+        for t in tallies {
+            books.new_entries += t.new_entries;
+            books.hits += t.hits;
+            books.consumed += t.consumed;
+            books.misses += t.misses;
+            books.deleted += t.deleted;
+            gets += t.hits + t.consumed + t.misses;
+        }
+        // Quiet now: the books must add up exactly.
+        let capacity = store.capacity();
+        assert!(
+            store.len() <= capacity,
+            "round {round}: {} entries, capacity {capacity}",
+            store.len()
+        );
+        let m = store.metrics();
+        assert_eq!(m.hits + m.misses, gets, "round {round}: {m}");
+        assert_eq!(m.hits, books.hits + books.consumed, "round {round}: {m}");
+        store.purge_expired();
+        let m = store.metrics();
+        assert_eq!(
+            m.current_size,
+            store.keys().len() as u64,
+            "round {round}: after a purge every entry held is live"
+        );
+        assert_eq!(
+            books.new_entries,
+            m.current_size + m.evictions + m.expirations + books.deleted + books.consumed,
+            "round {round}: every entry put is still held or left exactly one way: {books:?} {m}"
+        );
+        store.validate().unwrap();
+    }
 }
 
 #[test]

@@ -1,0 +1,94 @@
+//! Get-or-insert: one loader per key, however many threads ask at once.
+//!
+//! Callers that miss take the loader lock of the key's stripe, look again, and only then load:
+//! the first runs its loader and stores the value; the others wait on the lock and then read
+//! that value. A loader that fails or panics stores nothing and releases the lock (a poisoned
+//! lock is taken as it is), so the next caller runs its own. Keys share a fixed number of
+//! stripes, so loaders of two keys in one stripe run one after the other: a small price for not
+//! keeping a map of keys being loaded.
+
+use std::convert::Infallible;
+use std::hash::{BuildHasher, Hash};
+
+use super::Store;
+use crate::backend::infallible;
+use crate::policy::{Eviction, Expiry, Listener};
+use crate::sync;
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// The live value of `key`, or the value `load` makes, stored with default options and
+    /// returned. `load` runs once per key however many threads ask at once: the others wait
+    /// and receive the value it stored. Counts as `get` when a value is there (a hit, and its
+    /// effects: budget, sliding refresh, use); otherwise one miss, then a `put`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use kv_core::Store;
+    ///
+    /// let store: Store<String, String> = Store::new();
+    /// let loads = AtomicUsize::new(0);
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..8 {
+    ///         s.spawn(|| {
+    ///             let v = store.get_or_insert_with("cfg".into(), || {
+    ///                 loads.fetch_add(1, Ordering::Relaxed);
+    ///                 "loaded".to_string()
+    ///             });
+    ///             assert_eq!(v, "loaded");
+    ///         });
+    ///     }
+    /// });
+    /// assert_eq!(loads.load(Ordering::Relaxed), 1);
+    /// assert_eq!((store.metrics().hits, store.metrics().misses), (7, 1));
+    /// ```
+    pub fn get_or_insert_with(&self, key: K, load: impl FnOnce() -> V) -> V {
+        infallible(
+            self.try_get_or_insert_with_options(key, &X::Options::default(), || {
+                Ok::<V, Infallible>(load())
+            }),
+        )
+    }
+
+    /// As [`Store::get_or_insert_with`], for a loader that can fail: its error is returned and
+    /// nothing is stored, and the next caller runs its own loader.
+    pub fn try_get_or_insert_with<Err>(
+        &self,
+        key: K,
+        load: impl FnOnce() -> Result<V, Err>,
+    ) -> Result<V, Err> {
+        self.try_get_or_insert_with_options(key, &X::Options::default(), load)
+    }
+
+    /// As [`Store::try_get_or_insert_with`], storing the loaded value with `options` (a TTL, a
+    /// read budget: the expiry policy's put options).
+    pub fn try_get_or_insert_with_options<Err>(
+        &self,
+        key: K,
+        options: &X::Options,
+        load: impl FnOnce() -> Result<V, Err>,
+    ) -> Result<V, Err> {
+        if let Ok(Some(value)) = self.read::<K, false>(&key, |_| true) {
+            return Ok(value);
+        }
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash_one(&key);
+        let stripe = &inner.loaders[(hash >> 32) as usize % inner.loaders.len()];
+        let _loading = sync::lock(stripe);
+        // Another caller may have stored it while this one waited.
+        if let Ok(Some(value)) = self.read::<K, false>(&key, |_| true) {
+            return Ok(value);
+        }
+        inner.miss(inner.shard(hash), &key);
+        let value = load()?;
+        self.put_with(key, value.clone(), options);
+        Ok(value)
+    }
+}

@@ -1,0 +1,123 @@
+//! Operations over every entry: `retain` and `iter`. Both go shard by shard, so they see each
+//! shard at one instant but not the store as a whole (weakly consistent), and neither is a read:
+//! no hit or miss, no budget spent, no sliding refresh, no use.
+
+use std::hash::{BuildHasher, Hash};
+
+use super::Store;
+use crate::policy::{EventKind, Eviction, Expiry, Listener};
+use crate::sync;
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Keeps the live entries for which `keep(key, value)` is true and removes the others (like
+    /// `del`: no counter; listeners see `Removed`). Expired entries met on the way are reclaimed
+    /// (one Expiration each) without being shown to `keep`. `keep` runs under a shard's
+    /// exclusive lock: it must be quick and must not call back into the store.
+    ///
+    /// ```
+    /// use kv_core::Store;
+    ///
+    /// let sessions: Store<(u32, u32), &str> = Store::new(); // (user, session)
+    /// sessions.put((42, 1), "a");
+    /// sessions.put((42, 2), "b");
+    /// sessions.put((7, 1), "c");
+    /// sessions.retain(|&(user, _), _| user != 42); // every session of user 42
+    /// assert_eq!(sessions.keys(), [(7, 1)]);
+    /// ```
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let mut removed = Vec::new();
+        for shard in inner.shards.iter() {
+            let mut table = sync::write(&shard.table);
+            let doomed: Vec<_> = table
+                .positions()
+                .filter_map(|(at, s)| {
+                    if X::is_expired(&s.expiry, now) {
+                        Some((at, EventKind::Expired))
+                    } else if keep(&s.key, &s.value) {
+                        None
+                    } else {
+                        Some((at, EventKind::Removed))
+                    }
+                })
+                .collect();
+            for (at, why) in doomed {
+                removed.extend(inner.remove(shard, &mut table, at, why));
+            }
+            drop(table);
+            for slot in removed.drain(..) {
+                inner.tell_removed(&slot);
+            }
+        }
+    }
+
+    /// The live entries, cloned, shard by shard: each shard is copied under its shared lock,
+    /// which is released before its entries are handed out, so the loop's body may use the
+    /// store. Entries put or removed meanwhile may or may not be seen.
+    ///
+    /// ```
+    /// use kv_core::Store;
+    ///
+    /// let store: Store<String, u64> = Store::new();
+    /// store.put("a".into(), 1);
+    /// store.put("b".into(), 2);
+    /// let mut all: Vec<(String, u64)> = store.iter().collect();
+    /// all.sort();
+    /// assert_eq!(all, [("a".to_string(), 1), ("b".to_string(), 2)]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, K, V, X, E, L, S>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        Iter {
+            store: self,
+            next_shard: 0,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+/// The iterator of [`Store::iter`].
+pub struct Iter<'a, K, V, X: Expiry, E: Eviction, L, S> {
+    store: &'a Store<K, V, X, E, L, S>,
+    next_shard: usize,
+    /// The rest of the current shard's entries, last first.
+    buffer: Vec<(K, V)>,
+}
+
+impl<K, V, X, E, L, S> Iterator for Iter<'_, K, V, X, E, L, S>
+where
+    K: Clone,
+    V: Clone,
+    X: Expiry,
+    E: Eviction,
+{
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        let inner = &*self.store.inner;
+        while self.buffer.is_empty() {
+            let shard = inner.shards.get(self.next_shard)?;
+            self.next_shard += 1;
+            let now = inner.now();
+            let table = sync::read(&shard.table);
+            self.buffer.extend(
+                table
+                    .iter()
+                    .filter(|s| !X::is_expired(&s.expiry, now))
+                    .map(|s| (s.key.clone(), s.value.clone())),
+            );
+        }
+        self.buffer.pop()
+    }
+}
