@@ -20,6 +20,9 @@ const FULL: (u64, u32) = (4_000_000, 3);
 const QUICK: (u64, u32) = (1_000_000, 1);
 
 pub fn bench(args: &[String]) -> Result {
+    if args.iter().any(|a| a == "--redis") {
+        return redis(args);
+    }
     let (mut ops, mut rounds) = FULL;
     let mut only: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -36,7 +39,7 @@ pub fn bench(args: &[String]) -> Result {
             }
             other => {
                 return Err(format!(
-                    "bench: unknown option `{other}` (use --quick, --rounds N, --ops N, --only a,b)"
+                    "bench: unknown option `{other}` (use --quick, --rounds N, --ops N, --only a,b, or --redis [--ops N])"
                 ));
             }
         }
@@ -125,6 +128,46 @@ pub fn bench(args: &[String]) -> Result {
             failures.join("\n")
         ))
     }
+}
+
+/// `bench --redis [--ops N]`: the `redis` example of kv-bench (W2 and W5 at 1 and 2 threads,
+/// in-process and on Redis, one call per operation and pipelined) on a server and a cluster this
+/// starts, 100,000 operations per measurement by default. Prints a Markdown table of ratios.
+fn redis(args: &[String]) -> Result {
+    let mut ops = 100_000;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--redis" => {}
+            "--ops" => ops = number(it.next(), "--ops")?,
+            other => {
+                return Err(format!(
+                    "bench --redis: unknown option `{other}` (use --ops N)"
+                ));
+            }
+        }
+    }
+    run(
+        "build the Redis measurement (release)",
+        cargo().args(["build", "--release", "-p", "kv-bench", "--example", "redis"]),
+    )?;
+    let servers = crate::redis::Servers::start()?;
+    run(
+        "kvstore vs kvstore-redis",
+        cargo()
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "kv-bench",
+                "--example",
+                "redis",
+                "--",
+            ])
+            .args(["--url", &servers.single, "--cluster", &servers.cluster])
+            .args(["--ops", &ops.to_string()]),
+    )
 }
 
 fn number(v: Option<&String>, flag: &str) -> Result<u64> {

@@ -4,7 +4,9 @@
 //!   in a loom build), clippy with warnings denied,
 //!   all tests and doctests (each feature set of the facade), insta snapshots in CI mode with
 //!   unreferenced snapshots rejected, the loom models, the harness on the example cases, and
-//!   `cargo doc` with warnings denied.
+//!   `cargo doc` with warnings denied; the Redis backend's tests and the example cases also run
+//!   on a real `redis-server` and a three-master Redis Cluster that it starts on loopback ports
+//!   (and stops, also on failure).
 //! - `loom`: only the loom models.
 //!
 //! Plain `std::process::Command`; no dependencies, so it builds in seconds.
@@ -19,6 +21,7 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod fuzz;
 mod mutants;
+mod redis;
 mod schemas;
 mod soak;
 
@@ -58,9 +61,11 @@ const HELP: &str = "usage: cargo xtask <command>
 commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
            insta snapshots (CI mode), loom models, harness on examples/cases,
-           cargo doc -D warnings
+           cargo doc -D warnings; starts a redis-server and a 3-master cluster on
+           loopback for kv-redis and the harness (`apt-get install redis-server redis-tools`)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
-  bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations)
+  bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
+           --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
   soak     reliability.md's long checks: the memory/throughput soak with its verdict, the model
            and stress suites at KV_SOAK_SCALE=30, fuzzing (--seconds, --ops, --scale,
@@ -128,7 +133,9 @@ fn test(args: &[String]) -> Result {
             "warnings",
         ]),
     )?;
-    snapshot_tests()?;
+    // Started before the workspace tests, which include kv-redis's; stopped when `servers` drops.
+    let servers = redis::Servers::start()?;
+    snapshot_tests(&servers)?;
     for features in ["ttl", "lru"] {
         run(
             &format!("tests, facade with only `{features}`"),
@@ -187,6 +194,26 @@ fn test(args: &[String]) -> Result {
             "examples/cases",
         ]),
     )?;
+    for (what, url) in [
+        ("a Redis server", &servers.single),
+        ("a Redis Cluster", &servers.cluster),
+    ] {
+        run(
+            &format!("harness on examples/cases on {what} ({url})"),
+            cargo().args([
+                "run",
+                "-p",
+                "kv-harness",
+                "--locked",
+                "--",
+                "test",
+                "examples/cases",
+                "--backend",
+                url,
+            ]),
+        )?;
+    }
+    drop(servers);
     if !quick {
         loom()?;
     }
@@ -201,25 +228,27 @@ fn test(args: &[String]) -> Result {
 
 /// All tests and doctests, with insta in CI mode: no snapshot is written, a changed one fails, and
 /// a committed snapshot that no test asserts any more fails too.
-fn snapshot_tests() -> Result {
+fn snapshot_tests(servers: &redis::Servers) -> Result {
     let refs = target_dir().join("insta-references.txt");
     let _ = fs::create_dir_all(refs.parent().unwrap_or(Path::new(".")));
     let _ = fs::remove_file(&refs);
+    let mut cmd = cargo();
+    // `kv-metrics/schema`: the schema tests (and their snapshots) need the derives that users'
+    // builds leave out.
+    cmd.args([
+        "test",
+        "--workspace",
+        "--locked",
+        "--features",
+        "kv-metrics/schema",
+    ])
+    .env("INSTA_UPDATE", "no")
+    .env("CI", "true")
+    .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs);
+    servers.export(&mut cmd);
     run(
-        "tests and doctests (insta in CI mode)",
-        cargo()
-            // `kv-metrics/schema`: the schema tests (and their snapshots) need the derives that
-            // users' builds leave out.
-            .args([
-                "test",
-                "--workspace",
-                "--locked",
-                "--features",
-                "kv-metrics/schema",
-            ])
-            .env("INSTA_UPDATE", "no")
-            .env("CI", "true")
-            .env("INSTA_SNAPSHOT_REFERENCES_FILE", &refs),
+        "tests and doctests (insta in CI mode; kv-redis on the servers above)",
+        &mut cmd,
     )?;
     let referenced: BTreeSet<PathBuf> = fs::read_to_string(&refs)
         .unwrap_or_default()

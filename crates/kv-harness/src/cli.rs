@@ -8,10 +8,12 @@
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::Error;
+use crate::redis::RedisCases;
 use crate::report::HumanReport;
 use crate::runner::{Options, run_with};
 use crate::stream::JsonStream;
@@ -92,6 +94,19 @@ pub struct TestArgs {
     /// Colour the output.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Color::Auto)]
     pub color: Color,
+    /// Where cases run: `memory`, or a Redis URL (`redis://[user:pass@]host:port`, `rediss://...`,
+    /// `redis+cluster://host:port,host:port,...`): each case in a fresh namespace on a manual
+    /// clock, removed afterwards.
+    #[arg(long, value_name = "URL", default_value = "memory", value_parser = backend)]
+    pub backend: String,
+}
+
+fn backend(text: &str) -> Result<String, String> {
+    if text == "memory" || text.starts_with("redis") {
+        Ok(text.to_string())
+    } else {
+        Err("expected `memory` or a redis://, rediss:// or redis+cluster:// URL".into())
+    }
 }
 
 fn workers(text: &str) -> Result<usize, String> {
@@ -168,7 +183,17 @@ pub fn execute(cmd: &TestArgs) -> i32 {
         Color::Never => false,
         Color::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    let options = cmd.options();
+    let mut options = cmd.options();
+    if cmd.backend != "memory" {
+        match RedisCases::connect(&cmd.backend) {
+            Ok(redis) => options.backend = Arc::new(redis),
+            Err(e) => {
+                // The error's text hides the URL's password.
+                report_error(&Error::Usage(format!("--backend: {e}")));
+                return 2;
+            }
+        }
+    }
     let result = if cmd.json {
         let mut stream = JsonStream::new(stdout.lock(), cmd.kv_events);
         let result = run_with(&cmd.paths, &options, &mut stream);
@@ -233,6 +258,18 @@ mod tests {
         );
         let o = test(&["--allow-empty", "--kv-dump"]).unwrap().options();
         assert!(o.allow_empty && o.kv_dump && !o.keep_passed);
+    }
+
+    #[test]
+    fn backend_is_memory_or_a_redis_url() {
+        assert_eq!(test(&[]).unwrap().backend, "memory");
+        for url in ["redis://127.0.0.1:6379", "redis+cluster://a:1,b:2"] {
+            assert_eq!(test(&["--backend", url]).unwrap().backend, url);
+            let inline = format!("--backend={url}");
+            assert_eq!(test(&[inline.as_str()]).unwrap().backend, url);
+        }
+        let bad = test(&["--backend", "mysql://x"]).unwrap_err();
+        assert!(bad.contains("redis+cluster://"), "{bad}");
     }
 
     #[test]

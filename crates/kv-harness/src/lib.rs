@@ -56,6 +56,7 @@ pub mod cli;
 mod discover;
 mod error;
 mod parse;
+mod redis;
 mod report;
 mod runner;
 mod runtime;
@@ -75,6 +76,7 @@ pub use parse::{
     Case, CaseFile, DEFAULT_TIMEOUT, GetExpect, KvSpec, MetricsExpect, Op, RuntimeSpec, Step,
     parse_file,
 };
+pub use redis::RedisCases;
 pub use report::{HumanReport, describe_failure};
 pub use runner::{
     CaseResult, LoadedFile, Observer, Options, Plan, Quiet, Summary, load, run, run_loaded,

@@ -1,0 +1,295 @@
+//! `kvstore-redis` next to the in-process store: W2 and W5 (`docs/performance.md`) at 1 and 2
+//! client threads, on the same operation plans, in one run, so the figures compare as ratios.
+//!
+//! ```text
+//! cargo run --release -p kv-bench --example redis -- --url redis://127.0.0.1:6379 \
+//!     [--cluster redis+cluster://h:p,h:p,h:p] [--ops 100000] [--batch 64]
+//! ```
+//! (`cargo xtask bench --redis` starts the servers and runs this.)
+//!
+//! Each Redis row runs twice: one call per operation (a script call is one round trip; an insert
+//! that needs room is two, see kv-redis), and pipelined: runs of gets go out as one
+//! `get_many` (W2), tokens as one `put_many` and one `get_many` per batch (W5). Round trips are
+//! counted on the client. The warm-up is pipelined and untimed; for W2 the capacity is set after
+//! it, which leaves the same 100,000 most recent keys a warm-up under capacity would.
+
+use std::process::ExitCode;
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::Instant;
+
+use kv_bench::runner::{Contender, measure};
+use kv_bench::workload::{Op, Plan, Workload};
+use kv_redis::{RedisServer, RedisStore};
+use kvstore::{Backend, PutOptions};
+
+const SEED: u64 = 0x006b_7673_746f_7265;
+const WARM_UP_BATCH: usize = 1_000;
+
+/// The in-process store as the comparison's `kvstore` row builds it.
+#[derive(Clone)]
+struct InProcess(kvstore::Store<String, u64>);
+
+impl Contender for InProcess {
+    fn share(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+    fn get(&mut self, key: &String) -> bool {
+        self.0.get(key).is_some()
+    }
+    fn put(&mut self, key: &String, value: u64) {
+        self.0.put(key.to_owned(), value);
+    }
+    fn token(&mut self, key: &String, value: u64) -> bool {
+        self.0
+            .put_with(key.to_owned(), value, &PutOptions::new().with_max_reads(1));
+        self.0.get(key).is_some()
+    }
+    fn entries(&mut self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+struct Args {
+    url: String,
+    cluster: Option<String>,
+    ops: usize,
+    batch: usize,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args {
+        url: std::env::var("KV_REDIS_URL").unwrap_or_default(),
+        cluster: std::env::var("KV_REDIS_CLUSTER_URL").ok(),
+        ops: 100_000,
+        batch: 64,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--url" => args.url = value()?,
+            "--cluster" => args.cluster = Some(value()?),
+            "--ops" => args.ops = value()?.parse().map_err(|_| "--ops: a number")?,
+            "--batch" => args.batch = value()?.parse().map_err(|_| "--batch: a number")?,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if args.url.is_empty() {
+        return Err("give --url redis://HOST:PORT (or set KV_REDIS_URL)".into());
+    }
+    Ok(args)
+}
+
+/// One Redis measurement's result.
+struct Measured {
+    ops: u64,
+    seconds: f64,
+    round_trips: u64,
+    hits: u64,
+}
+
+fn value(k: u32) -> Vec<u8> {
+    u64::from(k).to_le_bytes().to_vec()
+}
+
+/// A fresh namespace holding the plan's warm-up (pipelined, untimed).
+fn warm(server: &RedisServer, plan: &Plan) -> Result<RedisStore, String> {
+    let ns = format!("bench/{}/{}", plan.workload, std::process::id());
+    let store = server.namespace(&ns);
+    store.drop_namespace().map_err(|e| e.to_string())?;
+    for chunk in plan.warm_up.chunks(WARM_UP_BATCH) {
+        let entries: Vec<(String, Vec<u8>)> = chunk
+            .iter()
+            .map(|&k| (plan.keys[k as usize].clone(), value(k)))
+            .collect();
+        store
+            .put_many(&entries, &PutOptions::new())
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(cap) = plan.workload.capacity() {
+        store.set_capacity(cap).map_err(|e| e.to_string())?;
+    }
+    Ok(store)
+}
+
+fn run_redis(
+    server: &RedisServer,
+    plan: &Plan,
+    pipelined: bool,
+    batch: usize,
+) -> Result<Measured, String> {
+    let store = warm(server, plan)?;
+    let before = store.metrics().map_err(|e| e.to_string())?;
+    let barrier = Barrier::new(plan.ops.len());
+    let round_trips = AtomicU64::new(0);
+    let hits = AtomicU64::new(0);
+    let token = PutOptions::new().with_max_reads(1);
+    let plain = PutOptions::new();
+    let times: Vec<Result<(Instant, Instant), String>> = thread::scope(|s| {
+        let running: Vec<_> = plan
+            .ops
+            .iter()
+            .map(|ops| {
+                let (store, barrier, round_trips, hits) = (&store, &barrier, &round_trips, &hits);
+                let (token, plain) = (&token, &plain);
+                s.spawn(move || -> Result<(Instant, Instant), String> {
+                    let keys = &plan.keys;
+                    let (mut rt, mut hit) = (0u64, 0u64);
+                    barrier.wait();
+                    let start = Instant::now();
+                    let err = |e: kv_redis::RedisStoreError| e.to_string();
+                    if !pipelined {
+                        for &op in ops {
+                            match op {
+                                Op::Get(k) => {
+                                    hit += u64::from(
+                                        store.get(&keys[k as usize]).map_err(err)?.is_some(),
+                                    );
+                                    rt += 1;
+                                }
+                                Op::Put(k) => {
+                                    store
+                                        .put(keys[k as usize].clone(), value(k), plain)
+                                        .map_err(err)?;
+                                    rt += 1;
+                                }
+                                Op::Token(k) => {
+                                    store
+                                        .put(keys[k as usize].clone(), value(k), token)
+                                        .map_err(err)?;
+                                    hit += u64::from(
+                                        store.get(&keys[k as usize]).map_err(err)?.is_some(),
+                                    );
+                                    rt += 2;
+                                }
+                            }
+                        }
+                    } else {
+                        let mut gets: Vec<String> = Vec::with_capacity(batch);
+                        let flush = |gets: &mut Vec<String>, rt: &mut u64, hit: &mut u64| {
+                            if gets.is_empty() {
+                                return Ok(());
+                            }
+                            let got = store.get_many(gets).map_err(err)?;
+                            *hit += got.iter().filter(|v| v.is_some()).count() as u64;
+                            *rt += 1;
+                            gets.clear();
+                            Ok::<(), String>(())
+                        };
+                        for chunk in ops.chunks(batch) {
+                            if let [Op::Token(_), ..] = chunk {
+                                let entries: Vec<(String, Vec<u8>)> = chunk
+                                    .iter()
+                                    .filter_map(|op| match *op {
+                                        Op::Token(k) => Some((keys[k as usize].clone(), value(k))),
+                                        _ => None,
+                                    })
+                                    .collect();
+                                store.put_many(&entries, token).map_err(err)?;
+                                rt += 1;
+                                gets.extend(entries.into_iter().map(|(k, _)| k));
+                                flush(&mut gets, &mut rt, &mut hit)?;
+                                continue;
+                            }
+                            for &op in chunk {
+                                match op {
+                                    Op::Get(k) => gets.push(keys[k as usize].clone()),
+                                    Op::Put(k) => {
+                                        flush(&mut gets, &mut rt, &mut hit)?;
+                                        store
+                                            .put(keys[k as usize].clone(), value(k), plain)
+                                            .map_err(err)?;
+                                        rt += 1;
+                                    }
+                                    Op::Token(_) => unreachable!("W5 holds only tokens"),
+                                }
+                            }
+                            flush(&mut gets, &mut rt, &mut hit)?;
+                        }
+                    }
+                    let end = Instant::now();
+                    round_trips.fetch_add(rt, Ordering::Relaxed);
+                    hits.fetch_add(hit, Ordering::Relaxed);
+                    Ok((start, end))
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    let times: Vec<(Instant, Instant)> = times.into_iter().collect::<Result<_, _>>()?;
+    let start = times.iter().map(|t| t.0).min().ok_or("no thread")?;
+    let end = times.iter().map(|t| t.1).max().ok_or("no thread")?;
+    // A put that needed room took a second round trip; each such put removed exactly one entry
+    // (W2 has no TTL, so one eviction each), counted by the server.
+    let m = store.metrics().map_err(|e| e.to_string())?;
+    store.drop_namespace().map_err(|e| e.to_string())?;
+    let removed_for_room = (m.evictions + m.expirations) - (before.evictions + before.expirations);
+    Ok(Measured {
+        ops: plan.total_weight(),
+        seconds: (end - start).as_secs_f64(),
+        round_trips: round_trips.into_inner() + removed_for_room,
+        hits: hits.into_inner(),
+    })
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("redis bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse()?;
+    let mut targets = vec![("single", args.url.clone())];
+    if let Some(c) = &args.cluster {
+        targets.push(("cluster", c.clone()));
+    }
+    println!(
+        "| run | kvstore Mops/s | backend | per-op kops/s | ratio | round trips/op | pipelined kops/s | ratio | round trips/op |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    for workload in [Workload::W2, Workload::W5] {
+        for threads in [1, 2] {
+            let plan = Plan::new(workload, threads, args.ops, SEED);
+            let sample = measure("kvstore", &plan, || {
+                let mut b = kvstore::Store::<String, u64>::builder();
+                if let Some(c) = workload.capacity() {
+                    b = b.capacity(c);
+                }
+                InProcess(b.build())
+            })
+            .map_err(|e| e.to_string())?;
+            let ours = sample.ops as f64 / sample.seconds;
+            for (name, url) in &targets {
+                let server = RedisServer::connect(url).map_err(|e| e.to_string())?;
+                let one = run_redis(&server, &plan, false, args.batch)?;
+                let piped = run_redis(&server, &plan, true, args.batch)?;
+                let rate = |m: &Measured| m.ops as f64 / m.seconds;
+                eprintln!(
+                    "{workload} {threads}T {name}: hits {} / {} (in-process {})",
+                    one.hits, piped.hits, sample.hits
+                );
+                println!(
+                    "| {workload} {threads}T | {:.2} | redis {name} | {:.1} | {:.4} | {:.2} | {:.1} | {:.4} | {:.3} |",
+                    ours / 1e6,
+                    rate(&one) / 1e3,
+                    rate(&one) / ours,
+                    one.round_trips as f64 / one.ops as f64,
+                    rate(&piped) / 1e3,
+                    rate(&piped) / ours,
+                    piped.round_trips as f64 / piped.ops as f64,
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Connections: a small pool of synchronous connections (one per thread in flight), each with
+//! connect, read and write timeouts, so a dead server gives the caller an error instead of a hang.
+//! A connection that saw an I/O error or a timeout is dropped, never reused: the next call opens
+//! a new one, which is how the store reconnects once the server is back.
+// std's `Mutex`, not kv_core::sync's: it guards a pool of network connections, not store
+// state, so the loom models have nothing to explore here.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
+use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue, RedisError, RedisResult};
+
+use crate::RedisStoreError;
+use crate::url::{ConnectionUrl, Endpoint};
+
+/// How long to wait for a connection or an answer before giving up with an error.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+enum Target {
+    Single(Client),
+    Cluster(ClusterClient),
+}
+
+enum Conn {
+    Single(Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+impl Conn {
+    fn as_like(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Conn::Single(c) => c,
+            Conn::Cluster(c) => &mut **c,
+        }
+    }
+
+    /// Sends `cmds` in one round trip. On a cluster the pipeline goes to the node of its keys'
+    /// slot, which is one node when they all share a hash tag.
+    fn pipeline<T: FromRedisValue>(&mut self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
+        match self {
+            Conn::Single(c) => {
+                let mut pipe = redis::pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.query(c)
+            }
+            Conn::Cluster(c) => {
+                let mut pipe = redis::cluster::cluster_pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                pipe.query(c)
+            }
+        }
+    }
+}
+
+/// A server or cluster, and the idle connections to it.
+pub(crate) struct Connector {
+    url: ConnectionUrl,
+    target: Target,
+    timeout: Duration,
+    idle: Mutex<Vec<Conn>>,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("url", &self.url.redacted)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Parses `url` and opens one connection, so a wrong address or password is reported now.
+    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Self, RedisStoreError> {
+        let url = ConnectionUrl::parse(url)?;
+        let target = match &url.endpoint {
+            Endpoint::Single(u) => Client::open(u.as_str()).map(Target::Single),
+            Endpoint::Cluster(nodes) => ClusterClientBuilder::new(nodes.clone())
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(2)
+                .build()
+                .map(Target::Cluster),
+        }
+        .map_err(|e| RedisStoreError::Url {
+            reason: url.scrub(&e.to_string()),
+            url: url.redacted.clone(),
+        })?;
+        let connector = Self {
+            url,
+            target,
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        };
+        connector.run(|c| redis::cmd("PING").query::<()>(c))?;
+        Ok(connector)
+    }
+
+    /// The URL, password hidden.
+    pub(crate) fn redacted_url(&self) -> &str {
+        &self.url.redacted
+    }
+
+    fn connect(&self) -> RedisResult<Conn> {
+        match &self.target {
+            Target::Single(client) => {
+                let c = client.get_connection_with_timeout(self.timeout)?;
+                c.set_read_timeout(Some(self.timeout))?;
+                c.set_write_timeout(Some(self.timeout))?;
+                Ok(Conn::Single(c))
+            }
+            Target::Cluster(client) => {
+                let c = client.get_connection()?;
+                c.set_read_timeout(Some(self.timeout))?;
+                c.set_write_timeout(Some(self.timeout))?;
+                Ok(Conn::Cluster(Box::new(c)))
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection (a new one if none is idle). The connection goes back to
+    /// the pool unless `f` failed in a way that leaves it unusable.
+    pub(crate) fn run<T>(
+        &self,
+        f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
+    ) -> Result<T, RedisStoreError> {
+        self.run_on(|c| f(c.as_like()))
+    }
+
+    fn run_on<T>(&self, f: impl FnOnce(&mut Conn) -> RedisResult<T>) -> Result<T, RedisStoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.connect().map_err(|e| self.error(&e))?,
+        };
+        match f(&mut conn) {
+            Ok(v) => {
+                self.idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(conn);
+                Ok(v)
+            }
+            Err(e) => {
+                if !is_broken(&e) {
+                    self.idle
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(conn);
+                }
+                Err(self.error(&e))
+            }
+        }
+    }
+
+    /// Sends the script calls `cmds` in one round trip, loading `script` first if the server
+    /// does not know it.
+    pub(crate) fn pipeline<T: FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        cmds: &[Cmd],
+    ) -> Result<Vec<T>, RedisStoreError> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run_on(|conn| match conn.pipeline(cmds) {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                script.load(conn.as_like())?;
+                conn.pipeline(cmds)
+            }
+            other => other,
+        })
+    }
+
+    /// `e` as this crate's error, its message scrubbed of the password.
+    pub(crate) fn error(&self, e: &RedisError) -> RedisStoreError {
+        let url = self.url.redacted.clone();
+        let reason = self.url.scrub(&e.to_string());
+        if e.kind() == redis::ErrorKind::AuthenticationFailed {
+            RedisStoreError::Server { url, reason }
+        } else if is_broken(e) || e.is_connection_refusal() {
+            RedisStoreError::Unavailable { url, reason }
+        } else {
+            RedisStoreError::Server { url, reason }
+        }
+    }
+}
+
+/// Whether the connection that gave `e` must be dropped.
+fn is_broken(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
+}

@@ -1,0 +1,82 @@
+//! The kvstore contract (`docs/semantics.md`) on Redis and Redis Cluster: the same
+//! [`Backend`](kvstore::Backend) as the in-memory store, so programs and case files switch
+//! backends by configuration, with every process that opens a namespace seeing the same entries
+//! and the same exact counters.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use kv_redis::{RedisServer, TypedRedisStore};
+//! use kvstore::{Backend, PutOptions};
+//!
+//! # fn main() -> Result<(), kv_redis::RedisStoreError> {
+//! let server = RedisServer::connect("redis://127.0.0.1:6379")?; // or redis+cluster://h:p,h:p
+//! let tokens = TypedRedisStore::<String>::new(server.namespace("auth/tokens"));
+//! tokens.put("tok".into(), "user-42".into(), &PutOptions::new().with_max_reads(1))?;
+//! assert_eq!(tokens.get(&"tok".into())?.as_deref(), Some("user-42"));
+//! assert_eq!(tokens.get(&"tok".into())?, None); // one-shot
+//! let session = PutOptions::new().with_ttl(Duration::from_secs(1800)).with_sliding_ttl();
+//! tokens.put("session".into(), "s-1".into(), &session)?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How
+//!
+//! Every operation is one Lua script run by `EVALSHA` (the script is cached on the server), so it
+//! is atomic there: the TTL check, the sliding refresh, the read budget, the LRU move and the
+//! counters of a `get` all happen in one step. Each namespace keeps on the server a hash of its
+//! counters, capacity, LRU use counter and clock offset, a sorted set of its entries by last use
+//! (the exact LRU order, per namespace) and a sorted set of deadlines (expired entries are
+//! reclaimed before any live one is evicted). An insert that needs room, a shrink, a purge or a
+//! clear may need to remove entries it cannot name beforehand; its script then changes nothing
+//! and answers with the victims' names, and the client calls it again with their keys, so every
+//! key a script touches is passed in `KEYS` (two round trips for such an insert, one otherwise).
+//!
+//! # Namespaces and Cluster
+//!
+//! A namespace's keys are `kv:{n<hex of the name>}:...`: names and keys are hex-encoded, so no
+//! name can reach into another namespace, and the hash tag puts a whole namespace in one Cluster
+//! slot, so the scripts run on Cluster unchanged. The flip side: one namespace lives on one slot,
+//! hence on one master. A very hot namespace does not spread over the cluster; its throughput is
+//! one Redis core's, and spreading load means spreading it over several namespaces.
+//!
+//! # Time
+//!
+//! Scripts read time on the server, never on the client: the server's `TIME` plus a
+//! per-namespace offset kept on the server, which [`RedisStore::advance`] moves forward for every
+//! client of the namespace. A deadline is a logical time; each entry with one also gets a real
+//! `PEXPIREAT` at its deadline minus the offset plus 2 s of slack, so Redis frees entries that
+//! nobody reads. The offset only grows, so the real expiry always comes after the logical one: an
+//! entry is never readable after its contract deadline (the script checks the deadline itself),
+//! and Redis never drops an entry the contract calls live. An entry that Redis dropped stays in
+//! the namespace's two sorted sets until an operation notices it, which counts its Expiration
+//! then, exactly once, like any other expired entry; `current_size` counts it until then, as the
+//! contract allows for unreclaimed entries. Run the server with `maxmemory-policy noeviction`: an
+//! entry Redis evicts for memory before its deadline is counted as an Eviction when noticed.
+//!
+//! For tests and case files, [`RedisStore::freeze_clock`] turns the namespace's clock into the
+//! contract's manual clock: it stops following real time and moves only by `advance`, so a
+//! check at exactly a deadline does not depend on how long the calls took (the harness and this
+//! crate's contract tests do this for every case). A frozen clock does not follow real time, so
+//! no real expiry could be known to come after the logical one: entries put on it get none, and
+//! their memory is freed when they are reclaimed or the namespace is dropped.
+//!
+//! # Connections
+//!
+//! URLs: `redis://[user:pass@]host:port[/db]`, `rediss://...` (TLS, with the `tls` feature),
+//! `redis+cluster://[user:pass@]host:port,host:port,...`. Calls are synchronous, on a small pool
+//! of connections with connect and response timeouts (5 s by default): a dead server gives an
+//! error, and the next call reconnects. No error, `Debug` output or message of this crate shows
+//! a password.
+
+mod conn;
+mod error;
+mod names;
+mod scripts;
+mod store;
+mod typed;
+mod url;
+
+pub use conn::DEFAULT_TIMEOUT;
+pub use error::RedisStoreError;
+pub use store::{RedisServer, RedisStore};
+pub use typed::TypedRedisStore;

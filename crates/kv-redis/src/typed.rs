@@ -1,0 +1,123 @@
+//! Typed values on top of the byte store: each value is stored as its JSON text (serde_json), so
+//! any program with the same type reads it, and a value of the wrong shape is an error, not a
+//! panic.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use kvstore::{Backend, Dump, Metrics, PutOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{RedisServer, RedisStore, RedisStoreError};
+
+/// A [`RedisStore`] whose values are `V`, stored as JSON: `TypedRedisStore<String>` is the
+/// `Backend<Key = String, Value = String>` that the case-file harness drives.
+pub struct TypedRedisStore<V> {
+    inner: RedisStore,
+    _values: PhantomData<fn(V) -> V>,
+}
+
+impl<V> Clone for TypedRedisStore<V> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone())
+    }
+}
+
+impl<V> fmt::Debug for TypedRedisStore<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TypedRedisStore").field(&self.inner).finish()
+    }
+}
+
+impl<V> TypedRedisStore<V> {
+    /// Wraps a byte store.
+    pub fn new(inner: RedisStore) -> Self {
+        Self {
+            inner,
+            _values: PhantomData,
+        }
+    }
+
+    /// Connects to `url` and opens `namespace` there.
+    pub fn open(url: &str, namespace: &str) -> Result<Self, RedisStoreError> {
+        Ok(Self::new(RedisServer::connect(url)?.namespace(namespace)))
+    }
+
+    /// The byte store underneath.
+    pub fn get_ref(&self) -> &RedisStore {
+        &self.inner
+    }
+
+    /// The byte store underneath.
+    pub fn into_inner(self) -> RedisStore {
+        self.inner
+    }
+
+    /// Moves the namespace's clock forward: see [`RedisStore::advance`].
+    pub fn advance(&self, by: Duration) -> Result<(), RedisStoreError> {
+        self.inner.advance(by)
+    }
+
+    /// Makes the namespace's clock a manual one: see [`RedisStore::freeze_clock`].
+    pub fn freeze_clock(&self) -> Result<(), RedisStoreError> {
+        self.inner.freeze_clock()
+    }
+}
+
+fn encode<V: Serialize>(value: &V) -> Result<Vec<u8>, RedisStoreError> {
+    serde_json::to_vec(value).map_err(|e| RedisStoreError::Decode {
+        reason: format!("the value does not serialize as JSON: {e}"),
+    })
+}
+
+fn decode<V: DeserializeOwned>(bytes: &[u8]) -> Result<V, RedisStoreError> {
+    serde_json::from_slice(bytes).map_err(|e| RedisStoreError::Decode {
+        reason: format!(
+            "a stored value is not the JSON of {}: {e}",
+            std::any::type_name::<V>()
+        ),
+    })
+}
+
+impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
+    type Key = String;
+    type Value = V;
+    type Options = PutOptions;
+    type Error = RedisStoreError;
+
+    fn put(&self, key: String, value: V, options: &PutOptions) -> Result<(), RedisStoreError> {
+        self.inner.put(key, encode(&value)?, options)
+    }
+    fn get(&self, key: &String) -> Result<Option<V>, RedisStoreError> {
+        self.inner.get(key)?.map(|b| decode(&b)).transpose()
+    }
+    fn has(&self, key: &String) -> Result<bool, RedisStoreError> {
+        self.inner.has(key)
+    }
+    fn del(&self, key: &String) -> Result<bool, RedisStoreError> {
+        self.inner.del(key)
+    }
+    fn keys(&self) -> Result<Vec<String>, RedisStoreError> {
+        self.inner.keys()
+    }
+    fn metrics(&self) -> Result<Metrics, RedisStoreError> {
+        self.inner.metrics()
+    }
+    fn purge_expired(&self) -> Result<usize, RedisStoreError> {
+        self.inner.purge_expired()
+    }
+    fn capacity(&self) -> Result<usize, RedisStoreError> {
+        self.inner.capacity()
+    }
+    fn set_capacity(&self, capacity: usize) -> Result<(), RedisStoreError> {
+        self.inner.set_capacity(capacity)
+    }
+    fn clear(&self) -> Result<(), RedisStoreError> {
+        self.inner.clear()
+    }
+    fn dump(&self) -> Result<Dump<String>, RedisStoreError> {
+        self.inner.dump()
+    }
+}
