@@ -118,6 +118,10 @@ pub use global::{ArtifactsOnDrop, write_artifacts};
 pub use global::{
     default, del, get, has, keys, namespace, put, reset_default, reset_namespaces, stats,
 };
+/// Describes the published metrics (help text, units) to the installed recorder: call once after
+/// installing an exporter, then [`publish_metrics`] periodically (feature `metrics`).
+#[cfg(feature = "metrics")]
+pub use kv_metrics::describe_metrics;
 /// The wire forms of the counters and keys (feature `json`): `MetricsRecord::new(&metrics,
 /// Timestamp::now())` is a serialisable `kv.metrics.v1` record of a [`Metrics`].
 #[cfg(feature = "json")]

@@ -37,8 +37,12 @@ impl GaugeFn for Cell {
 }
 
 impl Recorder for Values {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_counter(&self, name: KeyName, _: Option<Unit>, _: SharedString) {
+        self.described(name);
+    }
+    fn describe_gauge(&self, name: KeyName, _: Option<Unit>, _: SharedString) {
+        self.described(name);
+    }
     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         Counter::from_arc(Arc::new(self.cell(key)))
@@ -51,7 +55,15 @@ impl Recorder for Values {
     }
 }
 
+/// The label under which a described metric is noted (no real namespace has it).
+const DESCRIBED: &str = "(described)";
+
 impl Values {
+    fn described(&self, name: KeyName) {
+        let key = (name.as_str().to_owned(), DESCRIBED.to_owned());
+        self.0.lock().unwrap().insert(key, 1.0);
+    }
+
     fn cell(&self, key: &Key) -> Cell {
         let ns = key.labels().find(|l| l.key() == "ns").map(|l| l.value());
         let ns = ns.expect("every kv metric has the ns label").to_owned();
@@ -82,4 +94,19 @@ fn publish_metrics_sets_each_namespaces_counters() {
     assert_eq!(values.get("kv_current_size", ns), Some(2.0));
     // The default store is published too, under the empty name.
     assert!(values.get("kv_hits_total", "").is_some());
+}
+
+#[test]
+fn describe_metrics_is_reachable_from_kvstore_and_describes_all_five() {
+    let values = Values::default();
+    metrics::with_local_recorder(&values, kvstore::describe_metrics);
+    for name in [
+        "kv_hits_total",
+        "kv_misses_total",
+        "kv_expirations_total",
+        "kv_evictions_total",
+        "kv_current_size",
+    ] {
+        assert_eq!(values.get(name, DESCRIBED), Some(1.0), "{name} described");
+    }
 }
