@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 
-use super::{Inner, SlotOf};
+use super::{Inner, ShardOf, SlotOf, TableOf};
 use crate::NEVER;
 use crate::policy::{
     EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener, Probe, Verdict,
@@ -112,6 +112,24 @@ where
     L: Listener<K>,
     S: BuildHasher,
 {
+    /// The way out of an operation that removes the entry at `at` itself (not through a
+    /// policy): removes it under the exclusive lock it was found under, releases the lock, then
+    /// tells both policies. The caller drops (or returns) the slot, outside the lock.
+    pub(super) fn remove_and_unlock(
+        &self,
+        shard: &ShardOf<K, V, X, E>,
+        mut table: sync::RwLockWriteGuard<'_, TableOf<K, V, X, E>>,
+        at: At,
+        why: EventKind,
+    ) -> Option<SlotOf<K, V, X, E>> {
+        let slot = self.remove(shard, &mut table, at, why);
+        drop(table);
+        if let Some(slot) = &slot {
+            self.tell_removed(slot);
+        }
+        slot
+    }
+
     /// Tells both policies that `slot` left the store by a way they did not drive (call after
     /// releasing its shard lock).
     pub(super) fn tell_removed(&self, slot: &SlotOf<K, V, X, E>) {

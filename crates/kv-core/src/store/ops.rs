@@ -221,10 +221,8 @@ where
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
                 let slot = inner
-                    .remove(shard, &mut table, at, EventKind::Consumed)
+                    .remove_and_unlock(shard, table, at, EventKind::Consumed)
                     .expect("the entry just read is in its table");
-                drop(table);
-                inner.tell_removed(&slot);
                 Some(slot.value)
             }
             Read::Expired => {
@@ -261,18 +259,14 @@ where
             }
         }
         // Expired: reclaim it under the exclusive lock, checking again (a put may have won).
-        let mut table = sync::write(&shard.table);
+        let table = sync::write(&shard.table);
         let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
             return false;
         };
         if !X::is_expired(&slot.expiry, now) {
             return true;
         }
-        let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
-        drop(table);
-        if let Some(slot) = slot {
-            inner.tell_removed(&slot);
-        }
+        inner.remove_and_unlock(shard, table, at, EventKind::Expired);
         false
     }
 
@@ -319,7 +313,7 @@ where
         let now = inner.now();
         let hash = inner.hasher.hash_one(key);
         let shard = inner.shard(hash);
-        let mut table = sync::write(&shard.table);
+        let table = sync::write(&shard.table);
         let (at, slot) = table.lookup(hash, |s| s.key.borrow() == key)?;
         let live = !X::is_expired(&slot.expiry, now);
         let why = if live {
@@ -327,9 +321,7 @@ where
         } else {
             EventKind::Expired
         };
-        let slot = inner.remove(shard, &mut table, at, why)?;
-        drop(table);
-        inner.tell_removed(&slot);
+        let slot = inner.remove_and_unlock(shard, table, at, why)?;
         Some((live, slot.value))
     }
 
