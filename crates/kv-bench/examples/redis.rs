@@ -19,37 +19,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use kv_bench::runner::{Contender, measure};
+use kv_bench::runner::measure;
 use kv_bench::workload::{Op, Plan, Workload};
 use kv_redis::{RedisServer, RedisStore};
+
+#[path = "compare/ours.rs"]
+mod ours;
 use kvstore::{Backend, PutOptions};
+use ours::Ours;
 
 const SEED: u64 = 0x006b_7673_746f_7265;
 const WARM_UP_BATCH: usize = 1_000;
-
-/// The in-process store as the comparison's `kvstore` row builds it.
-#[derive(Clone)]
-struct InProcess(kvstore::Store<String, u64>);
-
-impl Contender for InProcess {
-    fn share(&self) -> Option<Self> {
-        Some(self.clone())
-    }
-    fn get(&mut self, key: &String) -> bool {
-        self.0.get(key).is_some()
-    }
-    fn put(&mut self, key: &String, value: u64) {
-        self.0.put(key.to_owned(), value);
-    }
-    fn token(&mut self, key: &String, value: u64) -> bool {
-        self.0
-            .put_with(key.to_owned(), value, &PutOptions::new().with_max_reads(1));
-        self.0.get(key).is_some()
-    }
-    fn entries(&mut self) -> u64 {
-        self.0.len() as u64
-    }
-}
 
 struct Args {
     url: String,
@@ -260,14 +240,8 @@ fn run() -> Result<(), String> {
     for workload in [Workload::W2, Workload::W5] {
         for threads in [1, 2] {
             let plan = Plan::new(workload, threads, args.ops, SEED);
-            let sample = measure("kvstore", &plan, || {
-                let mut b = kvstore::Store::<String, u64>::builder();
-                if let Some(c) = workload.capacity() {
-                    b = b.capacity(c);
-                }
-                InProcess(b.build())
-            })
-            .map_err(|e| e.to_string())?;
+            let sample = measure("kvstore", &plan, || Ours::new(workload, true))
+                .map_err(|e| e.to_string())?;
             let ours = sample.ops as f64 / sample.seconds;
             for (name, url) in &targets {
                 let server = RedisServer::connect(url).map_err(|e| e.to_string())?;

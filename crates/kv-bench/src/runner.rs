@@ -1,5 +1,5 @@
 //! The timed run: a store adapted to [`Contender`], its warm-up, and threads started together.
-// sync-facade: exempt: benchmark driver code, not store code; it only needs a std Barrier.
+// Benchmark driver code, not store code (outside the sync-facade rule): a std Barrier.
 
 use std::sync::Barrier;
 use std::thread;

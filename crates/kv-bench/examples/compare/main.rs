@@ -6,6 +6,7 @@
 //!   `report.json`, `report.csv`, `report.md` and `chart.svg` in `OUT_DIR`.
 
 mod original;
+mod ours;
 mod peers;
 
 use std::fs;

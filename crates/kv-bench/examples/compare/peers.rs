@@ -1,6 +1,6 @@
 //! Every row of the comparison adapted to [`Contender`]: our store in its configurations, and the
 //! peers used as their users would use them (default hasher, default features).
-// sync-facade: exempt: benchmark adapters; `lru` in a std Mutex is the peer as users write it.
+// Benchmark adapters (outside the sync-facade rule); `lru` in a std Mutex is the peer as users write it.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use kv_bench::Contender;
 use kv_bench::workload::{W4_TTL_NANOS, WARM_UP_KEYS, Workload};
-use kvstore::{ManualClock, PutOptions};
+
+pub use crate::ours::{Ours, w4_ttl};
 
 use crate::original::{self, Original};
 
@@ -19,65 +20,6 @@ const IDLE_HOUR: Duration = Duration::from_secs(3_600);
 /// Capacity given to peers that need one in the unbounded W5: room for every warm-up key and
 /// every token in flight, so nothing is evicted.
 const W5_ROOM: usize = 2 * WARM_UP_KEYS;
-
-fn w4_ttl() -> Duration {
-    Duration::from_nanos(W4_TTL_NANOS)
-}
-
-/// Our store, bounded or not, on a manual clock in W4 and the system clock otherwise.
-#[derive(Clone)]
-pub struct Ours {
-    store: kvstore::Store<String, u64>,
-    clock: Option<ManualClock>,
-    expiring: PutOptions,
-    token: PutOptions,
-}
-
-impl Ours {
-    pub fn new(workload: Workload, bounded: bool) -> Self {
-        let mut builder = kvstore::Store::<String, u64>::builder();
-        if let (true, Some(capacity)) = (bounded, workload.capacity()) {
-            builder = builder.capacity(capacity);
-        }
-        let clock = (workload == Workload::W4).then(ManualClock::new);
-        if let Some(c) = &clock {
-            builder = builder.clock(c.clone());
-        }
-        Self {
-            store: builder.build(),
-            clock,
-            expiring: PutOptions::new().with_ttl(w4_ttl()).with_sliding_ttl(),
-            token: PutOptions::new().with_max_reads(1),
-        }
-    }
-}
-
-impl Contender for Ours {
-    fn share(&self) -> Option<Self> {
-        Some(self.clone())
-    }
-    fn get(&mut self, key: &String) -> bool {
-        self.store.get(key).is_some()
-    }
-    fn put(&mut self, key: &String, value: u64) {
-        self.store.put(key.to_owned(), value);
-    }
-    fn put_expiring(&mut self, key: &String, value: u64) {
-        self.store.put_with(key.to_owned(), value, &self.expiring);
-    }
-    fn token(&mut self, key: &String, value: u64) -> bool {
-        self.store.put_with(key.to_owned(), value, &self.token);
-        self.store.get(key).is_some()
-    }
-    fn advance(&mut self, nanos: u64) {
-        if let Some(c) = &self.clock {
-            c.advance(Duration::from_nanos(nanos));
-        }
-    }
-    fn entries(&mut self) -> u64 {
-        self.store.len() as u64
-    }
-}
 
 /// The engine alone: `kv_core::Store` with no expiry, no recency, no listener.
 #[derive(Clone, Default)]
