@@ -1,5 +1,5 @@
 //! `publish_metrics` (feature `metrics`): every namespace's counters reach the installed
-//! recorder, labelled by name. The test recorder uses std locks (test code). sync-facade: exempt.
+//! recorder, labelled by name. The test recorder uses std locks (test code).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -21,7 +21,7 @@
 //!   every entry ever stored is accounted for exactly once (displaced, consumed, deleted,
 //!   evicted, expired or still there after a purge); `validate()`.
 //!
-//! sync-facade: exempt (test code: std threads, a std counter for the history's ticks).
+//! Std threads and a std counter for the history's ticks (test code: `main.rs` allows them).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};

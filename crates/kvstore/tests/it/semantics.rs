@@ -1,7 +1,6 @@
 //! One test (at least) per rule of `docs/semantics.md`, named after the rule. Sections follow the
 //! document: words, options, operations, capacity and LRU, metrics, reclaiming, namespaces, time,
 //! and the nine fixes of "Differs from the original"; the store trait ([`kvstore::Backend`]) gives the same answers as the inherent methods.
-// sync-facade: exempt (tests share std Arcs across std threads).
 
 use std::sync::Arc;
 use std::thread;
