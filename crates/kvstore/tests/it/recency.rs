@@ -66,12 +66,27 @@ fn a_sequential_run_after_a_concurrent_phase_evicts_exactly_its_lru() {
 /// may requeue each queued record once, then at most 64 more (uses racing it), and judges each
 /// record under the shard's shared lock, taking the exclusive lock only to remove the victim;
 /// before, every probe took the exclusive lock and waited out the readers (worst put 1.1-1.8 s
-/// here, on a machine busy with builds; 180-300 ms now). The limit is far above a normal put
-/// (microseconds): it catches a put that waits on the readers' loop.
+/// here, on a machine busy with builds; 180-300 ms now).
+///
+/// The bound is relative, so a busy machine cannot fail it: the same readers run against an
+/// unbounded store first, whose puts take one exclusive lock each, and an evicting put may take
+/// at most eight times that worst (and at least a second): a few lock waits, not one per probe.
 #[test]
 fn an_evicting_put_does_bounded_work_while_readers_touch_every_victim() {
+    let unbounded = worst_put_while_readers_touch_every_key(0);
+    let evicting = worst_put_while_readers_touch_every_key(8);
+    let limit = (unbounded * 8).max(Duration::from_secs(1));
+    assert!(
+        evicting < limit,
+        "worst evicting put {evicting:?}; worst plain put {unbounded:?}"
+    );
+}
+
+/// Twelve readers touch all 16 keys while one thread puts them for two seconds into a store of
+/// `capacity` (0: unbounded); returns the slowest put.
+fn worst_put_while_readers_touch_every_key(capacity: usize) -> Duration {
     const KEYS: u64 = 16; // twice the capacity: every put evicts
-    let s: Store<u64, u64> = Store::builder().capacity(8).shards(4).build();
+    let s: Store<u64, u64> = Store::builder().capacity(capacity).shards(4).build();
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..12u64)
         .map(|_| {
@@ -85,7 +100,7 @@ fn an_evicting_put_does_bounded_work_while_readers_touch_every_victim() {
             })
         })
         .collect();
-    let worst = watchdog("evicting puts", Duration::from_secs(120), {
+    let worst = watchdog("puts under readers", Duration::from_secs(120), {
         let s = s.clone();
         move || {
             let mut worst = Duration::ZERO;
@@ -104,14 +119,11 @@ fn an_evicting_put_does_bounded_work_while_readers_touch_every_victim() {
     for r in readers {
         r.join().unwrap();
     }
-    assert!(s.len() <= 8);
+    if capacity != 0 {
+        assert!(s.len() <= capacity);
+    }
     s.validate().unwrap();
-    // Generous: a loaded 2-core machine can deschedule a put for a while; a put that waits on
-    // the readers' loop is what this catches.
-    assert!(
-        worst < Duration::from_secs(1),
-        "worst evicting put took {worst:?}"
-    );
+    worst
 }
 
 /// `clear()` drops every record of the expiry index and the LRU order at once, instead of
