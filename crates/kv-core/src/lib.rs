@@ -31,6 +31,7 @@ pub mod clock;
 pub mod metrics;
 pub mod policy;
 pub mod queue;
+pub mod removal;
 pub mod store;
 pub mod sync;
 mod table;
@@ -42,6 +43,7 @@ pub use policy::{
     Capacity, EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener,
     NoEviction, NoExpiry, NoListener, Probe, Read, Verdict,
 };
+pub use removal::RemovalCause;
 #[cfg(not(kv_loom))]
 pub use store::WeakStore;
 pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder};

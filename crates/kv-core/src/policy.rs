@@ -107,10 +107,15 @@ pub trait ExpiryHost<S> {
 pub trait EvictionHost<S> {
     /// Entries held now (expired ones not yet reclaimed included).
     fn stored(&self) -> usize;
+    /// What capacity bounds, now: [`EvictionHost::stored`], or the entries' total weight when
+    /// the store has a weigher.
+    fn load(&self) -> usize;
+    /// Whether the store has a weigher (an eviction then frees an entry's weight, not one).
+    fn weighs(&self) -> bool;
     /// Shows the policy the entry's state under its shard's lock (shared, and exclusive again before
     /// a removal: what a policy judges by must only move one way, as deadlines and stamps do); on
-    /// [`Verdict::Remove`] evicts it (one Eviction) if the store still holds more than
-    /// `capacity` entries, and answers [`Probe::Enough`] otherwise. The count is checked under
+    /// [`Verdict::Remove`] evicts it (one Eviction) if the store's [load](EvictionHost::load) is
+    /// still over `capacity`, and answers [`Probe::Enough`] otherwise. The count is checked under
     /// the victim's lock, so a concurrent removal elsewhere never leads to an eviction that was
     /// not needed; a victim found expired by then is reclaimed as an Expiration instead.
     fn evict_if(
@@ -190,6 +195,12 @@ pub trait Eviction: Send + Sync + 'static {
     fn note(state: &Self::State) -> Self::Note;
     /// Marks a use (a successful `get`) of an entry of this shard, under its shared lock.
     fn touch(&self, shard: &Self::Shard, state: &Self::State);
+    /// Whether an entry of this weight can be stored at all (a store with a weigher asks before
+    /// every put; one heavier than the whole capacity is evicted at once instead).
+    fn admits(&self, weight: u64) -> bool {
+        let _ = weight;
+        true
+    }
     /// The store took in a new entry (after releasing its shard lock): the policy records it and
     /// evicts while the store is over capacity.
     fn inserted(&self, entry: EntryRef, note: Self::Note, host: &dyn EvictionHost<Self::State>);

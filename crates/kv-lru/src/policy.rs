@@ -92,7 +92,8 @@ impl Lru {
 
     /// Evicts until the store fits its capacity: expired entries first, then the oldest.
     ///
-    /// The store's size (a sum over its shards) is read once; each removal then counts it down.
+    /// The store's load (its size, or total weight: a sum over its shards) is read once; each
+    /// removal then counts it down (by one, or to the weight read again).
     /// Entries inserted meanwhile by other threads are their own puts' business (each checks
     /// after inserting, under this lock), and removals by other threads are caught by the check
     /// under the victim's lock, so nothing is evicted that need not be.
@@ -110,7 +111,7 @@ impl Lru {
         if capacity == 0 {
             return;
         }
-        let mut over = host.stored().saturating_sub(capacity);
+        let mut over = host.load().saturating_sub(capacity);
         // The bound on an eviction's work. Each record queued now may be stale once (its entry
         // used since the record was made; requeueing it is paid for by that use), so a
         // sequential run requeues at most that many. More requeues mean uses racing this
@@ -140,7 +141,12 @@ impl Lru {
                     break;
                 }
             }
-            over -= 1;
+            over = if host.weighs() {
+                // An eviction frees its victim's weight: look again (at most one per unit).
+                (over - 1).min(host.load().saturating_sub(capacity))
+            } else {
+                over - 1
+            };
         }
         if let Some((stamp, entry)) = set_aside {
             order.push(stamp, entry);
@@ -179,6 +185,11 @@ impl Eviction for Lru {
         // from a stamp read under the shard's shared lock stays at or below it.
         let stamp = shard.next(state.get());
         state.0.fetch_max(stamp, Ordering::Relaxed);
+    }
+
+    fn admits(&self, weight: u64) -> bool {
+        let capacity = self.capacity.load(Ordering::Acquire);
+        capacity == 0 || weight <= capacity as u64
     }
 
     fn inserted(&self, entry: EntryRef, stamp: u64, host: &dyn EvictionHost<Stamp>) {

@@ -129,7 +129,7 @@ pub use kv_metrics::{ArtifactError, DumpRecord, MetricsRecord, Timestamp, write_
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
-    Listener, ManualClock, Metrics, Refused, StoreBuilder, SystemClock, infallible,
+    Listener, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder, SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;

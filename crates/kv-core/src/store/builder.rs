@@ -4,9 +4,10 @@ use std::marker::PhantomData;
 
 use crossbeam_utils::CachePadded;
 
-use super::{Inner, Shard, Store};
+use super::{Inner, Shard, Store, Weigher};
 use crate::clock::{Clock, StoreClock, SystemClock};
 use crate::policy::{Capacity, Eviction, Expiry};
+use crate::removal::{RemovalCause, Removals};
 use crate::sync::{self, Arc, DefaultHashBuilder};
 use crate::{NoEviction, NoExpiry, NoListener};
 
@@ -32,6 +33,8 @@ pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = 
     expiry: X,
     eviction: E,
     listener: L,
+    removals: Option<Box<Removals<K, V>>>,
+    weigher: Option<Weigher<K, V>>,
     _kv: PhantomData<fn(K, V)>,
 }
 
@@ -63,6 +66,8 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
             expiry,
             eviction,
             listener,
+            removals: None,
+            weigher: None,
             _kv: PhantomData,
         }
     }
@@ -81,6 +86,8 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
             expiry,
             eviction,
             listener,
+            removals: self.removals,
+            weigher: self.weigher,
             _kv: PhantomData,
         }
     }
@@ -152,8 +159,51 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
                 expiry: self.expiry,
                 eviction: self.eviction,
                 listener: self.listener,
+                removals: self.removals,
+                weigher: self.weigher,
             }),
         }
+    }
+}
+
+impl<K, V: Clone, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
+    /// Calls `listener` with the key, the value and the cause of every entry that leaves the
+    /// store: expired, evicted, deleted (`del`, `remove`, `retain`), consumed by its last read,
+    /// replaced by a put, or cleared. For cleanup: closing what a value holds when its entry
+    /// goes.
+    ///
+    /// Once per removed entry, after the removing operation released every store lock, so the
+    /// listener may use the store. One key's removals arrive in the order they happened, and the
+    /// listener is never called twice at once: when an operation ends, its notifications have
+    /// been delivered, or are being delivered by the thread delivering at that moment (or, for
+    /// an operation made from the listener itself, follow when the listener returns). When the
+    /// operation also returns the value (a put's displaced value, `remove`, the read that used
+    /// an entry up), the listener gets a clone. A store without a removal listener pays nothing
+    /// for the feature but a test on its removals.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use kv_core::{RemovalCause, StoreBuilder};
+    ///
+    /// let closed = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&closed);
+    /// let store = StoreBuilder::<String, u32>::new()
+    ///     .removal_listener(move |key, _handle, cause| log.lock().unwrap().push((key, cause)))
+    ///     .build();
+    /// store.put("a".into(), 1);
+    /// store.put("a".into(), 2);
+    /// store.del("a");
+    /// assert_eq!(
+    ///     *closed.lock().unwrap(),
+    ///     [("a".into(), RemovalCause::Replaced), ("a".into(), RemovalCause::Deleted)]
+    /// );
+    /// ```
+    pub fn removal_listener(
+        mut self,
+        listener: impl Fn(K, V, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.removals = Some(Box::new(Removals::new(listener)));
+        self
     }
 }
 
@@ -161,6 +211,24 @@ impl<K, V, X, E: Capacity, L, S> StoreBuilder<K, V, X, E, L, S> {
     /// The initial capacity (0: unbounded, the default).
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.eviction = self.eviction.with_capacity(capacity);
+        self
+    }
+
+    /// Weighs entries: the capacity then bounds their total weight instead of their number.
+    /// Eviction (expired entries first, then the policy's victims) frees room until the
+    /// newcomer fits. An entry heavier than the whole capacity is not stored: its put replaces
+    /// what the key held all the same and the newcomer counts as evicted at once (one Eviction;
+    /// listeners see `Evicted`).
+    ///
+    /// The store weighs an entry when it is put and again when it leaves, under its shard's
+    /// lock: the weigher must be quick, must give the same weight for the same entry every
+    /// time, and must not use the store. Weights of 0 are allowed (such entries never fill the
+    /// store).
+    ///
+    /// The `kvstore` crate's docs show a byte-bounded cache (its `Store` has an LRU eviction
+    /// policy, which this one needs to fill).
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
+        self.weigher = Some(Box::new(weigher));
         self
     }
 }

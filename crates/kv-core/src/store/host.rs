@@ -3,11 +3,12 @@
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash};
 
-use super::{Inner, ShardOf, SlotOf, TableOf};
+use super::{GoneOf, Inner, ShardOf, SlotOf, TableOf};
 use crate::NEVER;
 use crate::policy::{
-    EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener, Probe, Verdict,
+    EntryRef, Eviction, EvictionHost, Expiry, ExpiryHost, Listener, Probe, Verdict,
 };
+use crate::removal::RemovalCause;
 use crate::sync;
 use crate::table::At;
 
@@ -17,8 +18,8 @@ pub(super) struct HostCall<'a, K, V, X: Expiry, E: Eviction, L, S> {
     inner: &'a Inner<K, V, X, E, L, S>,
     /// The first entry removed: a put evicts one at most, and keeping it here spares a `Vec`
     /// allocation per evicting put.
-    first_removed: RefCell<Option<SlotOf<K, V, X, E>>>,
-    graveyard: RefCell<Vec<SlotOf<K, V, X, E>>>,
+    first_removed: RefCell<Option<GoneOf<K, V, X, E>>>,
+    graveyard: RefCell<Vec<GoneOf<K, V, X, E>>>,
 }
 
 impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
@@ -31,7 +32,7 @@ impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
     }
 
     /// Keeps a removed entry until the call is over.
-    fn bury(&self, slot: Option<SlotOf<K, V, X, E>>) {
+    fn bury(&self, slot: Option<GoneOf<K, V, X, E>>) {
         let Some(slot) = slot else { return };
         let mut first = self.first_removed.borrow_mut();
         if first.is_none() {
@@ -63,15 +64,15 @@ where
     L: Listener<K>,
     S: BuildHasher,
 {
-    /// Finds the entry a record names and lets `decide` remove it: `decide` returns why (the
-    /// event) or the probe's answer. It is asked first under the shard's shared lock, so a
+    /// Finds the entry a record names and lets `decide` remove it: `decide` returns why or the
+    /// probe's answer. It is asked first under the shard's shared lock, so a
     /// probe that keeps the entry (the common answer while readers use it) does not wait for
     /// them; only a removal takes the exclusive lock, and asks again under it. Sound because
     /// what policies judge by only moves one way (deadlines later, stamps higher).
     fn judge(
         &self,
         entry: EntryRef,
-        mut decide: impl FnMut(&SlotOf<K, V, X, E>) -> Result<EventKind, Probe>,
+        mut decide: impl FnMut(&SlotOf<K, V, X, E>) -> Result<RemovalCause, Probe>,
     ) -> Probe {
         let inner = self.inner;
         let Some(shard) = inner.shards.get(entry.shard()) else {
@@ -94,7 +95,7 @@ where
         match decide(slot) {
             Err(probe) => probe,
             Ok(why) => {
-                let slot = inner.remove(shard, &mut table, at, why);
+                let slot = inner.remove(shard, &mut table, at, why, false);
                 drop(table);
                 self.bury(slot);
                 Probe::Removed
@@ -114,15 +115,16 @@ where
 {
     /// The way out of an operation that removes the entry at `at` itself (not through a
     /// policy): removes it under the exclusive lock it was found under, releases the lock, then
-    /// tells both policies. The caller drops (or returns) the slot, outside the lock.
+    /// tells both policies. The caller drops (or returns) what is left, outside the lock.
     pub(super) fn remove_and_unlock(
         &self,
         shard: &ShardOf<K, V, X, E>,
         mut table: sync::RwLockWriteGuard<'_, TableOf<K, V, X, E>>,
         at: At,
-        why: EventKind,
-    ) -> Option<SlotOf<K, V, X, E>> {
-        let slot = self.remove(shard, &mut table, at, why);
+        why: RemovalCause,
+        keep_value: bool,
+    ) -> Option<GoneOf<K, V, X, E>> {
+        let slot = self.remove(shard, &mut table, at, why, keep_value);
         drop(table);
         if let Some(slot) = &slot {
             self.tell_removed(slot);
@@ -130,12 +132,12 @@ where
         slot
     }
 
-    /// Tells both policies that `slot` left the store by a way they did not drive (call after
+    /// Tells both policies that an entry left the store by a way they did not drive (call after
     /// releasing its shard lock).
-    pub(super) fn tell_removed(&self, slot: &SlotOf<K, V, X, E>) {
+    pub(super) fn tell_removed(&self, gone: &GoneOf<K, V, X, E>) {
         let host = HostCall::new(self);
-        self.expiry.removed(X::note(&slot.expiry), &host);
-        self.eviction.removed(E::note(&slot.eviction), &host);
+        self.expiry.removed(gone.expiry, &host);
+        self.eviction.removed(gone.eviction, &host);
     }
 }
 
@@ -163,7 +165,7 @@ where
 
     fn reclaim_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&X::State) -> Verdict) -> Probe {
         self.judge(entry, |slot| {
-            kept(judge(&slot.expiry)).map(|()| EventKind::Expired)
+            kept(judge(&slot.expiry)).map(|()| RemovalCause::Expired)
         })
     }
 
@@ -185,6 +187,14 @@ where
         self.inner.stored()
     }
 
+    fn load(&self) -> usize {
+        self.inner.load()
+    }
+
+    fn weighs(&self) -> bool {
+        self.inner.weigher.is_some()
+    }
+
     fn evict_if(
         &self,
         entry: EntryRef,
@@ -194,15 +204,15 @@ where
         let inner = self.inner;
         self.judge(entry, |slot| {
             kept(judge(&slot.eviction))?;
-            if inner.stored() <= capacity {
+            if inner.load() <= capacity {
                 return Err(Probe::Enough);
             }
             // A victim that expired while the evictor waited is an Expiration, not an Eviction.
             let expired = X::may_expire(&slot.expiry) && X::is_expired(&slot.expiry, inner.now());
             Ok(if expired {
-                EventKind::Expired
+                RemovalCause::Expired
             } else {
-                EventKind::Evicted
+                RemovalCause::Evicted
             })
         })
     }

@@ -75,20 +75,33 @@ where
         options: &X::Options,
         load: impl FnOnce() -> Result<V, Err>,
     ) -> Result<V, Err> {
-        if let Ok(Some(value)) = self.read::<K, false>(&key, |_| true) {
-            return Ok(value);
-        }
+        let value = match self.read::<K, true>(&key, |_| true) {
+            Ok(Some(value)) => Ok(value),
+            _ => self.load_under_lock(key, options, load),
+        };
+        self.inner.deliver_removals();
+        value
+    }
+
+    /// The slow path of get-or-insert: under the key's loader lock, look again, then load. The
+    /// removal listener's notifications wait until the lock is released.
+    fn load_under_lock<Err>(
+        &self,
+        key: K,
+        options: &X::Options,
+        load: impl FnOnce() -> Result<V, Err>,
+    ) -> Result<V, Err> {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(&key);
         let stripe = &inner.loaders[(hash >> 32) as usize % inner.loaders.len()];
         let _loading = sync::lock(stripe);
         // Another caller may have stored it while this one waited.
-        if let Ok(Some(value)) = self.read::<K, false>(&key, |_| true) {
+        if let Ok(Some(value)) = self.read::<K, true>(&key, |_| true) {
             return Ok(value);
         }
         inner.miss(inner.shard(hash), &key);
         let value = load()?;
-        self.put_with(key, value.clone(), options);
+        self.insert(key, value.clone(), options);
         Ok(value)
     }
 }

@@ -10,7 +10,8 @@ use crossbeam_utils::CachePadded;
 use crate::clock::StoreClock;
 use crate::metrics::Counters;
 use crate::policy::{EventKind, Eviction, Expiry, Listener};
-use crate::sync::{self, Arc, AtomicUsize, Ordering, RwLock};
+use crate::removal::{RemovalCause, Removals};
+use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::table::{At, Slot, Table};
 use crate::{KeyQuery, NoEviction, NoExpiry, NoListener};
 
@@ -43,6 +44,8 @@ struct Shard<K, V, XS, ES, EP> {
     /// instruction (which would also wait for the new slot's cache miss). Read without the lock
     /// by [`Inner::stored`].
     len: AtomicUsize,
+    /// The entries' total weight, kept (like `len`) only when the store has a weigher.
+    weight: AtomicU64,
 }
 
 impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
@@ -52,6 +55,7 @@ impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
             eviction: EP::default(),
             counters: Counters::default(),
             len: AtomicUsize::new(0),
+            weight: AtomicU64::new(0),
         }
     }
 
@@ -68,7 +72,40 @@ impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
         self.len
             .store(self.len.load(Ordering::Relaxed) - n, Ordering::Relaxed);
     }
+
+    /// Adds `added` to the weight and takes `removed` off; call under the exclusive lock.
+    #[inline]
+    fn reweigh(&self, added: u64, removed: u64) {
+        let weight = self.weight.load(Ordering::Relaxed);
+        self.weight.store(
+            weight.saturating_add(added).saturating_sub(removed),
+            Ordering::Relaxed,
+        );
+    }
 }
+
+/// What weighs an entry: the user's weigher.
+pub(super) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
+
+/// What is left of an entry removed under its shard lock, for the caller to finish with after
+/// releasing the lock: the policies' notes, and the key and value (dropped then, so a value's
+/// `Drop` never runs under a lock) unless the removal listener took them.
+pub(super) struct Gone<K, V, XN, EN> {
+    expiry: XN,
+    eviction: EN,
+    /// Dropped with the `Gone`.
+    _key: Option<K>,
+    value: Option<V>,
+}
+
+impl<K, V, XN, EN> Gone<K, V, XN, EN> {
+    /// The value, if the removal kept it for the caller (or no listener took it).
+    pub(super) fn into_value(self) -> Option<V> {
+        self.value
+    }
+}
+
+type GoneOf<K, V, X, E> = Gone<K, V, <X as Expiry>::Note, <E as Eviction>::Note>;
 
 struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     shards: Box<[ShardOf<K, V, X, E>]>,
@@ -80,6 +117,11 @@ struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     expiry: X,
     eviction: E,
     listener: L,
+    /// The removal listener, if any (boxed: a store without one pays a pointer's test on removals
+    /// only).
+    removals: Option<Box<Removals<K, V>>>,
+    /// The weigher, if any: capacity then bounds the entries' total weight.
+    weigher: Option<Weigher<K, V>>,
 }
 
 /// A concurrent in-memory key/value store, generic over its policies.
@@ -178,25 +220,81 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
 }
 
 impl<K, V, X: Expiry, E: Eviction, L: Listener<K>, S> Inner<K, V, X, E, L, S> {
-    /// Removes an entry found under the shard's exclusive lock, keeping the books: the size, the
-    /// counter of `why` (an Expiration or an Eviction; a consumed or deleted entry counts none)
-    /// and the event. The caller drops the slot once the lock is released.
+    /// Removes an entry found under the shard's exclusive lock, keeping the books: the size and
+    /// weight, the counter of `cause` (an Expiration or an Eviction; other causes count none),
+    /// the event and the removal listener's notification. `keep_value`: the caller returns the
+    /// value (the listener then gets a copy).
     fn remove(
         &self,
         shard: &ShardOf<K, V, X, E>,
         table: &mut TableOf<K, V, X, E>,
         at: At,
-        why: EventKind,
-    ) -> Option<SlotOf<K, V, X, E>> {
+        cause: RemovalCause,
+        keep_value: bool,
+    ) -> Option<GoneOf<K, V, X, E>> {
         let slot = table.remove(at)?;
         shard.shrink(1);
-        match why {
-            EventKind::Expired => Counters::bump(&shard.counters.expirations),
-            EventKind::Evicted => Counters::bump(&shard.counters.evictions),
+        match cause {
+            RemovalCause::Expired => Counters::bump(&shard.counters.expirations),
+            RemovalCause::Evicted => Counters::bump(&shard.counters.evictions),
             _ => {}
         }
-        self.emit(why, &slot.key);
-        Some(slot)
+        Some(self.part(shard, slot, cause, keep_value))
+    }
+
+    /// The books of an entry that left its table (under the shard's exclusive lock) other than
+    /// its size and counters: its weight, its event, and the removal listener's notification.
+    fn part(
+        &self,
+        shard: &ShardOf<K, V, X, E>,
+        slot: SlotOf<K, V, X, E>,
+        cause: RemovalCause,
+        keep_value: bool,
+    ) -> GoneOf<K, V, X, E> {
+        if let Some(weigher) = &self.weigher {
+            shard.reweigh(0, weigher(&slot.key, &slot.value));
+        }
+        self.emit(cause.event(), &slot.key);
+        let (expiry, eviction) = (X::note(&slot.expiry), E::note(&slot.eviction));
+        let Slot { key, value, .. } = slot;
+        let (key, value) = match &self.removals {
+            None => (Some(key), Some(value)),
+            Some(removals) if keep_value => {
+                removals.push_copy(key, &value, cause);
+                (None, Some(value))
+            }
+            Some(removals) => {
+                removals.push(key, value, cause);
+                (None, None)
+            }
+        };
+        Gone {
+            expiry,
+            eviction,
+            _key: key,
+            value,
+        }
+    }
+
+    /// Delivers the removal listener's notifications (call with no store lock held).
+    #[inline]
+    fn deliver_removals(&self) {
+        if let Some(removals) = &self.removals {
+            removals.deliver();
+        }
+    }
+
+    /// What capacity bounds: the entries, or their total weight when the store has a weigher.
+    fn load(&self) -> usize {
+        if self.weigher.is_none() {
+            return self.stored();
+        }
+        let weight: u64 = self
+            .shards
+            .iter()
+            .map(|s| s.weight.load(Ordering::Relaxed))
+            .fold(0, u64::saturating_add);
+        usize::try_from(weight).unwrap_or(usize::MAX)
     }
 
     #[inline]

@@ -9,6 +9,7 @@ use super::host::HostCall;
 use crate::KeyQuery;
 use crate::metrics::{Counters, Metrics};
 use crate::policy::{Capacity, EntryRef, EventKind, Eviction, Expiry, Listener, Read};
+use crate::removal::RemovalCause;
 use crate::sync;
 use crate::table::Slot;
 
@@ -50,7 +51,21 @@ where
     /// `kv_ttl::Ttl`), replacing the whole entry. Returns the value it displaced, if that entry
     /// was live.
     pub fn put_with(&self, key: K, value: V, options: &X::Options) -> Option<V> {
+        let displaced = self.insert(key, value, options);
+        self.inner.deliver_removals();
+        displaced
+    }
+
+    /// `put_with`, leaving the removal listener's notifications queued (a loader delivers them
+    /// after releasing its lock).
+    pub(super) fn insert(&self, key: K, value: V, options: &X::Options) -> Option<V> {
         let inner = &*self.inner;
+        let weight = inner.weigher.as_ref().map(|w| w(&key, &value));
+        if let Some(weight) = weight
+            && !inner.eviction.admits(weight)
+        {
+            return self.refuse(key, value);
+        }
         let now = inner.now_for_put(options);
         let hash = inner.hasher.hash_one(&key);
         let shard_index = inner.shard_index(hash);
@@ -70,12 +85,14 @@ where
                 eviction,
             };
             let found = table.find(hash, |s| s.key == slot.key);
+            if let Some(weight) = weight {
+                shard.reweigh(weight, 0);
+            }
             let (at, displaced) = match found {
                 Some(at) => {
                     let Some(old) = table.replace(at, slot) else {
                         unreachable!("a slot just found is in its table");
                     };
-                    let key = &old.key;
                     // `now` was read before waiting for the lock: an entry that may expire and
                     // looks live is checked again at the current time.
                     let expired = X::is_expired(&old.expiry, now)
@@ -83,12 +100,16 @@ where
                     if expired {
                         // Overwriting an expired entry reclaims it: its Expiration counts.
                         Counters::bump(&shard.counters.expirations);
-                        inner.emit(EventKind::Expired, key);
-                        inner.emit(EventKind::Inserted, key);
-                        (at, Displaced::Expired(old))
+                        let gone = inner.part(shard, old, RemovalCause::Expired, false);
+                        if let Some(slot) = table.get(at) {
+                            inner.emit(EventKind::Inserted, &slot.key);
+                        }
+                        (at, Displaced::Expired(gone))
                     } else {
-                        inner.emit(EventKind::Replaced, key);
-                        (at, Displaced::Live(old))
+                        (
+                            at,
+                            Displaced::Live(inner.part(shard, old, RemovalCause::Replaced, true)),
+                        )
                     }
                 }
                 None => {
@@ -111,9 +132,51 @@ where
         }
         drop(host);
         match displaced {
-            Displaced::Live(old) => Some(old.value),
+            Displaced::Live(old) => old.into_value(),
             Displaced::Expired(_) | Displaced::Nothing => None,
         }
+    }
+
+    /// A put of an entry heavier than the whole capacity: it is not stored. Whatever `key`
+    /// held is replaced all the same (a put replaces the entry), and the newcomer counts as
+    /// evicted at once (one Eviction, `Evicted` to both listeners).
+    #[cold]
+    fn refuse(&self, key: K, value: V) -> Option<V> {
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash_one(&key);
+        let shard = inner.shard(hash);
+        let mut table = sync::write(&shard.table);
+        let old = table.find(hash, |s| s.key == key).map(|at| {
+            let live = table
+                .get(at)
+                .is_some_and(|s| !X::is_expired(&s.expiry, inner.now()));
+            let cause = if live {
+                RemovalCause::Replaced
+            } else {
+                RemovalCause::Expired
+            };
+            (live, inner.remove(shard, &mut table, at, cause, live))
+        });
+        Counters::bump(&shard.counters.evictions);
+        inner.emit(EventKind::Evicted, &key);
+        let newcomer = match &inner.removals {
+            Some(removals) => {
+                removals.push(key, value, RemovalCause::Evicted);
+                None
+            }
+            None => Some((key, value)),
+        };
+        drop(table);
+        drop(newcomer);
+        let displaced = match old {
+            Some((live, Some(gone))) => {
+                inner.tell_removed(&gone);
+                if live { gone.into_value() } else { None }
+            }
+            _ => None,
+        };
+        inner.deliver_removals();
+        displaced
     }
 
     /// Returns a clone of the value if `key` holds a live entry. A hit tells both policies: the
@@ -155,12 +218,13 @@ where
         Q: KeyQuery<K> + ?Sized,
         V: Clone,
     {
-        self.read::<Q, true>(key, accept)
+        self.read::<Q, false>(key, accept)
     }
 
-    /// The read behind `get`; a miss is counted (and reported) only if `COUNT_MISS`: a loader
-    /// that finds nothing counts its one miss itself.
-    pub(super) fn read<Q, const COUNT_MISS: bool>(
+    /// The read behind `get`. For a loader (`LOADER`), which holds its loader lock, a miss is
+    /// not counted (a loader that finds nothing counts its one miss itself) and the removal
+    /// listener's notifications are left queued (it delivers them after releasing the lock).
+    pub(super) fn read<Q, const LOADER: bool>(
         &self,
         key: &Q,
         accept: impl Fn(&V) -> bool,
@@ -179,7 +243,7 @@ where
             match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => {
                     // Reported under the lock, so a put that follows is reported after it.
-                    if COUNT_MISS {
+                    if !LOADER {
                         inner.miss(shard, key);
                     }
                     drop(table);
@@ -200,7 +264,7 @@ where
         // Expired, or a read that changes the entry: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
         let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
-            if COUNT_MISS {
+            if !LOADER {
                 inner.miss(shard, key);
             }
             drop(table);
@@ -220,19 +284,25 @@ where
             Read::Consumed => {
                 Counters::bump(&shard.counters.hits);
                 inner.emit(EventKind::Hit, &slot.key);
-                let slot = inner
-                    .remove_and_unlock(shard, table, at, EventKind::Consumed)
-                    .expect("the entry just read is in its table");
-                Some(slot.value)
+                let value = inner
+                    .remove_and_unlock(shard, table, at, RemovalCause::Consumed, true)
+                    .and_then(|gone| gone.into_value());
+                if !LOADER {
+                    inner.deliver_removals();
+                }
+                value
             }
             Read::Expired => {
-                let slot = inner.remove(shard, &mut table, at, EventKind::Expired);
-                if COUNT_MISS {
+                let gone = inner.remove(shard, &mut table, at, RemovalCause::Expired, false);
+                if !LOADER {
                     inner.miss(shard, key);
                 }
                 drop(table);
-                if let Some(slot) = slot {
-                    inner.tell_removed(&slot);
+                if let Some(gone) = gone {
+                    inner.tell_removed(&gone);
+                }
+                if !LOADER {
+                    inner.deliver_removals();
                 }
                 None
             }
@@ -266,7 +336,8 @@ where
         if !X::is_expired(&slot.expiry, now) {
             return true;
         }
-        inner.remove_and_unlock(shard, table, at, EventKind::Expired);
+        inner.remove_and_unlock(shard, table, at, RemovalCause::Expired, false);
+        inner.deliver_removals();
         false
     }
 
@@ -277,7 +348,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.take(key).is_some_and(|(live, _)| live)
+        self.take(key, false).is_some_and(|(live, _)| live)
     }
 
     /// Removes `key` and returns its value if the entry was live: `del` that hands the value
@@ -298,13 +369,14 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.take(key)
-            .and_then(|(live, value)| live.then_some(value))
+        self.take(key, true)
+            .and_then(|(live, value)| if live { value } else { None })
     }
 
     /// Removes `key`'s entry, live or expired (counted as a reclaim), and hands back whether it
-    /// was live with its value, to drop after the lock is released.
-    fn take<Q>(&self, key: &Q) -> Option<(bool, V)>
+    /// was live with its value, if kept (`keep_value`) or not taken by the removal listener, to
+    /// drop after the lock is released.
+    fn take<Q>(&self, key: &Q, keep_value: bool) -> Option<(bool, Option<V>)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -316,13 +388,14 @@ where
         let table = sync::write(&shard.table);
         let (at, slot) = table.lookup(hash, |s| s.key.borrow() == key)?;
         let live = !X::is_expired(&slot.expiry, now);
-        let why = if live {
-            EventKind::Removed
+        let cause = if live {
+            RemovalCause::Deleted
         } else {
-            EventKind::Expired
+            RemovalCause::Expired
         };
-        let slot = inner.remove_and_unlock(shard, table, at, why)?;
-        Some((live, slot.value))
+        let gone = inner.remove_and_unlock(shard, table, at, cause, keep_value && live)?;
+        inner.deliver_removals();
+        Some((live, gone.into_value()))
     }
 
     /// The live keys, in no particular order.
@@ -354,6 +427,12 @@ where
         m
     }
 
+    /// What the capacity bounds: the entries' total weight for a store with a weigher, their
+    /// number ([`Store::len`]) otherwise.
+    pub fn weight(&self) -> u64 {
+        self.inner.load() as u64
+    }
+
     /// Entries held in memory (expired ones not yet reclaimed included).
     pub fn len(&self) -> usize {
         self.inner.stored()
@@ -372,7 +451,10 @@ where
         }
         let now = inner.now();
         let host = HostCall::new(inner);
-        inner.expiry.reclaim(now, usize::MAX, &host)
+        let reclaimed = inner.expiry.reclaim(now, usize::MAX, &host);
+        drop(host);
+        inner.deliver_removals();
+        reclaimed
     }
 
     /// Removes every entry (counted by no counter; listeners see `Cleared`). The policies drop
@@ -382,18 +464,18 @@ where
         for shard in inner.shards.iter() {
             let mut table = sync::write(&shard.table);
             shard.shrink(table.len());
-            let slots: Vec<_> = table.take_all().collect();
-            if inner.listener.is_active() {
-                for s in &slots {
-                    inner.listener.on_event(EventKind::Cleared, &s.key);
-                }
-            }
+            let gone: Vec<_> = table
+                .take_all()
+                .map(|slot| inner.part(shard, slot, RemovalCause::Cleared, false))
+                .collect();
             drop(table);
-            drop(slots);
+            drop(gone);
         }
         let host = HostCall::new(inner);
         inner.expiry.cleared(&host);
         inner.eviction.cleared(&host);
+        drop(host);
+        inner.deliver_removals();
     }
 
     /// The store's current time in nanoseconds on its clock (never going backwards).
@@ -445,5 +527,7 @@ where
         let inner = &*self.inner;
         let host = HostCall::new(inner);
         inner.eviction.set_capacity(capacity, &host);
+        drop(host);
+        inner.deliver_removals();
     }
 }

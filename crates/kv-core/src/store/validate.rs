@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hash};
 use super::Store;
 use super::host::HostCall;
 use crate::policy::{Eviction, Expiry, Listener};
-use crate::sync;
+use crate::sync::{self, Ordering};
 
 impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
 where
@@ -16,7 +16,7 @@ where
     L: Listener<K>,
     S: BuildHasher + Send + Sync + 'static,
 {
-    /// Checks the store's internal bookkeeping: the entry count, that each entry sits in the
+    /// Checks the store's internal bookkeeping: the entry count (and weight), that each entry sits in the
     /// shard its key hashes to with the hash bits its index uses, and then each policy's own
     /// books (kv-ttl: every entry that may expire is in the expiry index; kv-lru, when bounded:
     /// every entry is in the LRU order). Meant for tests; takes every lock in turn, so run it
@@ -26,6 +26,18 @@ where
         let mut count = 0;
         for (index, shard) in inner.shards.iter().enumerate() {
             let table = sync::read(&shard.table);
+            if let Some(weigher) = &inner.weigher {
+                let weight = table
+                    .iter()
+                    .map(|s| weigher(&s.key, &s.value))
+                    .fold(0, u64::saturating_add);
+                let kept = shard.weight.load(Ordering::Relaxed);
+                if weight != kept {
+                    return Err(format!(
+                        "shard {index}: its entries weigh {weight}, its books say {kept}"
+                    ));
+                }
+            }
             for (at, slot) in table.positions() {
                 count += 1;
                 let hash = inner.hasher.hash_one(&slot.key);

@@ -5,7 +5,8 @@
 use std::hash::{BuildHasher, Hash};
 
 use super::Store;
-use crate::policy::{EventKind, Eviction, Expiry, Listener};
+use crate::policy::{Eviction, Expiry, Listener};
+use crate::removal::RemovalCause;
 use crate::sync;
 
 impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
@@ -42,22 +43,23 @@ where
                 .positions()
                 .filter_map(|(at, s)| {
                     if X::is_expired(&s.expiry, now) {
-                        Some((at, EventKind::Expired))
+                        Some((at, RemovalCause::Expired))
                     } else if keep(&s.key, &s.value) {
                         None
                     } else {
-                        Some((at, EventKind::Removed))
+                        Some((at, RemovalCause::Deleted))
                     }
                 })
                 .collect();
             for (at, why) in doomed {
-                removed.extend(inner.remove(shard, &mut table, at, why));
+                removed.extend(inner.remove(shard, &mut table, at, why, false));
             }
             drop(table);
             for slot in removed.drain(..) {
                 inner.tell_removed(&slot);
             }
         }
+        inner.deliver_removals();
     }
 
     /// The live entries, cloned, shard by shard: each shard is copied under its shared lock,

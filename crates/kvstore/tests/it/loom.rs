@@ -336,3 +336,32 @@ fn loom_has_racing_a_put_while_the_clock_moves_never_removes_the_fresh_value() {
         assert_eq!(expirations, u64::from(displaced.is_none()));
     });
 }
+
+/// Two deletes race, each delivering its removal notification after releasing its locks: one
+/// delivers while the other finds it delivering and leaves its notification to it. Whatever the
+/// interleaving, when both calls have returned both notifications were delivered (none stranded
+/// by a deliverer that stopped just before the other's push), once each.
+#[test]
+fn loom_racing_removals_deliver_every_notification_once() {
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    loom::model(|| {
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&delivered);
+        let s: S = Store::builder()
+            .shards(2)
+            .removal_listener(move |_, _, _| {
+                count.fetch_add(1, Ordering::Relaxed);
+            })
+            .build();
+        put(&s, "a", "1", PutOptions::new());
+        put(&s, "b", "2", PutOptions::new());
+        let other = {
+            let s = s.clone();
+            thread::spawn(move || s.del("a"))
+        };
+        assert!(s.del("b"));
+        assert!(other.join().unwrap());
+        assert_eq!(delivered.load(Ordering::Relaxed), 2);
+    });
+}

@@ -1447,3 +1447,327 @@ mod operations_this_project_adds {
         assert!(!s.has("tok"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operations this project adds: the removal listener and the weigher
+
+mod removal_listener_and_weigher {
+    use super::*;
+    use kvstore::RemovalCause;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    type Log = Arc<Mutex<Vec<(String, String, RemovalCause)>>>;
+
+    /// A store (capacity `capacity`, manual clock) whose removal listener writes to the log.
+    fn listened(capacity: usize) -> (S, ManualClock, Log) {
+        let clock = ManualClock::new();
+        let log: Log = Arc::default();
+        let into = Arc::clone(&log);
+        let s = Store::builder()
+            .clock(clock.clone())
+            .capacity(capacity)
+            .removal_listener(move |k, v, cause| into.lock().unwrap().push((k, v, cause)))
+            .build();
+        (s, clock, log)
+    }
+
+    fn taken(log: &Log) -> Vec<(String, String, RemovalCause)> {
+        std::mem::take(&mut *log.lock().unwrap())
+    }
+
+    fn one(k: &str, v: &str, cause: RemovalCause) -> Vec<(String, String, RemovalCause)> {
+        vec![(k.to_string(), v.to_string(), cause)]
+    }
+
+    #[test]
+    fn removal_listener_is_called_once_per_removed_entry_with_its_cause() {
+        use RemovalCause::*;
+        let (s, clock, log) = listened(2);
+        put(&s, "a", "1");
+        assert_eq!(
+            put(&s, "a", "2").as_deref(),
+            Some("1"),
+            "put still returns it"
+        );
+        assert_eq!(taken(&log), one("a", "1", Replaced));
+        assert!(s.del("a"));
+        assert_eq!(taken(&log), one("a", "2", Deleted));
+        put(&s, "r", "3");
+        assert_eq!(s.remove("r").as_deref(), Some("3"));
+        assert_eq!(taken(&log), one("r", "3", Deleted));
+        put_opts(&s, "tok", "t", PutOptions::new().with_max_reads(1));
+        assert_eq!(s.get("tok").as_deref(), Some("t"));
+        assert_eq!(taken(&log), one("tok", "t", Consumed));
+        // Expired, found by each way there is.
+        for (k, find) in [
+            ("by-get", 0),
+            ("by-has", 1),
+            ("by-put", 2),
+            ("by-purge", 3),
+            ("by-del", 4),
+        ] {
+            put_opts(&s, k, "x", ttl(1));
+            clock.advance(secs(1));
+            match find {
+                0 => assert_eq!(s.get(k), None),
+                1 => assert!(!s.has(k)),
+                2 => assert_eq!(put(&s, k, "y"), None),
+                3 => assert_eq!(s.purge_expired(), 1),
+                _ => assert!(!s.del(k)),
+            }
+            assert_eq!(taken(&log), one(k, "x", Expired), "{k}");
+            s.del(k);
+            taken(&log);
+        }
+        // Evicted (capacity 2), then Cleared.
+        put(&s, "p", "1");
+        put(&s, "q", "2");
+        put(&s, "z", "3");
+        assert_eq!(taken(&log), one("p", "1", Evicted));
+        s.retain(|k, _| k != "q");
+        assert_eq!(taken(&log), one("q", "2", Deleted));
+        s.clear();
+        assert_eq!(taken(&log), one("z", "3", Cleared));
+        assert!(Expired.was_automatic() && Evicted.was_automatic() && Consumed.was_automatic());
+        assert!(!Deleted.was_automatic() && !Replaced.was_automatic());
+        assert_eq!(s.metrics(), m(1, 1, 5, 1, 0), "the listener counts nothing");
+        valid(&s);
+    }
+
+    #[test]
+    fn removal_listener_is_called_outside_every_lock_and_may_use_the_store() {
+        // The listener reads, writes and deletes in the same store, even the key being removed,
+        // and loads through get-or-insert: any lock held would deadlock here.
+        let store: Arc<Mutex<Option<S>>> = Arc::default();
+        let inner = Arc::clone(&store);
+        let s: S = Store::builder()
+            .shards(1) // every key in the one shard whose lock removed the entry
+            .removal_listener(move |k: String, v: String, cause| {
+                let s = inner.lock().unwrap().clone().expect("set below");
+                if cause == RemovalCause::Deleted && k == "a" {
+                    assert_eq!(s.get(&k), None, "gone before the listener is told");
+                    s.put(format!("echo/{k}"), v);
+                    s.del("other");
+                    s.get_or_insert_with(k, || "reloaded".into());
+                }
+            })
+            .build();
+        *store.lock().unwrap() = Some(s.clone());
+        put(&s, "a", "1");
+        put(&s, "other", "2");
+        assert!(s.del("a"));
+        assert_eq!(s.get("echo/a").as_deref(), Some("1"));
+        assert_eq!(s.get("a").as_deref(), Some("reloaded"));
+        assert!(!s.has("other"), "deleted from inside the listener");
+        *store.lock().unwrap() = None; // the listener held no handle of its own
+    }
+
+    #[test]
+    fn removal_listener_sees_one_keys_removals_in_order_and_each_exactly_once_under_concurrency() {
+        // 6 threads (more than cores) overwrite 4 keys with values unique to the put; each put
+        // returns what it displaced, which names the order the store applied them in: the
+        // listener must see every displaced value once, and each key's in that order.
+        let (s, _clock, log) = listened(0);
+        let threads = 6;
+        let per_thread = 3_000;
+        let displaced: Vec<Vec<(String, String, String)>> = (0..threads)
+            .map(|t| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    for i in 0..per_thread {
+                        let (k, v) = (format!("k{}", i % 4), format!("{t}-{i}"));
+                        if let Some(old) = s.put(k.clone(), v.clone()) {
+                            seen.push((k, old, v));
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        s.clear();
+        let log = taken(&log);
+        assert_eq!(
+            log.len(),
+            threads * per_thread,
+            "one notification per entry"
+        );
+        let mut values: Vec<&str> = log.iter().map(|(_, v, _)| v.as_str()).collect();
+        values.sort_unstable();
+        values.dedup();
+        assert_eq!(
+            values.len(),
+            threads * per_thread,
+            "each value exactly once"
+        );
+        // successor[(k, v)] = the value that replaced v under k.
+        let successor: std::collections::HashMap<(String, String), String> = displaced
+            .into_iter()
+            .flatten()
+            .map(|(k, old, new)| ((k, old), new))
+            .collect();
+        for key in ["k0", "k1", "k2", "k3"] {
+            let order: Vec<&(String, String, RemovalCause)> =
+                log.iter().filter(|(k, _, _)| k == key).collect();
+            for pair in order.windows(2) {
+                let next = successor.get(&(key.to_string(), pair[0].1.clone()));
+                assert_eq!(
+                    next,
+                    Some(&pair[1].1),
+                    "{key}: {} was followed by the wrong removal",
+                    pair[0].1
+                );
+            }
+            assert_eq!(order.last().unwrap().2, RemovalCause::Cleared);
+        }
+    }
+
+    #[test]
+    fn removal_listener_calls_never_overlap_and_a_panicking_listener_loses_nothing_later() {
+        let busy = Arc::new(AtomicUsize::new(0));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (b, c) = (Arc::clone(&busy), Arc::clone(&calls));
+        let s: S = Store::builder()
+            .capacity(8)
+            .removal_listener(move |k: String, _, _| {
+                assert_eq!(b.fetch_add(1, Ordering::SeqCst), 0, "two calls at once");
+                c.fetch_add(1, Ordering::SeqCst);
+                thread::yield_now();
+                b.fetch_sub(1, Ordering::SeqCst);
+                if k == "boom" {
+                    panic!("a listener that panics");
+                }
+            })
+            .build();
+        let puts = 4 * 2_000;
+        (0..4)
+            .map(|t| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    for i in 0..2_000 {
+                        s.put(format!("{t}-{i}"), String::new()); // capacity 8: evicts
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .for_each(|h| h.join().unwrap());
+        assert_eq!(calls.load(Ordering::SeqCst), puts - s.len());
+        put(&s, "boom", "");
+        let panicked = catch_unwind(AssertUnwindSafe(|| s.del("boom")));
+        assert!(panicked.is_err(), "the panic reaches the caller");
+        s.clear();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            puts + 1,
+            "the clear after the panic was delivered in full"
+        );
+        valid(&s);
+    }
+
+    /// A byte-bounded store (manual clock): capacity `bytes`, each value weighs its length.
+    fn weighed(bytes: usize) -> (S, ManualClock) {
+        let clock = ManualClock::new();
+        let s = Store::builder()
+            .clock(clock.clone())
+            .capacity(bytes)
+            .weigher(|_, v: &String| v.len() as u64)
+            .build();
+        (s, clock)
+    }
+
+    #[test]
+    fn weigher_capacity_bounds_the_total_weight_evicting_lru_until_the_newcomer_fits() {
+        let (s, _) = weighed(10);
+        put(&s, "a", "xxx"); // 3
+        put(&s, "b", "xxx"); // 6
+        put(&s, "c", "xxx"); // 9
+        assert_eq!(s.get("a").as_deref(), Some("xxx")); // order now b, c, a
+        put(&s, "d", "xxxxxx"); // 15 > 10: b then c go
+        assert_eq!(sorted_keys(&s), ["a", "d"]);
+        assert_eq!(s.weight(), 9);
+        assert_eq!(s.metrics(), m(1, 0, 0, 2, 2), "current_size counts entries");
+        assert_eq!(
+            put(&s, "a", "x").as_deref(),
+            Some("xxx"),
+            "replacing reweighs"
+        );
+        assert_eq!(s.weight(), 7);
+        s.set_capacity(6);
+        assert_eq!(sorted_keys(&s), ["a"], "d, the LRU entry, goes");
+        put(&s, "zero", ""); // weightless entries never fill the store
+        assert_eq!(s.weight(), 1);
+        valid(&s);
+    }
+
+    #[test]
+    fn weigher_reclaims_expired_entries_before_evicting() {
+        let (s, clock) = weighed(10);
+        put(&s, "old", "xxxxx");
+        put_opts(&s, "tmp", "xxxxx", ttl(1));
+        clock.advance(secs(1));
+        put(&s, "new", "xxx");
+        assert_eq!(sorted_keys(&s), ["new", "old"]);
+        assert_eq!(s.metrics(), m(0, 0, 1, 0, 2));
+        valid(&s);
+    }
+
+    #[test]
+    fn weigher_an_entry_heavier_than_the_capacity_is_not_stored_and_counts_one_eviction() {
+        let (s, _) = weighed(4);
+        let log: Log = Arc::default();
+        let into = Arc::clone(&log);
+        let listened: S = Store::builder()
+            .capacity(4)
+            .weigher(|_, v: &String| v.len() as u64)
+            .removal_listener(move |k, v, cause| into.lock().unwrap().push((k, v, cause)))
+            .build();
+        for s in [&s, &listened] {
+            put(s, "k", "abc");
+            put(s, "other", "d");
+            assert_eq!(
+                put(s, "k", "too heavy").as_deref(),
+                Some("abc"),
+                "the put replaced the entry all the same"
+            );
+            assert_eq!(s.get("k"), None);
+            assert_eq!(sorted_keys(s), ["other"], "nothing else was evicted for it");
+            assert_eq!(s.metrics(), m(0, 1, 0, 1, 1));
+            assert_eq!(s.weight(), 1);
+            valid(s);
+        }
+        assert_eq!(
+            taken(&log),
+            [
+                ("k".into(), "abc".into(), RemovalCause::Replaced),
+                ("k".into(), "too heavy".into(), RemovalCause::Evicted)
+            ]
+        );
+    }
+
+    #[test]
+    fn weigher_under_concurrency_the_weight_bound_holds_once_no_put_is_in_flight() {
+        let (s, _) = weighed(100);
+        (0..6)
+            .map(|t| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    for i in 0..3_000 {
+                        let v = "x".repeat(1 + (i * 7 + t) % 30);
+                        s.put(format!("{}", i % 50), v);
+                        s.get(&format!("{}", (i + t) % 50));
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .for_each(|h| h.join().unwrap());
+        assert!(s.weight() <= 100, "weight {} over the capacity", s.weight());
+        valid(&s);
+    }
+}
