@@ -71,8 +71,55 @@
 //! | hit and miss counts (not kept by moka) | `metrics()`: exact hits, misses, expirations, evictions |
 //! | `policy().max_capacity()` | `capacity()`, and `set_capacity(n)` at run time |
 //!
-//! Not here yet: a removal listener with values (`subscribe()` gives events without values) and
-//! weighted capacity (`weigher`).
+//! | `eviction_listener(\|k, v, cause\| ..)` / `Lifecycle` | `removal_listener(\|k, v, cause\| ..)` ([`RemovalCause`]) |
+//! | `weigher(\|k, v\| w)` / `Weighter` | `weigher(\|k, v\| w)`: capacity bounds the total weight |
+//!
+//! # Cleanup when entries go: the removal listener
+//!
+//! The listener receives the key, the value and the [`RemovalCause`] of every entry that leaves,
+//! once, after the store released its locks (it may use the store), one key's removals in order.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//! use kvstore::{ExpiryDefaults, ManualClock, RemovalCause, Store};
+//!
+//! struct Conn(u32); // a handle to close when its entry goes
+//! let closed = Arc::new(Mutex::new(Vec::new()));
+//! let log = Arc::clone(&closed);
+//! let clock = ManualClock::new();
+//! let conns: Store<String, Arc<Conn>> = Store::builder()
+//!     .clock(clock.clone())
+//!     .time_to_idle(Duration::from_secs(60))
+//!     .removal_listener(move |_key, conn: Arc<Conn>, cause| {
+//!         if cause != RemovalCause::Replaced {
+//!             log.lock().unwrap().push(conn.0); // conn.close() in real life
+//!         }
+//!     })
+//!     .build();
+//! conns.put("peer-a".into(), Arc::new(Conn(1)));
+//! clock.advance(Duration::from_secs(60));
+//! conns.purge_expired(); // or any operation that finds it, or the sweeper
+//! assert_eq!(*closed.lock().unwrap(), [1]);
+//! ```
+//!
+//! # A byte-bounded cache: the weigher
+//!
+//! ```
+//! use kvstore::Store;
+//!
+//! let blobs: Store<String, Vec<u8>> = Store::builder()
+//!     .capacity(1 << 20) // 1 MiB of values
+//!     .weigher(|_key, blob: &Vec<u8>| blob.len() as u64)
+//!     .build();
+//! blobs.put("a".into(), vec![0; 600 << 10]);
+//! blobs.put("b".into(), vec![0; 600 << 10]); // evicts "a", the least recently used
+//! assert_eq!(blobs.keys(), ["b"]);
+//! assert_eq!(blobs.weight(), 600 << 10);
+//! blobs.put("huge".into(), vec![0; 2 << 20]); // heavier than the capacity: not stored,
+//! assert!(!blobs.has("huge")); // counted as one eviction
+//! assert_eq!(blobs.metrics().evictions, 2);
+//! ```
 //!
 //! # What the store is made of
 //!

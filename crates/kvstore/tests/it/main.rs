@@ -47,6 +47,10 @@ mod events;
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod reuse;
 
+// The five programs issue 13 asks a user to write from the docs alone.
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod recipes;
+
 #[cfg(all(not(kv_loom), feature = "metrics"))]
 mod export;
 
