@@ -67,24 +67,27 @@ pub fn reset_namespaces() {
 /// Publishes the counters of the default store and of every namespace through the `metrics`
 /// facade crate, labelled `ns` (feature `metrics`; see `kv_metrics::export` for the names). Call
 /// it periodically, or before each scrape. The default store and `namespace("")` both have the
-/// empty name, so they are published together under `ns=""`.
+/// empty name, so they are published together under `ns=""`, their capacities added (0 if
+/// either is unbounded).
 #[cfg(feature = "metrics")]
 pub fn publish_metrics() {
-    let named: Vec<(String, Metrics)> = NAMESPACES
+    let named: Vec<(String, AnyStore)> = NAMESPACES
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
-        .map(|(ns, store)| (ns.clone(), store.metrics()))
+        .map(|(ns, store)| (ns.clone(), store.clone()))
         .collect();
-    let mut unnamed = stats();
-    for (ns, metrics) in named {
+    let default = default();
+    let (mut unnamed, mut unnamed_capacity) = (default.metrics(), capacity(&default));
+    for (ns, store) in named {
         if ns.is_empty() {
-            unnamed = unnamed + metrics;
+            unnamed = unnamed + store.metrics();
+            unnamed_capacity = add_capacities(unnamed_capacity, capacity(&store));
         } else {
-            kv_metrics::publish(&ns, &metrics);
+            kv_metrics::publish(&ns, &store.metrics(), capacity(&store));
         }
     }
-    kv_metrics::publish("", &unnamed);
+    kv_metrics::publish("", &unnamed, unnamed_capacity);
 }
 
 /// `default().put(key, value)`.
@@ -196,5 +199,28 @@ impl Drop for ArtifactsOnDrop {
         if let Err(e) = write_artifacts(&self.dir) {
             eprintln!("kvstore: could not write the KV artifacts: {e}");
         }
+    }
+}
+
+/// The capacity of `store` (0: unbounded); always 0 without the `lru` feature.
+#[cfg(feature = "metrics")]
+fn capacity(store: &AnyStore) -> usize {
+    #[cfg(feature = "lru")]
+    let capacity = store.capacity();
+    #[cfg(not(feature = "lru"))]
+    let capacity = {
+        let _ = store;
+        0
+    };
+    capacity
+}
+
+/// The capacity of two stores published as one: 0 (unbounded) if either is.
+#[cfg(feature = "metrics")]
+fn add_capacities(a: usize, b: usize) -> usize {
+    if a == 0 || b == 0 {
+        0
+    } else {
+        a.saturating_add(b)
     }
 }

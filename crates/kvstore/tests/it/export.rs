@@ -97,7 +97,19 @@ fn publish_metrics_sets_each_namespaces_counters() {
 }
 
 #[test]
-fn describe_metrics_is_reachable_from_kvstore_and_describes_all_five() {
+fn capacity_gauge_reads_each_namespaces_capacity_and_zero_when_unbounded() {
+    let _global = crate::global_stores();
+    let (capped, unbounded) = ("export-test/capped", "export-test/unbounded");
+    kvstore::namespace(capped).set_capacity(3);
+    kvstore::namespace(unbounded).put("a", 1_u8);
+    let values = Values::default();
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_capacity", capped), Some(3.0));
+    assert_eq!(values.get("kv_capacity", unbounded), Some(0.0));
+}
+
+#[test]
+fn describe_metrics_is_reachable_from_kvstore_and_describes_all_six() {
     let values = Values::default();
     metrics::with_local_recorder(&values, kvstore::describe_metrics);
     for name in [
@@ -106,6 +118,7 @@ fn describe_metrics_is_reachable_from_kvstore_and_describes_all_five() {
         "kv_expirations_total",
         "kv_evictions_total",
         "kv_current_size",
+        "kv_capacity",
     ] {
         assert_eq!(values.get(name, DESCRIBED), Some(1.0), "{name} described");
     }
