@@ -105,10 +105,10 @@
 
 mod any;
 mod global;
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+mod publish;
 
 pub use any::{AnyStore, Value, WrongType};
-#[cfg(feature = "metrics")]
-pub use global::publish_metrics;
 #[cfg(feature = "ttl")]
 pub use global::put_with;
 #[cfg(feature = "lru")]
@@ -138,6 +138,8 @@ pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+pub use publish::{publish_metrics, register_metrics};
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]
