@@ -3,6 +3,10 @@
 //! publishers. The test recorder uses std locks (test code) and fails any test in which a
 //! counter goes backwards.
 
+// The `prometheus` example, scraped over HTTP.
+#[cfg(feature = "lru")]
+mod prometheus;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
