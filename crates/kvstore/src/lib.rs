@@ -102,6 +102,13 @@
 //! assert_eq!((event.kind, event.key.as_str(), &*event.namespace), (EventKind::Inserted, "state", "pipeline/node-3"));
 //! assert_eq!(events.try_recv().unwrap().kind, EventKind::Hit);
 //! ```
+//!
+//! # Metrics for Prometheus (feature `metrics`)
+//!
+//! `publish_metrics()` hands every store's counters and gauges, labelled `ns`, to the exporter
+//! installed through the `metrics` crate; `register_metrics(&store)` adds a typed store; call
+//! `describe_metrics()` once after installing the exporter. Published counters never go
+//! backwards, also across resets. The `prometheus` example serves them at `/metrics`.
 
 mod any;
 mod global;
