@@ -216,6 +216,7 @@ fn forgotten_namespace_size_and_capacity_gauges_read_zero() {
 #[test]
 #[cfg(feature = "lru")] // sets a capacity
 fn register_metrics_publishes_typed_stores_and_forgets_dropped_ones() {
+    let _global = crate::global_stores(); // publish_metrics reads the global stores too
     let ns = "export-test/typed";
     let values = Values::default();
     let store: kvstore::Store<String, u32> = kvstore::Store::builder()
