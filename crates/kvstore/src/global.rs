@@ -50,41 +50,46 @@ pub fn namespace(ns: &str) -> AnyStore {
 }
 
 /// Replaces the default store with a fresh one (for tests). Handles taken earlier keep working on
-/// the old store.
+/// the old store. Published counters carry on from the old store's (`publish_metrics`, feature
+/// `metrics`).
 pub fn reset_default() {
-    *DEFAULT.write().unwrap_or_else(PoisonError::into_inner) = AnyStore::new();
+    forget(|| {
+        let mut default = DEFAULT.write().unwrap_or_else(PoisonError::into_inner);
+        [std::mem::take(&mut *default)]
+    });
 }
 
 /// Forgets every namespace (for tests): the next `namespace(ns)` returns a fresh store. Handles
-/// taken earlier keep working on the old stores.
+/// taken earlier keep working on the old stores. Published counters carry on from the old
+/// stores' (`publish_metrics`, feature `metrics`).
 pub fn reset_namespaces() {
-    NAMESPACES
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
+    forget(|| {
+        let mut namespaces = NAMESPACES.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *namespaces).into_values()
+    });
 }
 
-/// Publishes the counters of the default store and of every namespace through the `metrics`
-/// facade crate, labelled `ns` (feature `metrics`; see `kv_metrics::export` for the names). Call
-/// it periodically, or before each scrape. The default store and `namespace("")` both have the
-/// empty name, so they are published together under `ns=""`.
-#[cfg(feature = "metrics")]
-pub fn publish_metrics() {
-    let named: Vec<(String, Metrics)> = NAMESPACES
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .map(|(ns, store)| (ns.clone(), store.metrics()))
-        .collect();
-    let mut unnamed = stats();
-    for (ns, metrics) in named {
-        if ns.is_empty() {
-            unnamed = unnamed + metrics;
-        } else {
-            kv_metrics::publish(&ns, &metrics);
-        }
-    }
-    kv_metrics::publish("", &unnamed);
+/// Runs `take`, which takes stores out of the registry; with feature `metrics`, the publisher
+/// keeps their counters.
+fn forget<I: IntoIterator<Item = AnyStore>>(take: impl FnOnce() -> I) {
+    #[cfg(all(feature = "metrics", not(kv_loom)))]
+    crate::publish::retire(take);
+    #[cfg(not(all(feature = "metrics", not(kv_loom))))]
+    drop(take());
+}
+
+/// The stores that have a name now, with it: the default store (`""`) and every namespace.
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+pub(crate) fn named_stores() -> Vec<(String, AnyStore)> {
+    let default = default();
+    let namespaces = NAMESPACES.read().unwrap_or_else(PoisonError::into_inner);
+    std::iter::once((String::new(), default))
+        .chain(
+            namespaces
+                .iter()
+                .map(|(ns, store)| (ns.clone(), store.clone())),
+        )
+        .collect()
 }
 
 /// `default().put(key, value)`.

@@ -149,13 +149,20 @@
 //! assert_eq!((event.kind, event.key.as_str(), &*event.namespace), (EventKind::Inserted, "state", "pipeline/node-3"));
 //! assert_eq!(events.try_recv().unwrap().kind, EventKind::Hit);
 //! ```
+//!
+//! # Metrics for Prometheus (feature `metrics`)
+//!
+//! `publish_metrics()` hands every store's counters and gauges, labelled `ns`, to the exporter
+//! installed through the `metrics` crate; `register_metrics(&store)` adds a typed store; call
+//! `describe_metrics()` once after installing the exporter. Published counters never go
+//! backwards, also across resets. The `prometheus` example serves them at `/metrics`.
 
 mod any;
 mod global;
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+mod publish;
 
 pub use any::{AnyStore, Value, WrongType};
-#[cfg(feature = "metrics")]
-pub use global::publish_metrics;
 #[cfg(feature = "ttl")]
 pub use global::put_with;
 #[cfg(feature = "lru")]
@@ -185,6 +192,8 @@ pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+pub use publish::{publish_metrics, register_metrics};
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]

@@ -1,4 +1,4 @@
-//! The `metrics` feature: the five counters reach an installed recorder, labelled by namespace.
+//! The `metrics` feature: the counters and gauges reach an installed recorder, labelled by namespace.
 //! A test recorder made of std locks and Arcs.
 #![allow(
     clippy::disallowed_types,
@@ -108,7 +108,7 @@ impl Recorder for TestRecorder {
 }
 
 #[test]
-fn publish_sets_the_five_counters_per_namespace() {
+fn publish_sets_the_counters_and_gauges_per_namespace() {
     let recorder = TestRecorder::default();
     let a = Metrics {
         hits: 5,
@@ -122,18 +122,20 @@ fn publish_sets_the_five_counters_per_namespace() {
         ..Default::default()
     };
     metrics::with_local_recorder(&recorder, || {
-        kv_metrics::publish("p1/n1", &a);
-        kv_metrics::publish("", &b);
+        kv_metrics::publish("p1/n1", &a, 8);
+        kv_metrics::publish("", &b, 0);
         // Publishing again sets, it does not add: the store's counters are already cumulative.
-        kv_metrics::publish("p1/n1", &a);
+        kv_metrics::publish("p1/n1", &a, 8);
     });
     assert_eq!(recorder.value("kv_hits_total", "p1/n1"), Some(5.0));
     assert_eq!(recorder.value("kv_misses_total", "p1/n1"), Some(1.0));
     assert_eq!(recorder.value("kv_expirations_total", "p1/n1"), Some(2.0));
     assert_eq!(recorder.value("kv_evictions_total", "p1/n1"), Some(3.0));
     assert_eq!(recorder.value("kv_current_size", "p1/n1"), Some(4.0));
+    assert_eq!(recorder.value("kv_capacity", "p1/n1"), Some(8.0));
     assert_eq!(recorder.value("kv_hits_total", ""), Some(9.0));
     assert_eq!(recorder.value("kv_current_size", ""), Some(0.0));
+    assert_eq!(recorder.value("kv_capacity", ""), Some(0.0));
 }
 
 #[test]
@@ -145,6 +147,7 @@ fn describe_names_every_metric() {
     assert_eq!(
         described,
         [
+            "kv_capacity",
             "kv_current_size",
             "kv_evictions_total",
             "kv_expirations_total",

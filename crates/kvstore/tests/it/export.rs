@@ -1,5 +1,11 @@
 //! `publish_metrics` (feature `metrics`): every namespace's counters reach the installed
-//! recorder, labelled by name. The test recorder uses std locks (test code).
+//! recorder, labelled by name, and stay trustworthy across resets, dropped stores and concurrent
+//! publishers. The test recorder uses std locks (test code) and fails any test in which a
+//! counter goes backwards.
+
+// The `prometheus` example, scraped over HTTP.
+#[cfg(feature = "lru")]
+mod prometheus;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,11 +26,19 @@ impl CounterFn for Cell {
         panic!("publish_metrics must set counters, not add to them");
     }
     fn absolute(&self, value: u64) {
-        self.0
+        let previous = self
+            .0
             .0
             .lock()
             .unwrap()
             .insert(self.1.clone(), value as f64);
+        if let Some(previous) = previous {
+            assert!(
+                previous <= value as f64,
+                "{:?} went backwards: {previous} then {value}",
+                self.1
+            );
+        }
     }
 }
 
@@ -97,7 +111,20 @@ fn publish_metrics_sets_each_namespaces_counters() {
 }
 
 #[test]
-fn describe_metrics_is_reachable_from_kvstore_and_describes_all_five() {
+#[cfg(feature = "lru")] // sets a capacity
+fn capacity_gauge_reads_each_namespaces_capacity_and_zero_when_unbounded() {
+    let _global = crate::global_stores();
+    let (capped, unbounded) = ("export-test/capped", "export-test/unbounded");
+    kvstore::namespace(capped).set_capacity(3);
+    kvstore::namespace(unbounded).put("a", 1_u8);
+    let values = Values::default();
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_capacity", capped), Some(3.0));
+    assert_eq!(values.get("kv_capacity", unbounded), Some(0.0));
+}
+
+#[test]
+fn describe_metrics_is_reachable_from_kvstore_and_describes_all_six() {
     let values = Values::default();
     metrics::with_local_recorder(&values, kvstore::describe_metrics);
     for name in [
@@ -106,7 +133,179 @@ fn describe_metrics_is_reachable_from_kvstore_and_describes_all_five() {
         "kv_expirations_total",
         "kv_evictions_total",
         "kv_current_size",
+        "kv_capacity",
     ] {
         assert_eq!(values.get(name, DESCRIBED), Some(1.0), "{name} described");
     }
+}
+
+#[test]
+fn counters_keep_rising_across_reset_namespaces_and_reset_default() {
+    let _global = crate::global_stores();
+    let ns = "export-test/reset";
+    let hits = |values: &Values, ns: &str| values.get("kv_hits_total", ns);
+    let values = Values::default();
+    let store = kvstore::namespace(ns);
+    store.put("a", 1_u8);
+    let _ = store.get::<u8>("a");
+    let _ = store.get::<u8>("a");
+    drop(store);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(hits(&values, ns), Some(2.0));
+
+    kvstore::reset_namespaces();
+    let fresh = kvstore::namespace(ns);
+    fresh.put("a", 1_u8);
+    let _ = fresh.get::<u8>("a");
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(
+        hits(&values, ns),
+        Some(3.0),
+        "the new store's hit shows at once"
+    );
+
+    // The default store: the same, under ns="".
+    kvstore::put("export-test/reset", 1_u8);
+    let _ = kvstore::get::<u8>("export-test/reset");
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    let before = hits(&values, "").unwrap();
+    kvstore::reset_default();
+    kvstore::put("export-test/reset", 1_u8);
+    let _ = kvstore::get::<u8>("export-test/reset");
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(hits(&values, ""), Some(before + 1.0));
+}
+
+#[test]
+fn forgotten_stores_handles_keep_counting_until_dropped() {
+    let _global = crate::global_stores();
+    let ns = "export-test/old-handle";
+    let values = Values::default();
+    let old = kvstore::namespace(ns);
+    old.put("a", 1_u8);
+    kvstore::reset_namespaces();
+    let _ = old.get::<u8>("a"); // an old handle still works, and its hit counts
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(1.0));
+    drop(old);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(1.0));
+}
+
+#[test]
+#[cfg(feature = "lru")] // sets a capacity
+fn forgotten_namespace_size_and_capacity_gauges_read_zero() {
+    let _global = crate::global_stores();
+    let ns = "export-test/forgotten";
+    let values = Values::default();
+    let store = kvstore::namespace(ns);
+    store.set_capacity(5);
+    store.put("a", 1_u8);
+    let _ = store.get::<u8>("a");
+    drop(store);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_current_size", ns), Some(1.0));
+    assert_eq!(values.get("kv_capacity", ns), Some(5.0));
+    kvstore::reset_namespaces();
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_current_size", ns), Some(0.0));
+    assert_eq!(values.get("kv_capacity", ns), Some(0.0));
+    assert_eq!(values.get("kv_hits_total", ns), Some(1.0), "counters stay");
+}
+
+#[test]
+#[cfg(feature = "lru")] // sets a capacity
+fn register_metrics_publishes_typed_stores_and_forgets_dropped_ones() {
+    let _global = crate::global_stores(); // publish_metrics reads the global stores too
+    let ns = "export-test/typed";
+    let values = Values::default();
+    let store: kvstore::Store<String, u32> = kvstore::Store::builder()
+        .listener(kvstore::Events::new(ns))
+        .capacity(4)
+        .build();
+    kvstore::register_metrics(&store);
+    kvstore::register_metrics(&store.clone()); // the same store: counted once
+    store.put("a".into(), 1);
+    let _ = store.get("a");
+    let _ = store.get("b");
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(1.0));
+    assert_eq!(values.get("kv_misses_total", ns), Some(1.0));
+    assert_eq!(values.get("kv_current_size", ns), Some(1.0));
+    assert_eq!(values.get("kv_capacity", ns), Some(4.0));
+    drop(store);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(1.0), "counters stay");
+    assert_eq!(values.get("kv_current_size", ns), Some(0.0));
+    assert_eq!(values.get("kv_capacity", ns), Some(0.0));
+}
+
+#[test]
+fn register_metrics_of_a_namespace_store_counts_it_once() {
+    let _global = crate::global_stores();
+    let ns = "export-test/registered-namespace";
+    let values = Values::default();
+    let store = kvstore::namespace(ns);
+    kvstore::register_metrics(store.as_store());
+    store.put("a", 1_u8);
+    let _ = store.get::<u8>("a");
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(1.0));
+    assert_eq!(values.get("kv_current_size", ns), Some(1.0));
+    // Registered, it keeps its name across a reset; a fresh namespace store joins it.
+    kvstore::reset_namespaces();
+    let _ = kvstore::namespace(ns).get::<u8>("a");
+    let _ = store.get::<u8>("a");
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(2.0));
+    assert_eq!(values.get("kv_misses_total", ns), Some(1.0));
+    assert_eq!(values.get("kv_current_size", ns), Some(1.0));
+}
+
+#[test]
+fn concurrent_publishers_and_resets_never_double_count() {
+    let _global = crate::global_stores();
+    let ns = "export-test/concurrent";
+    let values = Values::default();
+    let (threads, rounds) = (4, 50);
+    let outcomes = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let values = values.clone();
+                s.spawn(move || {
+                    // Handles stay alive until the last publish: a store dropped between two
+                    // publishes takes its latest counts with it (documented).
+                    let mut handles = Vec::new();
+                    let (mut hits, mut misses) = (0, 0);
+                    for round in 0..rounds {
+                        let store = kvstore::namespace(ns);
+                        store.put(format!("{t}"), round);
+                        match store.get::<i32>(&format!("{t}")) {
+                            Some(_) => hits += 1,
+                            None => misses += 1,
+                        }
+                        if round % 10 == t {
+                            kvstore::reset_namespaces();
+                        }
+                        metrics::with_local_recorder(&values, kvstore::publish_metrics);
+                        handles.push(store);
+                    }
+                    (hits, misses, handles)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let hits: i32 = outcomes.iter().map(|o| o.0).sum();
+    let misses: i32 = outcomes.iter().map(|o| o.1).sum();
+    assert_eq!(hits + misses, threads * rounds);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(f64::from(hits)));
+    assert_eq!(values.get("kv_misses_total", ns), Some(f64::from(misses)));
+    drop(outcomes);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(values.get("kv_hits_total", ns), Some(f64::from(hits)));
 }
