@@ -108,12 +108,14 @@ fn test(args: &[String]) -> Result {
     )?;
     sync_facade_rule()?;
     run(
-        "clippy (warnings denied)",
+        "clippy (warnings denied; the facade's optional features on)",
         cargo().args([
             "clippy",
             "--workspace",
             "--all-targets",
             "--locked",
+            "--features",
+            "kvstore/metrics,kvstore/json,kv-metrics/schema",
             "--",
             "-D",
             "warnings",
@@ -171,13 +173,13 @@ fn test(args: &[String]) -> Result {
         ]),
     )?;
     run(
-        "facade doctests with feature `json`",
+        "facade doctests with features `json` and `metrics`",
         cargo().args([
             "test",
             "-p",
             "kvstore",
             "--features",
-            "json",
+            "json,metrics",
             "--locked",
             "--doc",
         ]),
