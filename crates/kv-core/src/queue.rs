@@ -50,6 +50,10 @@ const SLACK: usize = 64;
 /// records, 16 KiB).
 const SPARE_BUFFER: usize = 1024;
 
+/// Records (16 bytes each) of buffer a rebuild leaves alone beyond eight per record it keeps:
+/// 1 MiB.
+const SHRINK_ABOVE: usize = 1 << 16;
+
 /// [`LazyQueue::compact_if_sparse`] reads the live count at least once per this many calls.
 pub const RECHECK_EVERY: usize = 1024;
 
@@ -271,6 +275,15 @@ impl LazyQueue {
         });
         self.len = count;
         self.live_seen = count;
+        // Buffers far bigger than the records (the store lost most of its entries) give their
+        // memory back, shrunk in place (see `settle`); a rebuild that keeps a similar count keeps
+        // them, so steady churn allocates nothing.
+        let kept: usize = self.buckets.iter().map(Vec::capacity).sum();
+        if kept > count.saturating_mul(8).saturating_add(SHRINK_ABOVE) {
+            for b in self.buckets.iter_mut() {
+                b.shrink_to(b.len().max(SPARE_BUFFER));
+            }
+        }
     }
 
     /// Checks that every entry `scan` reports with its priority has a record at or below that
@@ -341,6 +354,20 @@ mod tests {
         q.rebuild(|f| (0..100).for_each(|i| f(entry(i), i)));
         assert_eq!(q.len(), 100);
         assert_eq!(capacity(&q), before);
+        assert_eq!(q.min_priority(), Some(0));
+    }
+
+    /// After mass removals, a rebuild down to a few records gives the buffers' memory back (the
+    /// store's memory follows its entries).
+    #[test]
+    fn rebuild_after_mass_removals_gives_the_buffers_back() {
+        let mut q = LazyQueue::new();
+        for i in 0..300_000 {
+            q.push(i, entry(i));
+        }
+        q.rebuild(|f| (0..64).for_each(|i| f(entry(i), i)));
+        assert_eq!(q.len(), 64);
+        assert!(capacity(&q) <= 64 * SPARE_BUFFER, "kept {}", capacity(&q));
         assert_eq!(q.min_priority(), Some(0));
     }
 
