@@ -86,10 +86,12 @@ pub trait Backend {
     /// read budget spent, a sliding TTL refreshed, a use for LRU); otherwise one miss, then
     /// `value` is stored with `options` (a [`put`](Backend::put)) and returned.
     ///
-    /// Atomic per key: no other operation on `key` comes between the look and the insert (one
-    /// script on Redis; the key's loader lock on the in-memory store). The value is made before
-    /// the call, so it is wasted on a hit; to make it only on a miss, once per key however many
-    /// threads ask, use the in-memory store's `get_or_insert_with`.
+    /// Atomicity: on Redis it is one script, so nothing else happens to `key` between the look
+    /// and the insert. The in-memory store serialises it only with other get-or-inserts of
+    /// `key` (its loader lock): two of them never both insert, but a concurrent `put` or `del`
+    /// of `key` may land between the look and the insert, and the later write wins. The value
+    /// is made before the call, so it is wasted on a hit; to make it only on a miss, once per
+    /// key however many threads ask, use the in-memory store's `get_or_insert_with`.
     fn get_or_insert(
         &self,
         key: Self::Key,
