@@ -82,6 +82,41 @@ pub trait Backend {
     fn has(&self, key: &Self::Key) -> Result<bool, Self::Error>;
     /// Removes `key`; `true` if a live entry was removed.
     fn del(&self, key: &Self::Key) -> Result<bool, Self::Error>;
+    /// The live value of `key`, read as by [`get`](Backend::get) (a hit, with its effects: a
+    /// read budget spent, a sliding TTL refreshed, a use for LRU); otherwise one miss, then
+    /// `value` is stored with `options` (a [`put`](Backend::put)) and returned.
+    ///
+    /// Atomicity: on Redis it is one script, so nothing else happens to `key` between the look
+    /// and the insert. The in-memory store serialises it only with other get-or-inserts of
+    /// `key` (its loader lock): two of them never both insert, but a concurrent `put` or `del`
+    /// of `key` may land between the look and the insert, and the later write wins. The value
+    /// is made before the call, so it is wasted on a hit; to make it only on a miss, once per
+    /// key however many threads ask, use the in-memory store's `get_or_insert_with`.
+    fn get_or_insert(
+        &self,
+        key: Self::Key,
+        value: Self::Value,
+        options: &Self::Options,
+    ) -> Result<Self::Value, Self::Error>;
+    /// Removes `key` and returns its value if the entry was live: [`del`](Backend::del) that
+    /// hands the value back. Not a read (no hit or miss); an expired entry is reclaimed (one
+    /// Expiration) and gives `None`.
+    fn remove(&self, key: &Self::Key) -> Result<Option<Self::Value>, Self::Error>;
+    /// Removes every live entry whose key starts with `prefix` (compared as text, byte by byte;
+    /// `""` matches every key) and returns how many it removed: the contract's `retain` with
+    /// the test "the key does not start with `prefix`", in a form a remote backend can run
+    /// where the data is (a closure cannot travel to a server). Removals count nothing, as
+    /// [`del`](Backend::del); expired entries met on the way, whatever their keys, are reclaimed
+    /// (one Expiration each) and not counted in the result. Not a read, not a use.
+    ///
+    /// Atomicity: the in-memory store goes shard by shard, each shard judged at one instant
+    /// (an entry put into a shard already done survives). Redis removes up to 10,000 entries
+    /// per script, each script atomic: a namespace with fewer matching and expired entries is
+    /// done in one atomic step; a larger one in several, between which other clients' puts may
+    /// land (and survive if their shard of the work is done).
+    fn remove_prefix(&self, prefix: &str) -> Result<usize, Self::Error>
+    where
+        Self::Key: AsRef<str>;
     /// The live keys, in no particular order.
     fn keys(&self) -> Result<Vec<Self::Key>, Self::Error>;
     /// A snapshot of the counters.
@@ -150,6 +185,23 @@ impl<B: Backend> Backend for Boxed<B> {
     }
     fn del(&self, key: &B::Key) -> Result<bool, BoxError> {
         boxed(self.0.del(key))
+    }
+    fn get_or_insert(
+        &self,
+        key: B::Key,
+        value: B::Value,
+        options: &B::Options,
+    ) -> Result<B::Value, BoxError> {
+        boxed(self.0.get_or_insert(key, value, options))
+    }
+    fn remove(&self, key: &B::Key) -> Result<Option<B::Value>, BoxError> {
+        boxed(self.0.remove(key))
+    }
+    fn remove_prefix(&self, prefix: &str) -> Result<usize, BoxError>
+    where
+        B::Key: AsRef<str>,
+    {
+        boxed(self.0.remove_prefix(prefix))
     }
     fn keys(&self) -> Result<Vec<B::Key>, BoxError> {
         boxed(self.0.keys())

@@ -252,6 +252,23 @@ fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
                 ));
             }
         }
+        Op::GetOrInsert {
+            key,
+            value,
+            options,
+            expect,
+        } => {
+            let got = store
+                .get_or_insert(key.clone(), value.clone(), options)
+                .map_err(backend)?;
+            if expect.as_ref().is_some_and(|want| *want != got) {
+                return Err(fail(
+                    format!("get_or_insert `{key}` returned the wrong value"),
+                    show_value(expect.as_ref()),
+                    show_value(Some(&got)),
+                ));
+            }
+        }
         Op::Has { key, expect } => {
             let got = store.has(key).map_err(backend)?;
             if got != *expect {
@@ -268,6 +285,34 @@ fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
                 return Err(fail(
                     format!("del `{key}` returned {got}"),
                     (!got).to_string(),
+                    got.to_string(),
+                ));
+            }
+        }
+        Op::Remove { key, expect } => {
+            let got = store.remove(key).map_err(backend)?;
+            let want = match expect {
+                None => return Ok(()),
+                Some(GetExpect::Value(v)) => Some(v),
+                Some(GetExpect::Miss) => None,
+            };
+            if got.as_ref() != want {
+                return Err(fail(
+                    format!("remove `{key}` returned the wrong value"),
+                    show_removed(want),
+                    show_removed(got.as_ref()),
+                ));
+            }
+        }
+        Op::Retain {
+            drop_prefix,
+            expect_removed,
+        } => {
+            let got = store.remove_prefix(drop_prefix).map_err(backend)?;
+            if let Some(want) = expect_removed.filter(|&want| want != got) {
+                return Err(fail(
+                    format!("retain drop_prefix={drop_prefix:?} removed {got} live entries"),
+                    want.to_string(),
                     got.to_string(),
                 ));
             }
@@ -302,6 +347,13 @@ fn show_value(v: Option<&String>) -> String {
     match v {
         Some(v) => format!("{v:?}"),
         None => "a miss (no live entry)".into(),
+    }
+}
+
+fn show_removed(v: Option<&String>) -> String {
+    match v {
+        Some(v) => format!("{v:?}"),
+        None => "none (no live entry removed)".into(),
     }
 }
 

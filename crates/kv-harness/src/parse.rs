@@ -72,6 +72,18 @@ pub enum Op {
         /// What the get must return.
         expect: Option<GetExpect>,
     },
+    /// A get-or-insert: the live value (a hit), else one miss and a put of `value` with
+    /// `options`; the value returned is checked when `expect` is set.
+    GetOrInsert {
+        /// The key.
+        key: String,
+        /// The value stored when the key holds no live entry.
+        value: String,
+        /// TTL, sliding, read budget of that put.
+        options: PutOptions,
+        /// What the call must return.
+        expect: Option<String>,
+    },
     /// Checks `has`.
     Has {
         /// The key.
@@ -85,6 +97,21 @@ pub enum Op {
         key: String,
         /// Whether a live entry must have been removed.
         expect: Option<bool>,
+    },
+    /// A remove (a delete that returns the value), checked when `expect` is set.
+    Remove {
+        /// The key.
+        key: String,
+        /// The value it must return ([`GetExpect::Miss`]: none, no live entry was removed).
+        expect: Option<GetExpect>,
+    },
+    /// Removes every live entry whose key starts with `drop_prefix` (the store trait's
+    /// `remove_prefix`), checking how many when `expect_removed` is set.
+    Retain {
+        /// Entries whose keys start with this go; the others stay.
+        drop_prefix: String,
+        /// How many live entries it must remove.
+        expect_removed: Option<usize>,
     },
     /// Checks the live keys, compared sorted.
     Keys {
@@ -109,12 +136,12 @@ pub enum Op {
     Metrics(MetricsExpect),
 }
 
-/// What a `get` step expects.
+/// What a `get` or `remove` step expects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GetExpect {
     /// This value.
     Value(String),
-    /// No live entry.
+    /// No live entry (`expect_miss=true` of `get`, `expect_none=true` of `remove`).
     Miss,
 }
 
@@ -358,39 +385,40 @@ impl Parser<'_> {
         let op = match op_name {
             "put" => {
                 args.only(&["key", "value", "ttl", "sliding", "max_reads"])?;
-                let mut options = PutOptions::new();
-                if let Some(a) = args.get("ttl") {
-                    options = options.with_ttl(duration(a)?);
-                }
-                if args.get("sliding").map(boolean).transpose()? == Some(true) {
-                    options = options.with_sliding_ttl();
-                }
-                if let Some(a) = args.get("max_reads") {
-                    options = options.with_max_reads(number(a)?);
-                }
                 Op::Put {
                     key: args.required("key", op_col)?.value.clone(),
                     value: args.required("value", op_col)?.value.clone(),
-                    options,
+                    options: put_options(&args)?,
                 }
             }
             "get" => {
                 args.only(&["key", "expect", "expect_miss"])?;
-                let miss = match args.get("expect_miss") {
-                    Some(a) => boolean(a)?,
-                    None => false,
-                };
-                let expect = match (args.get("expect"), miss) {
-                    (Some(a), true) => {
-                        return Err(at(a, "give expect= or expect_miss=true, not both"));
-                    }
-                    (Some(a), false) => Some(GetExpect::Value(a.value.clone())),
-                    (None, true) => Some(GetExpect::Miss),
-                    (None, false) => None,
-                };
                 Op::Get {
                     key: args.required("key", op_col)?.value.clone(),
-                    expect,
+                    expect: value_or_none(&args, "expect_miss")?,
+                }
+            }
+            "get_or_insert" => {
+                args.only(&["key", "value", "ttl", "sliding", "max_reads", "expect"])?;
+                Op::GetOrInsert {
+                    key: args.required("key", op_col)?.value.clone(),
+                    value: args.required("value", op_col)?.value.clone(),
+                    options: put_options(&args)?,
+                    expect: args.get("expect").map(|a| a.value.clone()),
+                }
+            }
+            "remove" => {
+                args.only(&["key", "expect", "expect_none"])?;
+                Op::Remove {
+                    key: args.required("key", op_col)?.value.clone(),
+                    expect: value_or_none(&args, "expect_none")?,
+                }
+            }
+            "retain" => {
+                args.only(&["drop_prefix", "expect_removed"])?;
+                Op::Retain {
+                    drop_prefix: args.required("drop_prefix", op_col)?.value.clone(),
+                    expect_removed: args.get("expect_removed").map(number).transpose()?,
                 }
             }
             "has" => {
@@ -467,7 +495,38 @@ impl Parser<'_> {
     }
 }
 
-const OPS: &str = "put, get, has, del, keys, advance, capacity, purge, metrics";
+const OPS: &str =
+    "put, get, get_or_insert, has, del, remove, retain, keys, advance, capacity, purge, metrics";
+
+/// The options of a put: `ttl=`, `sliding=true`, `max_reads=` (of `put` and `get_or_insert`).
+fn put_options(args: &Args) -> Result<PutOptions, SyntaxError> {
+    let mut options = PutOptions::new();
+    if let Some(a) = args.get("ttl") {
+        options = options.with_ttl(duration(a)?);
+    }
+    if args.get("sliding").map(boolean).transpose()? == Some(true) {
+        options = options.with_sliding_ttl();
+    }
+    if let Some(a) = args.get("max_reads") {
+        options = options.with_max_reads(number(a)?);
+    }
+    Ok(options)
+}
+
+/// What a step that returns a value expects: `expect=<value>`, or `<none>=true` (`expect_miss`
+/// of `get`, `expect_none` of `remove`) for no value, or nothing checked.
+fn value_or_none(args: &Args, none: &str) -> Result<Option<GetExpect>, SyntaxError> {
+    let nothing = match args.get(none) {
+        Some(a) => boolean(a)?,
+        None => false,
+    };
+    match (args.get("expect"), nothing) {
+        (Some(a), true) => Err(at(a, format!("give expect= or {none}=true, not both"))),
+        (Some(a), false) => Ok(Some(GetExpect::Value(a.value.clone()))),
+        (None, true) => Ok(Some(GetExpect::Miss)),
+        (None, false) => Ok(None),
+    }
+}
 
 /// A directive's arguments, each given at most once.
 struct Args {
@@ -723,6 +782,93 @@ mod tests {
                 current_size: Some(0),
                 ..Default::default()
             })
+        );
+    }
+
+    #[test]
+    fn the_added_store_operations_parse_with_their_options() {
+        let f = parse(concat!(
+            "#pragma test:case c\n",
+            "#pragma test:step get_or_insert key=k value=v ttl=1s sliding=true max_reads=2 expect=v\n",
+            "#pragma test:step get_or_insert key=k value=v\n",
+            "#pragma test:step remove key=k expect=v\n",
+            "#pragma test:step remove key=k expect_none=true\n",
+            "#pragma test:step remove key=k\n",
+            "#pragma test:step retain drop_prefix=\"user:\" expect_removed=3\n",
+            "#pragma test:step retain drop_prefix=\"\"\n",
+        ))
+        .unwrap();
+        let ops: Vec<&Op> = f.cases[0].steps.iter().map(|s| &s.op).collect();
+        let Op::GetOrInsert {
+            key,
+            value,
+            options,
+            expect,
+        } = ops[0]
+        else {
+            panic!("a get_or_insert: {:?}", ops[0])
+        };
+        assert_eq!((key.as_str(), value.as_str()), ("k", "v"));
+        assert_eq!(options.ttl(), Some(Duration::from_secs(1)));
+        assert!(options.is_sliding());
+        assert_eq!(options.max_reads(), Some(2));
+        assert_eq!(expect.as_deref(), Some("v"));
+        assert!(
+            matches!(ops[1], Op::GetOrInsert { expect: None, options, .. } if options.ttl().is_none())
+        );
+        let remove = |expect| Op::Remove {
+            key: "k".into(),
+            expect,
+        };
+        assert_eq!(ops[2], &remove(Some(GetExpect::Value("v".into()))));
+        assert_eq!(ops[3], &remove(Some(GetExpect::Miss)));
+        assert_eq!(ops[4], &remove(None));
+        assert_eq!(
+            ops[5],
+            &Op::Retain {
+                drop_prefix: "user:".into(),
+                expect_removed: Some(3),
+            }
+        );
+        assert_eq!(
+            ops[6],
+            &Op::Retain {
+                drop_prefix: String::new(),
+                expect_removed: None,
+            }
+        );
+    }
+
+    #[test]
+    fn the_added_store_operations_say_what_is_wrong_and_where() {
+        let errs = parse(concat!(
+            "#pragma test:case c\n",
+            "#pragma test:step get_or_insert key=k\n",
+            "#pragma test:step get_or_insert value=v\n",
+            "#pragma test:step get_or_insert key=k value=v expect_miss=true\n",
+            "#pragma test:step get_or_insert key=k value=v ttl=5\n",
+            "#pragma test:step remove key=k expect=1 expect_none=true\n",
+            "#pragma test:step remove key=k expect_none=yes\n",
+            "#pragma test:step remove\n",
+            "#pragma test:step retain prefix=user:\n",
+            "#pragma test:step retain\n",
+            "#pragma test:step retain drop_prefix=a expect_removed=-1\n",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            [
+                "f_test.kv:2:19: step get_or_insert needs value=",
+                "f_test.kv:3:19: step get_or_insert needs key=",
+                "f_test.kv:4:47: unknown argument `expect_miss` for step get_or_insert (expected key, value, ttl, sliding, max_reads, expect)",
+                "f_test.kv:5:52: duration \"5\" has no unit (expected ns, us, ms, s, m, h, as in 5ms)",
+                "f_test.kv:6:39: give expect= or expect_none=true, not both",
+                "f_test.kv:7:44: bad boolean \"yes\" for expect_none (expected true or false)",
+                "f_test.kv:8:19: step remove needs key=",
+                "f_test.kv:9:26: unknown argument `prefix` for step retain (expected drop_prefix, expect_removed)",
+                "f_test.kv:10:19: step retain needs drop_prefix=",
+                "f_test.kv:11:55: bad number \"-1\" for expect_removed (expected a whole number, like 3)",
+            ]
         );
     }
 

@@ -84,6 +84,15 @@ impl Backend for RemovedOnDrop {
     fn del(&self, key: &String) -> R<bool> {
         self.0.del(key)
     }
+    fn get_or_insert(&self, key: String, value: String, options: &PutOptions) -> R<String> {
+        self.0.get_or_insert(key, value, options)
+    }
+    fn remove(&self, key: &String) -> R<Option<String>> {
+        self.0.remove(key)
+    }
+    fn remove_prefix(&self, prefix: &str) -> R<usize> {
+        self.0.remove_prefix(prefix)
+    }
     fn keys(&self) -> R<Vec<String>> {
         self.0.keys()
     }

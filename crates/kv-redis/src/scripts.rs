@@ -6,10 +6,12 @@
 //! namespace's hash tag, so on Cluster they live in one slot and a script runs on one node.
 //!
 //! A script never touches a key it was not given. An operation that may remove entries it cannot
-//! name in advance (an insert that needs room, a shrink, a purge, a clear) first works out its
-//! victims without writing anything; if one of their keys is missing from `KEYS` it returns the
-//! list of victims (a *plan*) instead, and the client calls it again with those keys added. The
-//! second call works the plan out again, so a plan that went stale in between is never applied.
+//! name in advance (an insert that needs room, a shrink, a purge, a clear, a removal by prefix)
+//! first works out its victims without writing anything; if one of their keys is missing from
+//! `KEYS` it returns the list of victims (a *plan*) instead, and the client calls it again with
+//! those keys added. The second call works the plan out again, so a plan that went stale in
+//! between is never applied. A plan is a list of names; a script whose answer is a list starts
+//! it with a number, so the two cannot be confused.
 //!
 //! The data model, per namespace (`M` the counters hash, `L` and `X` the sorted sets):
 //!
@@ -127,6 +129,51 @@ local function capacity() return tonumber(redis.call('HGET', M, 'cap') or '0') e
 local function use(member)
   redis.call('ZADD', L, redis.call('HINCRBY', M, 'clock', 1), member)
 end
+-- A hit on the live entry `m` at `key`: counted, a read spent (the last removes the entry), a
+-- sliding TTL refreshed, a use. Returns the value.
+local function hit(m, key, n)
+  local e = redis.call('HMGET', key, 'v', 'r', 't')
+  bump('hits')
+  if e[2] then
+    local left = tonumber(e[2]) - 1
+    if left <= 0 then remove(m); return e[1] end
+    redis.call('HSET', key, 'r', fmt(left))
+  end
+  if e[3] then
+    local d = n + tonumber(e[3])
+    redis.call('ZADD', X, fmt(d), m)
+    expire(key, d)
+  end
+  use(m)
+  return e[1]
+end
+-- The victims an insert of `m` (in state `st`) must remove to make room, or nil and the plan
+-- to return when one of their keys was not passed.
+local function room(st, n)
+  if st ~= 'absent' then return {}, nil end
+  local victims = plan(n, 1, capacity())
+  return victims, undeclared(victims)
+end
+-- Stores `ARGV[4]` under `m` at `key` with the options `ARGV[5..7]` (a put), replacing what was
+-- there (state `st`, its Expiration counted) after removing `victims`.
+local function write(m, key, n, st, victims)
+  count_dead(st)
+  apply(victims)
+  redis.call('DEL', key)
+  local ttl, reads = tonumber(ARGV[5]), tonumber(ARGV[7])
+  local fields = {'v', ARGV[4]}
+  if reads > 0 then fields[#fields + 1] = 'r'; fields[#fields + 1] = ARGV[7] end
+  if ttl > 0 and ARGV[6] == '1' then fields[#fields + 1] = 't'; fields[#fields + 1] = ARGV[5] end
+  redis.call('HSET', key, unpack(fields))
+  if ttl > 0 then
+    local d = n + ttl
+    redis.call('ZADD', X, fmt(d), m)
+    expire(key, d)
+  else
+    redis.call('ZREM', X, m)
+  end
+  use(m)
+end
 "#;
 
 /// `ARGV[3]` member, `[4]` value, `[5]` TTL in µs (0: none), `[6]` sliding (`1`), `[7]` read
@@ -135,28 +182,9 @@ const PUT: &str = r#"
 local n = now()
 local m, key = ARGV[3], KEYS[4]
 local st = state(m, key, n)
-local victims = {}
-if st == 'absent' then
-  victims = plan(n, 1, capacity())
-  local retry = undeclared(victims)
-  if retry then return retry end
-end
-count_dead(st)
-apply(victims)
-redis.call('DEL', key)
-local ttl, reads = tonumber(ARGV[5]), tonumber(ARGV[7])
-local fields = {'v', ARGV[4]}
-if reads > 0 then fields[#fields + 1] = 'r'; fields[#fields + 1] = ARGV[7] end
-if ttl > 0 and ARGV[6] == '1' then fields[#fields + 1] = 't'; fields[#fields + 1] = ARGV[5] end
-redis.call('HSET', key, unpack(fields))
-if ttl > 0 then
-  local d = n + ttl
-  redis.call('ZADD', X, fmt(d), m)
-  expire(key, d)
-else
-  redis.call('ZREM', X, m)
-end
-use(m)
+local victims, retry = room(st, n)
+if retry then return retry end
+write(m, key, n, st, victims)
 return 1
 "#;
 
@@ -170,20 +198,22 @@ if st ~= 'live' then
   bump('misses')
   return false
 end
-local e = redis.call('HMGET', key, 'v', 'r', 't')
-bump('hits')
-if e[2] then
-  local left = tonumber(e[2]) - 1
-  if left <= 0 then remove(m); return e[1] end
-  redis.call('HSET', key, 'r', fmt(left))
-end
-if e[3] then
-  local d = n + tonumber(e[3])
-  redis.call('ZADD', X, fmt(d), m)
-  expire(key, d)
-end
-use(m)
-return e[1]
+return hit(m, key, n)
+"#;
+
+/// The arguments of `PUT`. A live entry is read as by `GET` and its value returned; otherwise
+/// one miss, then the put, and the answer is 1 (the caller's value was stored), or a plan
+/// (written before anything else, so nothing is counted twice when the call is repeated).
+const GET_OR_INSERT: &str = r#"
+local n = now()
+local m, key = ARGV[3], KEYS[4]
+local st = state(m, key, n)
+if st == 'live' then return hit(m, key, n) end
+local victims, retry = room(st, n)
+if retry then return retry end
+bump('misses')
+write(m, key, n, st, victims)
+return 1
 "#;
 
 /// `ARGV[3]` member. Returns 1 if live, else 0 (reclaiming an expired entry).
@@ -206,6 +236,54 @@ remove(m)
 if st == 'live' then return 1 end
 count_dead(st)
 return 0
+"#;
+
+/// `ARGV[3]` member. Returns the value if a live entry was removed, else nil (reclaiming an
+/// expired entry).
+const REMOVE: &str = r#"
+local n = now()
+local m, key = ARGV[3], KEYS[4]
+local st = state(m, key, n)
+if st == 'absent' then return false end
+local v = false
+if st == 'live' then v = redis.call('HGET', key, 'v') end
+remove(m)
+count_dead(st)
+return v
+"#;
+
+/// `ARGV[3]` the encoded prefix (a key starts with a prefix exactly when its hex does with the
+/// prefix's hex), `ARGV[4]` the most entries to remove. Removes the live entries whose member
+/// starts with the prefix, counting nothing, and reclaims every expired entry met (one
+/// Expiration each), up to that many in all. Returns {removed live entries, entries removed in
+/// all} (the client calls again while a call removes the most), or a plan.
+const REMOVE_PREFIX: &str = r#"
+local n = now()
+local P, most = ARGV[3], tonumber(ARGV[4])
+local dead = {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', X, '-inf', fmt(n))) do dead[m] = true end
+local victims = {}
+for _, m in ipairs(redis.call('ZRANGE', L, 0, -1)) do
+  if #victims >= most then break end
+  if dead[m] then
+    victims[#victims + 1] = {m, true}
+  elseif string.sub(m, 1, #P) == P then
+    victims[#victims + 1] = {m, false}
+  end
+end
+local retry = undeclared(victims)
+if retry then return retry end
+local removed = 0
+for _, v in ipairs(victims) do
+  local st = 'expired'
+  if not v[2] then
+    st = 'live'
+    if redis.call('EXISTS', PFX .. v[1]) == 0 then st = 'vanished' end
+  end
+  remove(v[1])
+  if st == 'live' then removed = removed + 1 else count_dead(st) end
+end
+return {removed, #victims}
 "#;
 
 /// The live members, then the counters read after them: {members, {hits, misses, expirations,
@@ -281,8 +359,11 @@ return new
 pub(crate) struct Scripts {
     pub put: Script,
     pub get: Script,
+    pub get_or_insert: Script,
     pub has: Script,
     pub del: Script,
+    pub remove: Script,
+    pub remove_prefix: Script,
     pub dump: Script,
     pub purge: Script,
     pub set_capacity: Script,
@@ -296,8 +377,11 @@ impl Scripts {
         Self {
             put: s(PUT),
             get: s(GET),
+            get_or_insert: s(GET_OR_INSERT),
             has: s(HAS),
             del: s(DEL),
+            remove: s(REMOVE),
+            remove_prefix: s(REMOVE_PREFIX),
             dump: s(DUMP),
             purge: s(PURGE),
             set_capacity: s(SET_CAPACITY),

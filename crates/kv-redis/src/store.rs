@@ -296,7 +296,8 @@ impl RedisStore {
         let own = keys.len();
         for _ in 0..MAX_PLANS {
             match self.call_bytes::<Value>(script, &keys, args)? {
-                Value::Array(victims) => {
+                // A plan names its victims; an answer that is a list starts with a number.
+                Value::Array(victims) if matches!(victims.first(), Some(Value::BulkString(_))) => {
                     keys.truncate(own);
                     for v in victims {
                         match v {
@@ -312,6 +313,24 @@ impl RedisStore {
             }
         }
         Err(RedisStoreError::Contention { operation })
+    }
+
+    /// [`get_or_insert`](Backend::get_or_insert) in one script: the live value found, or `None`
+    /// when `value` was stored (the caller has it already, so it does not travel back).
+    pub(crate) fn get_or_insert_found(
+        &self,
+        key: &str,
+        value: &[u8],
+        options: &PutOptions,
+    ) -> Result<Option<Vec<u8>>, RedisStoreError> {
+        let member = hex(key.as_bytes());
+        let (keys, args) = self.put_call(&member, value, options);
+        let script = &Scripts::get().get_or_insert;
+        match self.planned("get_or_insert", script, Some(&keys[0]), &args)? {
+            Value::BulkString(found) => Ok(Some(found)),
+            Value::Int(1) => Ok(None),
+            other => Err(decode_value("get_or_insert", &other)),
+        }
     }
 
     fn key_call(&self, script: &Script, key: &str) -> Result<Value, RedisStoreError> {
@@ -377,6 +396,52 @@ impl Backend for RedisStore {
 
     fn del(&self, key: &String) -> Result<bool, RedisStoreError> {
         Ok(int("del", &self.key_call(&Scripts::get().del, key)?)? == 1)
+    }
+
+    /// One script, so atomic on the server; an insert that needs room takes a second round
+    /// trip, as [`put`](Backend::put) does.
+    fn get_or_insert(
+        &self,
+        key: String,
+        value: Vec<u8>,
+        options: &PutOptions,
+    ) -> Result<Vec<u8>, RedisStoreError> {
+        Ok(self
+            .get_or_insert_found(&key, &value, options)?
+            .unwrap_or(value))
+    }
+
+    fn remove(&self, key: &String) -> Result<Option<Vec<u8>>, RedisStoreError> {
+        match self.key_call(&Scripts::get().remove, key)? {
+            Value::Nil => Ok(None),
+            Value::BulkString(v) => Ok(Some(v)),
+            other => Err(decode_value("remove", &other)),
+        }
+    }
+
+    /// Up to 10,000 removals (matching entries and expired ones) per script call, each call
+    /// atomic; a larger job takes several calls, so a concurrent put may land between two of
+    /// them and survive. Each call reads the namespace's whole LRU set to find its victims.
+    fn remove_prefix(&self, prefix: &str) -> Result<usize, RedisStoreError> {
+        let args = [
+            hex(prefix.as_bytes()).into_bytes(),
+            BULK.to_string().into_bytes(),
+        ];
+        let mut total = 0;
+        loop {
+            let done = self.planned("remove_prefix", &Scripts::get().remove_prefix, None, &args)?;
+            let [removed, touched] = match &done {
+                Value::Array(counts) => match counts[..] {
+                    [Value::Int(r), Value::Int(t)] => [r, t],
+                    _ => return Err(decode_value("remove_prefix", &done)),
+                },
+                other => return Err(decode_value("remove_prefix", other)),
+            };
+            total += usize::try_from(removed).unwrap_or(0);
+            if usize::try_from(touched).unwrap_or(0) < BULK {
+                return Ok(total);
+            }
+        }
     }
 
     fn keys(&self) -> Result<Vec<String>, RedisStoreError> {

@@ -99,6 +99,27 @@ impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
     fn del(&self, key: &String) -> Result<bool, RedisStoreError> {
         self.inner.del(key)
     }
+    /// A value found is decoded; a value stored is handed back as given.
+    fn get_or_insert(
+        &self,
+        key: String,
+        value: V,
+        options: &PutOptions,
+    ) -> Result<V, RedisStoreError> {
+        match self
+            .inner
+            .get_or_insert_found(&key, &encode(&value)?, options)?
+        {
+            Some(found) => decode(&found),
+            None => Ok(value),
+        }
+    }
+    fn remove(&self, key: &String) -> Result<Option<V>, RedisStoreError> {
+        self.inner.remove(key)?.map(|b| decode(&b)).transpose()
+    }
+    fn remove_prefix(&self, prefix: &str) -> Result<usize, RedisStoreError> {
+        self.inner.remove_prefix(prefix)
+    }
     fn keys(&self) -> Result<Vec<String>, RedisStoreError> {
         self.inner.keys()
     }

@@ -35,6 +35,25 @@ where
     fn del(&self, key: &K) -> Result<bool, Self::Error> {
         Ok(Store::del(self, key))
     }
+    fn get_or_insert(&self, key: K, value: V, options: &X::Options) -> Result<V, Self::Error> {
+        self.try_get_or_insert_with_options(key, options, || Ok(value))
+    }
+    fn remove(&self, key: &K) -> Result<Option<V>, Self::Error> {
+        Ok(Store::remove(self, key))
+    }
+    fn remove_prefix(&self, prefix: &str) -> Result<usize, Self::Error>
+    where
+        K: AsRef<str>,
+    {
+        // `retain` shows `keep` live entries only, and removes exactly those it says no to.
+        let mut removed = 0;
+        self.retain(|key, _| {
+            let keep = !key.as_ref().starts_with(prefix);
+            removed += usize::from(!keep);
+            keep
+        });
+        Ok(removed)
+    }
     fn keys(&self) -> Result<Vec<K>, Self::Error> {
         Ok(Store::keys(self))
     }

@@ -75,3 +75,68 @@ fn a_runtime_timeout_fails_unless_expected() {
         ("no error", "error E_TIMEOUT")
     );
 }
+
+#[test]
+fn the_added_store_operations_fail_with_expected_and_actual() {
+    let summary = kv_harness::run_script(
+        "added_ops_test.kv",
+        concat!(
+            "#pragma test:case get_or_insert\n",
+            "#pragma test:step put key=a value=1\n",
+            "#pragma test:step get_or_insert key=a value=2 expect=2\n",
+            "#pragma test:case remove_value\n",
+            "#pragma test:step remove key=a expect=1\n",
+            "#pragma test:case remove_none\n",
+            "#pragma test:step put key=a value=1\n",
+            "#pragma test:step remove key=a expect_none=true\n",
+            "#pragma test:case retain\n",
+            "#pragma test:step put key=u:1 value=1\n",
+            "#pragma test:step put key=u:2 value=1\n",
+            "#pragma test:step retain drop_prefix=u: expect_removed=1\n",
+        ),
+        &kv_harness::Options::default(),
+    )
+    .unwrap();
+    let failures: Vec<(usize, &str, &str, &str)> = summary
+        .results
+        .iter()
+        .map(|r| {
+            let f = r.failure().expect("every case fails");
+            (
+                f.line,
+                f.message.as_str(),
+                f.expected.as_str(),
+                f.actual.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (
+                3,
+                "get_or_insert `a` returned the wrong value",
+                "\"2\"",
+                "\"1\""
+            ),
+            (
+                5,
+                "remove `a` returned the wrong value",
+                "\"1\"",
+                "none (no live entry removed)"
+            ),
+            (
+                8,
+                "remove `a` returned the wrong value",
+                "none (no live entry removed)",
+                "\"1\""
+            ),
+            (
+                12,
+                "retain drop_prefix=\"u:\" removed 2 live entries",
+                "1",
+                "2"
+            ),
+        ]
+    );
+}

@@ -42,7 +42,7 @@ const EXPECTED: [(&str, &str); 10] = [
     ),
     (
         "unknown_op_test.kv",
-        "2:19: unknown step op `fetch` (expected one of put, get, has, del, keys, advance, capacity, purge, metrics)",
+        "2:19: unknown step op `fetch` (expected one of put, get, get_or_insert, has, del, remove, retain, keys, advance, capacity, purge, metrics)",
     ),
     (
         "unterminated_quote_test.kv",

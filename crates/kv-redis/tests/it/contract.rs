@@ -436,6 +436,112 @@ pub fn names_are_free_text(c: &Case) {
     assert_eq!(keys(c).len(), 7);
 }
 
+pub fn get_or_insert_of_a_live_entry_is_a_get_hit_with_its_effects(c: &Case) {
+    let budget = PutOptions::new()
+        .with_ttl(secs(10))
+        .with_sliding_ttl()
+        .with_max_reads(2);
+    put_with(c, "a", "1", budget);
+    put(c, "b", "2");
+    c.advance(secs(9));
+    let goi = |k: &str, v: &str| {
+        c.store
+            .get_or_insert(k.into(), v.into(), &PutOptions::new())
+            .unwrap()
+    };
+    assert_eq!(goi("a", "new"), "1", "the live value, not the one offered");
+    // The sliding refresh: 10 s from the hit, not from the put.
+    c.advance(secs(9));
+    assert!(has(c, "a"));
+    // A use: `b` is now the least recently used.
+    cap(c, 1);
+    assert_eq!(keys(c), ["a"]);
+    // The second read of a budget of 2 returns the value and removes the entry.
+    assert_eq!(goi("a", "new"), "1");
+    assert!(!has(c, "a"));
+    assert_eq!(metrics(c), m(2, 0, 0, 1, 0));
+}
+
+pub fn get_or_insert_without_a_live_entry_counts_one_miss_and_puts_with_the_options(c: &Case) {
+    let once = PutOptions::new().with_ttl(secs(5)).with_max_reads(1);
+    let got = c
+        .store
+        .get_or_insert("a".into(), "1".into(), &once)
+        .unwrap();
+    assert_eq!(got, "1");
+    assert_eq!(metrics(c), m(0, 1, 0, 0, 1));
+    // Stored with its options: a read budget of 1 and a 5 s TTL.
+    assert_eq!(get(c, "a"), v("1"));
+    assert_eq!(get(c, "a"), None);
+    put_with(c, "t", "old", ttl(5));
+    c.advance(secs(5));
+    // Over an expired entry: its Expiration, one miss, then the new value.
+    let got = c
+        .store
+        .get_or_insert("t".into(), "new".into(), &once)
+        .unwrap();
+    assert_eq!(got, "new");
+    assert_eq!(metrics(c), m(1, 3, 1, 0, 1));
+    c.advance(Duration::from_millis(4_999));
+    assert!(has(c, "t"));
+    c.advance(Duration::from_millis(1));
+    assert!(!has(c, "t"));
+}
+
+pub fn get_or_insert_that_needs_room_evicts_as_a_put_does(c: &Case) {
+    cap(c, 2);
+    put(c, "a", "1");
+    put_with(c, "b", "2", ttl(1));
+    put(c, "c", "3"); // evicts a
+    c.advance(secs(1));
+    assert_eq!(
+        c.store
+            .get_or_insert("d".into(), "4".into(), &PutOptions::new())
+            .unwrap(),
+        "4"
+    );
+    // The expired `b` went first (an Expiration), the live `c` stayed.
+    assert_eq!(keys(c), ["c", "d"]);
+    assert_eq!(metrics(c), m(0, 1, 1, 1, 2));
+}
+
+pub fn remove_returns_the_live_value_and_is_not_a_read(c: &Case) {
+    put_with(c, "a", "1", PutOptions::new().with_max_reads(1));
+    put_with(c, "t", "2", ttl(1));
+    assert_eq!(c.store.remove(&"a".to_string()).unwrap(), v("1"));
+    assert_eq!(c.store.remove(&"a".to_string()).unwrap(), None);
+    c.advance(secs(1));
+    // An expired entry is reclaimed (one Expiration) and gives none.
+    assert_eq!(c.store.remove(&"t".to_string()).unwrap(), None);
+    assert_eq!(metrics(c), m(0, 0, 1, 0, 0));
+}
+
+pub fn remove_prefix_removes_the_live_entries_under_it_and_reclaims_expired_ones(c: &Case) {
+    for k in ["user:1", "user:2", "user:10", "users", "use", "admin:1"] {
+        put(c, k, "x");
+    }
+    put_with(c, "user:old", "x", ttl(1));
+    put_with(c, "admin:old", "x", ttl(1));
+    c.advance(secs(1));
+    assert_eq!(c.store.remove_prefix("user:").unwrap(), 3);
+    assert_eq!(keys(c), ["admin:1", "use", "users"]);
+    // Every expired entry met is reclaimed, whatever its key; removals count nothing.
+    assert_eq!(metrics(c), m(0, 0, 2, 0, 3));
+    assert_eq!(c.store.remove_prefix("nothing").unwrap(), 0);
+    for k in ["ünï:a", "ü", "{x}", "{y}"] {
+        put(c, k, "x");
+    }
+    assert_eq!(c.store.remove_prefix("ü").unwrap(), 2);
+    assert_eq!(c.store.remove_prefix("{x").unwrap(), 1);
+    assert_eq!(
+        c.store.remove_prefix("").unwrap(),
+        4,
+        "every key starts with \"\""
+    );
+    assert!(keys(c).is_empty());
+    assert_eq!(metrics(c), m(0, 0, 2, 0, 0));
+}
+
 /// Runs each rule on each backend: `memory::rule`, `single::rule`, `cluster::rule`.
 macro_rules! contract_tests {
     ($($rule:ident),* $(,)?) => {
@@ -487,4 +593,9 @@ contract_tests!(
     dump_shows_the_sorted_live_keys_and_the_counters,
     counters_are_exact_under_concurrency_and_the_capacity_bound_holds,
     names_are_free_text,
+    get_or_insert_of_a_live_entry_is_a_get_hit_with_its_effects,
+    get_or_insert_without_a_live_entry_counts_one_miss_and_puts_with_the_options,
+    get_or_insert_that_needs_room_evicts_as_a_put_does,
+    remove_returns_the_live_value_and_is_not_a_read,
+    remove_prefix_removes_the_live_entries_under_it_and_reclaims_expired_ones,
 );

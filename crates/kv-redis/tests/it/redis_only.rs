@@ -376,6 +376,52 @@ fn purge_and_clear_of_more_than_one_step_remove_everything() {
 }
 
 #[test]
+fn remove_prefix_of_more_than_one_step_removes_every_match_and_counts_each_once() {
+    let Some(url) = support::single() else { return };
+    let ns = support::unique_ns("bulk-prefix");
+    let store = RedisServer::connect(&url).unwrap().namespace(&ns);
+    let doomed: Vec<(String, Vec<u8>)> = (0..10_050).map(|i| (format!("a{i}"), vec![])).collect();
+    for chunk in doomed.chunks(1_000) {
+        store.put_many(chunk, &PutOptions::new()).unwrap();
+    }
+    let kept: Vec<(String, Vec<u8>)> = (0..20).map(|i| (format!("b{i}"), vec![])).collect();
+    store.put_many(&kept, &PutOptions::new()).unwrap();
+    let short = PutOptions::new().with_ttl(Duration::from_secs(1));
+    store.put("b-old".into(), vec![], &short).unwrap();
+    store.advance(Duration::from_secs(1)).unwrap();
+    assert_eq!(store.remove_prefix("a").unwrap(), 10_050);
+    assert_eq!(store.keys().unwrap().len(), 20);
+    assert_eq!(store.metrics().unwrap(), m(0, 0, 1, 0, 20));
+    store.drop_namespace().unwrap();
+}
+
+#[test]
+fn get_or_insert_and_remove_count_an_entry_redis_dropped_once() {
+    let Some(url) = support::single() else { return };
+    let ns = support::unique_ns("dropped");
+    let store = RedisServer::connect(&url).unwrap().namespace(&ns);
+    let mut con = raw(&url);
+    for k in ["a", "b"] {
+        store
+            .put(k.into(), b"old".to_vec(), &PutOptions::new())
+            .unwrap();
+        // What a server-side eviction (or a foreign DEL) does: the key is gone, the bookkeeping
+        // is not.
+        let _: i64 = redis::cmd("DEL")
+            .arg(entry_key(&ns, k))
+            .query(&mut con)
+            .unwrap();
+    }
+    let got = store
+        .get_or_insert("a".into(), b"new".to_vec(), &PutOptions::new())
+        .unwrap();
+    assert_eq!(got, b"new");
+    assert_eq!(store.remove(&"b".to_string()).unwrap(), None);
+    assert_eq!(store.metrics().unwrap(), m(0, 1, 0, 2, 1));
+    store.drop_namespace().unwrap();
+}
+
+#[test]
 fn a_frozen_clock_moves_only_by_advance_and_sets_no_real_expiry() {
     let Some(url) = support::single() else { return };
     let ns = support::unique_ns("frozen");
