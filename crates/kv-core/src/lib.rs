@@ -14,7 +14,6 @@
 //!   policies cost nothing. [`queue`] is a lazy queue of entry records for policies to keep.
 //! - [`Clock`]: [`SystemClock`] by default; [`ManualClock`] for tests.
 //! - [`Metrics`]: hits, misses, expirations, evictions (exact) and the current size.
-//! - [`sync`]: the only source of locks and atomics, switched to loom under `--cfg kv_loom`.
 //!
 //! ```
 //! use kv_core::{Store, StoreBuilder};
@@ -33,6 +32,9 @@ pub mod policy;
 pub mod queue;
 pub mod removal;
 pub mod store;
+// Public only so this workspace's policy crates (kv-ttl, kv-lru) and the facade take their locks
+// and atomics from the one place loom builds switch; not part of the API users see.
+#[doc(hidden)]
 pub mod sync;
 mod table;
 

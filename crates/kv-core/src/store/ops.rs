@@ -429,6 +429,14 @@ where
 
     /// What the capacity bounds: the entries' total weight for a store with a weigher, their
     /// number ([`Store::len`]) otherwise.
+    ///
+    /// ```
+    /// use kv_core::Store;
+    ///
+    /// let store: Store<String, u64> = Store::new(); // no weigher: each entry weighs 1
+    /// store.put("a".into(), 1);
+    /// assert_eq!(store.weight(), 1);
+    /// ```
     pub fn weight(&self) -> u64 {
         self.inner.load() as u64
     }
