@@ -1532,6 +1532,17 @@ mod removal_listener_and_weigher {
         assert_eq!(taken(&log), one("z", "3", Cleared));
         assert!(Expired.was_automatic() && Evicted.was_automatic() && Consumed.was_automatic());
         assert!(!Deleted.was_automatic() && !Replaced.was_automatic());
+        let shown: Vec<String> = [Expired, Evicted, Deleted, Consumed, Replaced, Cleared]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "expired", "evicted", "deleted", "consumed", "replaced", "cleared"
+            ],
+            "causes print as a log line names them"
+        );
         assert_eq!(s.metrics(), m(1, 1, 5, 1, 0), "the listener counts nothing");
         valid(&s);
     }
