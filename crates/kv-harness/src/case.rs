@@ -239,16 +239,11 @@ fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
         }
         Op::Get { key, expect } => {
             let got = store.get(key).map_err(backend)?;
-            let want = match expect {
-                None => return Ok(()),
-                Some(GetExpect::Value(v)) => Some(v),
-                Some(GetExpect::Miss) => None,
-            };
-            if got.as_ref() != want {
+            if let Some((want, got)) = mismatch(expect.as_ref(), got.as_ref()) {
                 return Err(fail(
                     format!("get `{key}` returned the wrong value"),
                     show_value(want),
-                    show_value(got.as_ref()),
+                    show_value(got),
                 ));
             }
         }
@@ -291,16 +286,11 @@ fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
         }
         Op::Remove { key, expect } => {
             let got = store.remove(key).map_err(backend)?;
-            let want = match expect {
-                None => return Ok(()),
-                Some(GetExpect::Value(v)) => Some(v),
-                Some(GetExpect::Miss) => None,
-            };
-            if got.as_ref() != want {
+            if let Some((want, got)) = mismatch(expect.as_ref(), got.as_ref()) {
                 return Err(fail(
                     format!("remove `{key}` returned the wrong value"),
                     show_removed(want),
-                    show_removed(got.as_ref()),
+                    show_removed(got),
                 ));
             }
         }
@@ -341,6 +331,19 @@ fn apply(step: &Step, cs: &CaseStore) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// What was expected and what came, when a step's `expect=`/`expect_miss=` (or
+/// `expect_none=`) is not met; `None` when it is, or when the step expects nothing.
+fn mismatch<'a>(
+    expect: Option<&'a GetExpect>,
+    got: Option<&'a String>,
+) -> Option<(Option<&'a String>, Option<&'a String>)> {
+    let want = match expect? {
+        GetExpect::Value(v) => Some(v),
+        GetExpect::Miss => None,
+    };
+    (got != want).then_some((want, got))
 }
 
 fn show_value(v: Option<&String>) -> String {
