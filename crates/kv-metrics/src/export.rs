@@ -24,7 +24,8 @@ pub const EXPIRATIONS: &str = "kv_expirations_total";
 pub const EVICTIONS: &str = "kv_evictions_total";
 /// `kv_current_size`: entries held in memory now.
 pub const CURRENT_SIZE: &str = "kv_current_size";
-/// `kv_capacity`: the most entries the store holds before evicting; 0 means unbounded.
+/// `kv_capacity`: the most entries (or total weight, for a store with a weigher) the store holds
+/// before evicting; 0 means unbounded.
 pub const CAPACITY: &str = "kv_capacity";
 /// The label naming the store's namespace (`""` for the default store).
 pub const NAMESPACE_LABEL: &str = "ns";
@@ -76,6 +77,6 @@ pub fn describe() {
     metrics::describe_gauge!(
         CAPACITY,
         Unit::Count,
-        "Entries a kv store holds before evicting the least recently used; 0 means unbounded."
+        "Entries (or total weight, with a weigher) a kv store holds before evicting; 0 means unbounded."
     );
 }

@@ -358,6 +358,15 @@ fn int(what: &str, v: &Value) -> Result<i64, RedisStoreError> {
     }
 }
 
+/// A reply that is a stored value or nothing (`get`, `remove`).
+fn value_or_nil(what: &str, v: Value) -> Result<Option<Vec<u8>>, RedisStoreError> {
+    match v {
+        Value::Nil => Ok(None),
+        Value::BulkString(v) => Ok(Some(v)),
+        other => Err(decode_value(what, &other)),
+    }
+}
+
 fn key_of(member: &[u8]) -> Result<String, RedisStoreError> {
     unhex(member)
         .and_then(|b| String::from_utf8(b).ok())
@@ -383,11 +392,7 @@ impl Backend for RedisStore {
     }
 
     fn get(&self, key: &String) -> Result<Option<Vec<u8>>, RedisStoreError> {
-        match self.key_call(&Scripts::get().get, key)? {
-            Value::Nil => Ok(None),
-            Value::BulkString(v) => Ok(Some(v)),
-            other => Err(decode_value("get", &other)),
-        }
+        value_or_nil("get", self.key_call(&Scripts::get().get, key)?)
     }
 
     fn has(&self, key: &String) -> Result<bool, RedisStoreError> {
@@ -412,11 +417,7 @@ impl Backend for RedisStore {
     }
 
     fn remove(&self, key: &String) -> Result<Option<Vec<u8>>, RedisStoreError> {
-        match self.key_call(&Scripts::get().remove, key)? {
-            Value::Nil => Ok(None),
-            Value::BulkString(v) => Ok(Some(v)),
-            other => Err(decode_value("remove", &other)),
-        }
+        value_or_nil("remove", self.key_call(&Scripts::get().remove, key)?)
     }
 
     /// Up to 10,000 removals (matching entries and expired ones) per script call, each call
