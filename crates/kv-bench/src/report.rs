@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 use crate::runner::Sample;
 
 /// Our rows, in the order the table shows them.
-pub const OURS: [&str; 2] = ["kvstore", "kvstore-unbounded"];
+pub const OURS: [&str; 4] = ["kvstore", "kvstore-unbounded", "kvstore-ttl", "kvstore-tti"];
 
 /// Every row name in table order: ours, then the peers, then the limit row.
-pub const STORES: [&str; 12] = [
+pub const STORES: [&str; 14] = [
     "kvstore",
     "kvstore-unbounded",
+    "kvstore-ttl",
+    "kvstore-tti",
     "kvcore-bare",
     "original",
     "moka",
@@ -236,18 +238,36 @@ pub fn targets(rows: &[Row]) -> Vec<Verdict> {
         );
     }
     for w in ["W1", "W2", "W3"] {
-        ratio(
-            format!("{w} 2T bounded >= 1.0x quick_cache"),
-            mops("kvstore", w, 2),
-            mops("quick_cache", w, 2),
-            1.0,
-        );
+        for t in [1, 2] {
+            ratio(
+                format!("{w} {t}T bounded >= 1.0x quick_cache"),
+                mops("kvstore", w, t),
+                mops("quick_cache", w, t),
+                1.0,
+            );
+        }
         ratio(
             format!("{w} 1T bounded >= 1.0x lru"),
             mops("kvstore", w, 1),
             mops("lru", w, 1),
             1.0,
         );
+    }
+    for w in ["W1", "W2", "W3"] {
+        for t in [1, 2] {
+            ratio(
+                format!("{w} {t}T fixed TTL >= 4x moka_ttl"),
+                mops("kvstore-ttl", w, t),
+                mops("moka_ttl", w, t),
+                4.0,
+            );
+            ratio(
+                format!("{w} {t}T sliding TTL >= 4x moka_tti"),
+                mops("kvstore-tti", w, t),
+                mops("moka_tti", w, t),
+                4.0,
+            );
+        }
     }
     for t in [1, 2] {
         ratio(
@@ -263,14 +283,30 @@ pub fn targets(rows: &[Row]) -> Vec<Verdict> {
             1.0,
         );
     }
-    for w in ["W1", "W2"] {
+    for (row, what) in [("kvstore-ttl", "fixed"), ("kvstore-tti", "sliding")] {
+        for t in [1, 2] {
+            ratio(
+                format!("W1 {t}T read with a {what} deadline >= 0.8x without"),
+                mops(row, "W1", t),
+                mops("kvstore", "W1", t),
+                0.8,
+            );
+        }
+    }
+    for (w, at_least) in [("W1", 1.8), ("W2", 1.8), ("W3", 1.5)] {
         ratio(
-            format!("{w} 2T / 1T >= 1.8x"),
+            format!("{w} 2T / 1T >= {at_least}x"),
             mops("kvstore", w, 2),
             mops("kvstore", w, 1),
-            1.8,
+            at_least,
         );
     }
+    ratio(
+        "W1 1T >= 0.6x hashbrown (no sync)".into(),
+        mops("kvstore", "W1", 1),
+        mops("hashbrown", "W1", 1),
+        0.6,
+    );
     // At 1 thread the order must be exact; at 2 the contract lets recency be approximate, and
     // performance.md allows 0.01 of slack there.
     for (threads, within) in [(1, 0.001), (2, 0.01)] {

@@ -17,6 +17,7 @@ use kv_bench::report::{self, STORES};
 use kv_bench::runner::{self, RunError};
 use kv_bench::{Plan, Sample, Workload, chart};
 
+use ours::Deadlines;
 use peers::{Bare, Dash, Limit, Lru, MiniMoka, Moka, MokaKind, Ours, Port, QuickCache};
 
 const USAGE: &str = "usage:
@@ -51,6 +52,8 @@ fn main() -> ExitCode {
 fn takes_part(store: &str, workload: Workload) -> bool {
     match workload {
         Workload::W1 | Workload::W2 | Workload::W3 => true,
+        // The TTL rows are W1-W3 with a deadline on every put; W4 is `kvstore`'s own TTL row.
+        _ if store.starts_with("kvstore-tt") => false,
         Workload::W4 => matches!(store, "kvstore" | "original" | "moka_ttl" | "moka_tti"),
         // W5 is unbounded: `kvstore` is that row already; moka's TTL variants add nothing.
         Workload::W5 => !matches!(store, "kvstore-unbounded" | "moka_ttl" | "moka_tti"),
@@ -103,6 +106,12 @@ fn measure(store: &str, w: Workload, plan: &Plan) -> Result<Sample, RunError> {
     match store {
         "kvstore" => runner::measure(store, plan, || Ours::new(w, true)),
         "kvstore-unbounded" => runner::measure(store, plan, || Ours::new(w, false)),
+        "kvstore-ttl" => runner::measure(store, plan, || {
+            Ours::with_deadlines(w, true, Deadlines::Fixed)
+        }),
+        "kvstore-tti" => runner::measure(store, plan, || {
+            Ours::with_deadlines(w, true, Deadlines::Sliding)
+        }),
         "kvcore-bare" => runner::measure(store, plan, Bare::default),
         "original" => runner::measure(store, plan, || Port::new(w)),
         "moka" => runner::measure(store, plan, || Moka::new(w, MokaKind::Plain)),
