@@ -39,7 +39,9 @@ pub mod sync;
 mod table;
 
 pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
-pub use clock::{Clock, ManualClock, NEVER, SystemClock, duration_to_nanos};
+pub use clock::{
+    Clock, CoarseClock, DEFAULT_TICK, ManualClock, NEVER, SystemClock, duration_to_nanos,
+};
 pub use metrics::Metrics;
 pub use policy::{
     Capacity, EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener,

@@ -160,9 +160,11 @@ pub trait Expiry: Send + Sync + 'static {
     /// A read under the shared lock: `true` when the entry is live and needs nothing exclusive
     /// (any change is made here, atomically); `false` sends the read to
     /// [`Expiry::read_exclusive`]. For an entry that cannot expire the store may pass `now = 0`.
-    fn read_shared(state: &Self::State, now: u64) -> bool;
-    /// A read under the exclusive lock.
-    fn read_exclusive(state: &mut Self::State, now: u64) -> Read;
+    /// `now` may trail the true time by up to `lag` (the store's recent time): liveness is
+    /// judged by `now`, and a refresh counts from `now + lag`, so it never shortens a TTL.
+    fn read_shared(state: &Self::State, now: u64, lag: u64) -> bool;
+    /// A read under the exclusive lock (`now` and `lag` as for [`Expiry::read_shared`]).
+    fn read_exclusive(state: &mut Self::State, now: u64, lag: u64) -> Read;
     /// The store took in a new entry (after releasing its shard lock).
     fn inserted(&self, entry: EntryRef, note: Self::Note, host: &dyn ExpiryHost<Self::State>);
     /// A cheap check: could anything be expired at `now`? (`false` is certain.)
@@ -251,11 +253,11 @@ impl Expiry for NoExpiry {
         false
     }
     #[inline]
-    fn read_shared(_: &(), _: u64) -> bool {
+    fn read_shared(_: &(), _: u64, _: u64) -> bool {
         true
     }
     #[inline]
-    fn read_exclusive(_: &mut (), _: u64) -> Read {
+    fn read_exclusive(_: &mut (), _: u64, _: u64) -> Read {
         Read::Live
     }
     #[inline]

@@ -104,10 +104,15 @@ impl TtlState {
         self.deadline.load(Ordering::Acquire)
     }
 
-    fn refresh(&self, now: u64) {
+    /// A sliding entry's deadline moves to `from` + its TTL. Reads on a coarse clock share one
+    /// `from` for a tick, so the locked `fetch_max` runs only when the deadline would move.
+    #[inline]
+    fn refresh(&self, from: u64) {
         if self.sliding_ttl != 0 {
-            self.deadline
-                .fetch_max(deadline_after(now, self.sliding_ttl), Ordering::AcqRel);
+            let deadline = deadline_after(from, self.sliding_ttl);
+            if deadline > self.deadline() {
+                self.deadline.fetch_max(deadline, Ordering::AcqRel);
+            }
         }
     }
 
@@ -176,19 +181,19 @@ impl Expiry for Ttl {
     }
 
     #[inline]
-    fn read_shared(state: &TtlState, now: u64) -> bool {
+    fn read_shared(state: &TtlState, now: u64, lag: u64) -> bool {
         if state.reads_left != 0 || state.deadline() <= now {
             return false;
         }
-        state.refresh(now);
+        state.refresh(now.saturating_add(lag));
         true
     }
 
-    fn read_exclusive(state: &mut TtlState, now: u64) -> Read {
+    fn read_exclusive(state: &mut TtlState, now: u64, lag: u64) -> Read {
         if state.deadline() <= now {
             return Read::Expired;
         }
-        state.refresh(now);
+        state.refresh(now.saturating_add(lag));
         match state.reads_left {
             0 => Read::Live,
             1 => Read::Consumed,
@@ -317,9 +322,15 @@ mod tests {
         let ttl = PutOptions::new().with_ttl(std::time::Duration::from_nanos(100));
         let fixed = Ttl::default().new_state(&ttl, 0);
         let sliding = Ttl::default().new_state(&ttl.with_sliding_ttl(), 0);
-        assert!(Ttl::read_shared(&fixed, 50));
-        assert!(Ttl::read_shared(&sliding, 50));
+        assert!(Ttl::read_shared(&fixed, 50, 0));
+        assert!(Ttl::read_shared(&sliding, 50, 0));
         assert_eq!(fixed.deadline(), 100);
         assert_eq!(sliding.deadline(), 150);
+        // A read at a recent time that may trail the true one by 5 refreshes from 55: a lagging
+        // clock never shortens the TTL.
+        assert!(Ttl::read_shared(&sliding, 50, 5));
+        assert_eq!(sliding.deadline(), 155);
+        // Liveness is judged by the reading itself, not by the reading plus its lag.
+        assert!(!Ttl::read_shared(&fixed, 100, 5));
     }
 }

@@ -182,8 +182,9 @@ pub use kv_metrics::describe_metrics;
 pub use kv_metrics::{ArtifactError, DumpRecord, MetricsRecord, Timestamp, write_artifact};
 
 pub use kv_core::{
-    Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
-    Listener, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder, SystemClock, infallible,
+    Backend, BoxError, Boxed, Clock, CoarseClock, DefaultHashBuilder, Dump, DynBackend, EventKind,
+    KeyQuery, Listener, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder, SystemClock,
+    infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;

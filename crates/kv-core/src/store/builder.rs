@@ -5,7 +5,9 @@ use std::marker::PhantomData;
 use crossbeam_utils::CachePadded;
 
 use super::{Inner, Shard, Store, Weigher};
-use crate::clock::{Clock, StoreClock, SystemClock};
+use std::time::Duration;
+
+use crate::clock::{Clock, DEFAULT_TICK, StoreClock};
 use crate::policy::{Capacity, Eviction, Expiry};
 use crate::removal::{RemovalCause, Removals};
 use crate::sync::{self, Arc, DefaultHashBuilder};
@@ -29,6 +31,7 @@ pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = 
 {
     shards: Option<usize>,
     clock: Option<Box<dyn Clock>>,
+    tick: Duration,
     hasher: S,
     expiry: X,
     eviction: E,
@@ -62,6 +65,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         Self {
             shards: None,
             clock: None,
+            tick: DEFAULT_TICK,
             hasher,
             expiry,
             eviction,
@@ -82,6 +86,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         StoreBuilder {
             shards: self.shards,
             clock: self.clock,
+            tick: self.tick,
             hasher,
             expiry,
             eviction,
@@ -103,6 +108,25 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
     /// [`ManualClock`](crate::ManualClock) to control time in tests.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Box::new(clock));
+        self
+    }
+
+    /// How old a reading of the system clock reads may judge expiry by (the default clock's
+    /// tick; 1 ms by default): an entry lives at most one tick longer than its TTL, never
+    /// shorter (`docs/semantics.md`, Time). Reads then take the time with a plain load instead
+    /// of an exact reading, which fences the CPU. `Duration::ZERO` makes every reading exact.
+    /// A clock given with [`StoreBuilder::clock`] is read as that clock says.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kv_core::StoreBuilder;
+    ///
+    /// let exact = StoreBuilder::<String, u64>::new().clock_tick(Duration::ZERO).build();
+    /// exact.put("a".into(), 1);
+    /// assert_eq!(exact.get("a"), Some(1));
+    /// ```
+    pub fn clock_tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
         self
     }
 
@@ -145,7 +169,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         let count = wanted.clamp(1, 1 << 16).next_power_of_two();
         let clock = match self.clock {
             Some(c) => StoreClock::guarded(c),
-            None => StoreClock::System(SystemClock::new()),
+            None => StoreClock::system(self.tick),
         };
         Store {
             inner: Arc::new(Inner {

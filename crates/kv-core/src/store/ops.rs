@@ -251,7 +251,10 @@ where
                 }
                 Some((_, slot)) if !accept(&slot.value) => return Err(Refused),
                 Some((_, slot))
-                    if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
+                    if {
+                        let time = inner.now_for(at_start, &slot.expiry);
+                        X::read_shared(&slot.expiry, time.now, time.lag)
+                    } =>
                 {
                     inner.eviction.touch(&shard.eviction, &slot.eviction);
                     Counters::bump(&shard.counters.hits);
@@ -273,40 +276,42 @@ where
         if !accept(&slot.value) {
             return Err(Refused); // replaced by a value the caller refuses while we waited
         }
-        let now = inner.now_for(at_start, &slot.expiry);
-        Ok(match X::read_exclusive(&mut slot.expiry, now) {
-            Read::Live => {
-                inner.eviction.touch(&shard.eviction, &slot.eviction);
-                Counters::bump(&shard.counters.hits);
-                inner.emit(EventKind::Hit, &slot.key);
-                Some(slot.value.clone())
-            }
-            Read::Consumed => {
-                Counters::bump(&shard.counters.hits);
-                inner.emit(EventKind::Hit, &slot.key);
-                let value = inner
-                    .remove_and_unlock(shard, table, at, RemovalCause::Consumed, true)
-                    .and_then(|gone| gone.into_value());
-                if !LOADER {
-                    inner.deliver_removals();
+        let time = inner.now_for(at_start, &slot.expiry);
+        Ok(
+            match X::read_exclusive(&mut slot.expiry, time.now, time.lag) {
+                Read::Live => {
+                    inner.eviction.touch(&shard.eviction, &slot.eviction);
+                    Counters::bump(&shard.counters.hits);
+                    inner.emit(EventKind::Hit, &slot.key);
+                    Some(slot.value.clone())
                 }
-                value
-            }
-            Read::Expired => {
-                let gone = inner.remove(shard, &mut table, at, RemovalCause::Expired, false);
-                if !LOADER {
-                    inner.miss(shard, key);
+                Read::Consumed => {
+                    Counters::bump(&shard.counters.hits);
+                    inner.emit(EventKind::Hit, &slot.key);
+                    let value = inner
+                        .remove_and_unlock(shard, table, at, RemovalCause::Consumed, true)
+                        .and_then(|gone| gone.into_value());
+                    if !LOADER {
+                        inner.deliver_removals();
+                    }
+                    value
                 }
-                drop(table);
-                if let Some(gone) = gone {
-                    inner.tell_removed(&gone);
+                Read::Expired => {
+                    let gone = inner.remove(shard, &mut table, at, RemovalCause::Expired, false);
+                    if !LOADER {
+                        inner.miss(shard, key);
+                    }
+                    drop(table);
+                    if let Some(gone) = gone {
+                        inner.tell_removed(&gone);
+                    }
+                    if !LOADER {
+                        inner.deliver_removals();
+                    }
+                    None
                 }
-                if !LOADER {
-                    inner.deliver_removals();
-                }
-                None
-            }
-        })
+            },
+        )
     }
 
     /// Whether `key` holds a live entry. Not a read: no hit or miss, nothing told to the
@@ -317,7 +322,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let inner = &*self.inner;
-        let now = inner.now();
+        let now = inner.recent();
         let hash = inner.hasher.hash_one(key);
         let shard = inner.shard(hash);
         {
@@ -403,7 +408,7 @@ where
     where
         K: Clone,
     {
-        let now = self.inner.now();
+        let now = self.inner.recent();
         let mut keys = Vec::with_capacity(self.len());
         for shard in self.inner.shards.iter() {
             let table = sync::read(&shard.table);

@@ -1,30 +1,57 @@
-//! When an operation reads the store's clock, and when it can skip it.
+//! When an operation reads the store's clock, and which reading it takes.
 //!
-//! On the system clock a reading fences the CPU (`lfence; rdtsc` on x86), which kept
-//! memory-bound reads from overlapping and made a plain `get` several times slower; so an
-//! operation that cannot meet an entry that may expire reads no clock. Any other clock is read at
-//! every operation, because each reading raises the store's high-water mark of time (a clock set
-//! backwards must not revive anything).
+//! Writes take the exact time (a put's deadline counts from it); reads take the recent time
+//! ([`StoreClock::recent`]), which on the default clock is a plain load of a time a background
+//! thread keeps, up to half a tick old. An exact reading of the system clock fences the CPU
+//! (`lfence; rdtsc` on x86), which kept memory-bound reads from overlapping and made a read of
+//! an entry with a deadline 0.4x a plain read; so an operation that cannot meet an entry that
+//! may expire reads no clock at all. Any other clock is read at every operation, because each
+//! reading raises the store's high-water mark of time (a clock set backwards must not revive
+//! anything).
 
 use super::Inner;
 use crate::NEVER;
-use crate::clock::StoreClock;
 use crate::policy::{Eviction, Expiry};
 
+/// A read's time: what it judges expiry by, and how far that may trail the true time (a sliding
+/// refresh adds it, so a late reading never shortens a TTL).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ReadTime {
+    pub(super) now: u64,
+    pub(super) lag: u64,
+}
+
 impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
-    /// The store's time (0 for a store whose expiry uses no clock).
+    /// The store's exact time (0 for a store whose expiry uses no clock): for writes.
     #[inline]
     pub(super) fn now(&self) -> u64 {
         if X::USES_CLOCK { self.clock.now() } else { 0 }
     }
 
+    /// The store's recent time (0 for a store whose expiry uses no clock): for reads that judge
+    /// liveness (`has`, `keys`, `iter`). At most [`StoreClock::lag`] behind [`Inner::now`].
+    ///
+    /// [`StoreClock::lag`]: crate::clock::StoreClock::lag
+    #[inline]
+    pub(super) fn recent(&self) -> u64 {
+        if X::USES_CLOCK {
+            self.clock.recent()
+        } else {
+            0
+        }
+    }
+
     /// The time at the start of a read, when it must be taken there; `None` on the system
     /// clock, where [`Inner::now_for`] reads it only for an entry that may expire.
     #[inline]
-    pub(super) fn now_at_start(&self) -> Option<u64> {
-        match self.clock {
-            StoreClock::System(_) if X::USES_CLOCK => None,
-            _ => Some(self.now()),
+    pub(super) fn now_at_start(&self) -> Option<ReadTime> {
+        if X::USES_CLOCK && self.clock.is_system() {
+            None
+        } else {
+            Some(ReadTime {
+                now: self.recent(),
+                lag: self.clock.lag(),
+            })
         }
     }
 
@@ -32,25 +59,27 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     /// entry nor anything it replaces or makes room for can be expired.
     #[inline]
     pub(super) fn now_for_put(&self, options: &X::Options) -> u64 {
-        match self.clock {
-            StoreClock::System(_)
-                if X::USES_CLOCK
-                    && !self.expiry.put_needs_time(options)
-                    && !self.expiry.may_have_expired(NEVER - 1) =>
-            {
-                0
-            }
-            _ => self.now(),
+        if X::USES_CLOCK
+            && self.clock.is_system()
+            && !self.expiry.put_needs_time(options)
+            && !self.expiry.may_have_expired(NEVER - 1)
+        {
+            0
+        } else {
+            self.now()
         }
     }
 
     /// The time a read of an entry in this expiry state needs (see [`Inner::now_at_start`]).
     #[inline]
-    pub(super) fn now_for(&self, at_start: Option<u64>, state: &X::State) -> u64 {
+    pub(super) fn now_for(&self, at_start: Option<ReadTime>, state: &X::State) -> ReadTime {
         match at_start {
-            Some(now) => now,
-            None if !X::may_expire(state) => 0,
-            None => self.clock.now(),
+            Some(time) => time,
+            None if !X::may_expire(state) => ReadTime { now: 0, lag: 0 },
+            None => ReadTime {
+                now: self.clock.recent(),
+                lag: self.clock.lag(),
+            },
         }
     }
 }

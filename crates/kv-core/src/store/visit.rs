@@ -111,7 +111,7 @@ where
         while self.buffer.is_empty() {
             let shard = inner.shards.get(self.next_shard)?;
             self.next_shard += 1;
-            let now = inner.now();
+            let now = inner.recent();
             let table = sync::read(&shard.table);
             self.buffer.extend(
                 table

@@ -993,6 +993,170 @@ mod time {
         clock.set(21_000_000_000);
         assert!(!s.has("b"));
     }
+
+    /// A clock whose recent reading a test sets apart from its exact one, as the default
+    /// clock's background thread leaves it: `lag` is the most the recent reading may trail.
+    #[derive(Clone)]
+    struct Lagging {
+        exact: ManualClock,
+        recent: ManualClock,
+        lag: u64,
+    }
+
+    impl kvstore::Clock for Lagging {
+        fn now_nanos(&self) -> u64 {
+            self.exact.now_nanos()
+        }
+        fn recent_nanos(&self) -> u64 {
+            self.recent.now_nanos().min(self.exact.now_nanos())
+        }
+        fn recent_lag_nanos(&self) -> u64 {
+            self.lag
+        }
+    }
+
+    fn lagging(lag: u64) -> (S, Lagging) {
+        let clock = Lagging {
+            exact: ManualClock::new(),
+            recent: ManualClock::new(),
+            lag,
+        };
+        (Store::builder().clock(clock.clone()).build(), clock)
+    }
+
+    /// Sets the true time to `exact` and the recent reading to `recent` (nanoseconds).
+    fn at(clock: &Lagging, exact: u64, recent: u64) {
+        clock.exact.set(exact);
+        clock.recent.set(recent);
+    }
+
+    #[test]
+    fn coarse_clock_an_entry_lives_at_most_one_tick_longer_than_its_ttl() {
+        // A tick of 10 ns: recent readings trail the true time by at most half of it.
+        let (s, clock) = lagging(5);
+        put_opts(
+            &s,
+            "fixed",
+            "v",
+            PutOptions::new().with_ttl(Duration::from_nanos(100)),
+        );
+        at(&clock, 100, 95); // truly expired; the read's time lags by half a tick
+        assert_eq!(
+            s.get("fixed").as_deref(),
+            Some("v"),
+            "may live a little longer"
+        );
+        at(&clock, 105, 100);
+        assert_eq!(
+            s.get("fixed"),
+            None,
+            "but not past its deadline on the recent time"
+        );
+
+        put_opts(
+            &s,
+            "slide",
+            "v",
+            PutOptions::new()
+                .with_ttl(Duration::from_nanos(100))
+                .with_sliding_ttl(),
+        );
+        at(&clock, 150, 150); // a read whose reading happens to be exact: refreshed from 155
+        assert!(s.get("slide").is_some());
+        // `has` judges liveness without refreshing: the deadline 255 is one tick (10) past the
+        // true one (250), so the entry lives until a true time of 260 at the most.
+        at(&clock, 259, 254);
+        assert!(s.has("slide"));
+        at(&clock, 260, 255);
+        assert!(!s.has("slide"));
+    }
+
+    #[test]
+    fn coarse_clock_never_makes_an_entry_live_shorter_than_its_ttl() {
+        let (s, clock) = lagging(5);
+        let sliding = PutOptions::new()
+            .with_ttl(Duration::from_nanos(100))
+            .with_sliding_ttl();
+        at(&clock, 1_000, 995); // a put's deadline counts from the exact time: 1,100
+        put_opts(
+            &s,
+            "fixed",
+            "v",
+            PutOptions::new().with_ttl(Duration::from_nanos(100)),
+        );
+        put_opts(&s, "slide", "v", sliding);
+        at(&clock, 1_080, 1_075); // read when the recent reading lags by its most
+        assert!(s.get("slide").is_some());
+        at(&clock, 1_179, 1_179); // 99 ns after the true time of that read: still live
+        assert!(
+            s.get("slide").is_some(),
+            "a lagging read did not shorten the sliding TTL"
+        );
+        assert!(!s.has("fixed"), "the fixed TTL ran out at 1,100");
+
+        // The default clock, for real: until its TTL has surely passed, every read hits.
+        let s = Store::<String, String>::new();
+        let ttl = Duration::from_millis(300);
+        let before_put = std::time::Instant::now();
+        s.put_with("a".into(), "v".into(), &PutOptions::new().with_ttl(ttl));
+        while before_put.elapsed() < ttl - Duration::from_millis(50) {
+            let hit = s.get("a").is_some();
+            if before_put.elapsed() < ttl {
+                assert!(hit, "read {:?} after the put missed", before_put.elapsed());
+            }
+        }
+    }
+
+    #[test]
+    fn coarse_clock_manual_clock_stays_exact() {
+        let (s, clock) = store();
+        put_opts(
+            &s,
+            "a",
+            "v",
+            PutOptions::new().with_ttl(Duration::from_nanos(100)),
+        );
+        clock.set(99);
+        assert!(s.get("a").is_some());
+        clock.set(100);
+        assert_eq!(
+            s.get("a"),
+            None,
+            "expired at exactly its deadline, not a tick later"
+        );
+    }
+
+    #[test]
+    fn coarse_clock_tick_is_configurable_and_a_recent_reading_trails_an_exact_one_by_at_most_half_of_it()
+     {
+        for tick in [Duration::from_millis(1), Duration::from_millis(40)] {
+            let clock = kvstore::CoarseClock::new(tick);
+            let lag = (tick / 2).as_nanos() as u64;
+            assert_eq!(kvstore::Clock::recent_lag_nanos(&clock), lag);
+            for _ in 0..1_000 {
+                let exact = kvstore::Clock::now_nanos(&clock);
+                let recent = kvstore::Clock::recent_nanos(&clock);
+                assert!(
+                    recent + lag >= exact,
+                    "recent {recent} trails exact {exact} by more than {lag}"
+                );
+                assert!(
+                    recent <= kvstore::Clock::now_nanos(&clock),
+                    "recent is never ahead"
+                );
+            }
+        }
+        let exact = kvstore::CoarseClock::new(Duration::ZERO);
+        assert_eq!(kvstore::Clock::recent_lag_nanos(&exact), 0);
+        let s: S = Store::builder().clock_tick(Duration::ZERO).build();
+        s.put_with(
+            "a".into(),
+            "v".into(),
+            &PutOptions::new().with_ttl(Duration::from_millis(1)),
+        );
+        thread::sleep(Duration::from_millis(2));
+        assert_eq!(s.get("a"), None, "a zero tick reads the clock exactly");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
