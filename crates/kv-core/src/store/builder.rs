@@ -169,6 +169,8 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
         let count = wanted.clamp(1, 1 << 16).next_power_of_two();
         let clock = match self.clock {
             Some(c) => StoreClock::guarded(c),
+            // A store whose expiry reads no clock starts no ticker.
+            None if !X::USES_CLOCK => StoreClock::system(Duration::ZERO),
             None => StoreClock::system(self.tick),
         };
         Store {
