@@ -1,7 +1,8 @@
-//! The sharded store: its shards and their books. The operations are in `ops`, the
-//! builder in `builder`, time in `time`, what policies may ask of the store in
-//! `host`, operations over every entry in `visit`, the self-check in `validate`, and the store
-//! trait's implementation in `contract`.
+//! The sharded store: its shards and their books. The operations are in `put`, `read`,
+//! `remove` and `whole` (the store as a whole), get-or-insert in `load`, the builder in
+//! `builder`, time in `time`, what policies may ask of the store in `host`, operations over every
+//! entry in `visit`, the self-check in `validate`, and the `Backend` trait's implementation in
+//! `contract`.
 
 use std::fmt;
 
@@ -19,13 +20,16 @@ mod builder;
 mod contract;
 mod host;
 mod load;
-mod ops;
+mod put;
+mod read;
+mod remove;
 mod time;
 mod validate;
 mod visit;
+mod whole;
 
 pub use builder::StoreBuilder;
-pub use ops::Refused;
+pub use read::Refused;
 pub use sync::DefaultHashBuilder;
 pub use visit::Iter;
 

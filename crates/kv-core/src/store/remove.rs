@@ -1,0 +1,76 @@
+//! Removing one key: `del` and `remove`.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+
+use super::Store;
+use crate::policy::{Eviction, Expiry, Listener};
+use crate::removal::RemovalCause;
+use crate::sync;
+
+impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    X: Expiry,
+    E: Eviction,
+    L: Listener<K>,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Removes `key`. Returns `true` if a live entry was removed; an expired entry is reclaimed
+    /// (one Expiration) and gives `false`.
+    pub fn del<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.take(key, false).is_some_and(|(live, _)| live)
+    }
+
+    /// Removes `key` and returns its value if the entry was live: `del` that hands the value
+    /// back. Not a read (no hit or miss, no use); an expired entry is reclaimed (one
+    /// Expiration) and gives `None`.
+    ///
+    /// ```
+    /// use kv_core::Store;
+    ///
+    /// let store: Store<String, u64> = Store::new();
+    /// store.put("a".into(), 1);
+    /// assert_eq!(store.remove("a"), Some(1));
+    /// assert_eq!(store.remove("a"), None);
+    /// assert_eq!(store.metrics().hits + store.metrics().misses, 0);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.take(key, true)
+            .and_then(|(live, value)| if live { value } else { None })
+    }
+
+    /// Removes `key`'s entry, live or expired (counted as a reclaim), and hands back whether it
+    /// was live with its value, if kept (`keep_value`) or not taken by the removal listener, to
+    /// drop after the lock is released.
+    fn take<Q>(&self, key: &Q, keep_value: bool) -> Option<(bool, Option<V>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &*self.inner;
+        let now = inner.now();
+        let hash = inner.hasher.hash_one(key);
+        let shard = inner.shard(hash);
+        let table = sync::write(&shard.table);
+        let (at, slot) = table.lookup(hash, |s| s.key.borrow() == key)?;
+        let live = !X::is_expired(&slot.expiry, now);
+        let cause = if live {
+            RemovalCause::Deleted
+        } else {
+            RemovalCause::Expired
+        };
+        let gone = inner.remove_and_unlock(shard, table, at, cause, keep_value && live)?;
+        inner.deliver_removals();
+        Some((live, gone.into_value()))
+    }
+}
