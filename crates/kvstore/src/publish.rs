@@ -201,9 +201,9 @@ pub fn publish_metrics() {
 /// without one). Registering a store again changes nothing. Feature `metrics`.
 ///
 /// ```
-/// use kvstore::{Events, Store};
+/// use kvstore::{EventHub, Store};
 ///
-/// let jobs: Store<String, u32> = Store::builder().listener(Events::new("jobs")).build();
+/// let jobs: Store<String, u32> = Store::builder().listener(EventHub::new("jobs")).build();
 /// kvstore::register_metrics(&jobs);
 /// jobs.put("job-1".into(), 7);
 /// kvstore::publish_metrics(); // publishes kv_current_size{ns="jobs"} 1, among others

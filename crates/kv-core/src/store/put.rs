@@ -2,15 +2,14 @@
 //! shard's lock, asks the policies' per-entry hooks inside it, and calls their store-wide hooks
 //! after releasing it.
 
-use std::hash::{BuildHasher, Hash};
-
 use super::Store;
 use super::host::HostCall;
 use crate::metrics::Counters;
-use crate::policy::{EntryRef, EventKind, Eviction, Expiry, Listener};
+use crate::policy::{EntryRef, EventKind, Eviction, Expiry, Policies};
 use crate::removal::RemovalCause;
 use crate::sync;
 use crate::table::Slot;
+use crate::{StoreHasher, StoreKey, StoreValue};
 
 /// What a `put` found under its key.
 enum Displaced<T> {
@@ -19,25 +18,22 @@ enum Displaced<T> {
     Expired(T),
 }
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Stores `value` under `key` with default options, replacing any entry. Returns the value
     /// it displaced, if that entry was live.
     pub fn put(&self, key: K, value: V) -> Option<V> {
-        self.put_with(key, value, &X::Options::default())
+        self.put_with(key, value, &<P::Expiry as Expiry>::Options::default())
     }
 
     /// Stores `value` under `key` with `options` (the expiry policy's: `kv_ttl::PutOptions` with
     /// `kv_ttl::Ttl`), replacing the whole entry. Returns the value it displaced, if that entry
     /// was live.
-    pub fn put_with(&self, key: K, value: V, options: &X::Options) -> Option<V> {
+    pub fn put_with(
+        &self,
+        key: K,
+        value: V,
+        options: &<P::Expiry as Expiry>::Options,
+    ) -> Option<V> {
         let displaced = self.insert(key, value, options);
         self.inner.deliver_removals();
         displaced
@@ -45,7 +41,12 @@ where
 
     /// `put_with`, leaving the removal listener's notifications queued (a loader delivers them
     /// after releasing its lock).
-    pub(super) fn insert(&self, key: K, value: V, options: &X::Options) -> Option<V> {
+    pub(super) fn insert(
+        &self,
+        key: K,
+        value: V,
+        options: &<P::Expiry as Expiry>::Options,
+    ) -> Option<V> {
         let inner = &*self.inner;
         let weight = inner.weigher.as_ref().map(|w| w(&key, &value));
         if let Some(weight) = weight
@@ -59,7 +60,8 @@ where
         let shard = &inner.shards[shard_index];
         let expiry = inner.expiry.new_state(options, now);
         let eviction = inner.eviction.new_state(&shard.eviction);
-        let (expiry_note, eviction_note) = (X::note(&expiry), E::note(&eviction));
+        let (expiry_summary, eviction_summary) =
+            (P::Expiry::summary(&expiry), P::Eviction::summary(&eviction));
         let (entry, displaced) = {
             let mut table = sync::write(&shard.table);
             let id = table.next_id();
@@ -82,12 +84,13 @@ where
                     };
                     // `now` was read before waiting for the lock: an entry that may expire and
                     // looks live is checked again at the current time.
-                    let expired = X::is_expired(&old.expiry, now)
-                        || (X::may_expire(&old.expiry) && X::is_expired(&old.expiry, inner.now()));
+                    let expired = P::Expiry::is_expired(&old.expiry, now)
+                        || (P::Expiry::may_expire(&old.expiry)
+                            && P::Expiry::is_expired(&old.expiry, inner.now()));
                     if expired {
                         // Overwriting an expired entry reclaims it: its Expiration counts.
                         Counters::bump(&shard.counters.expirations);
-                        let gone = inner.part(shard, old, RemovalCause::Expired, false);
+                        let gone = inner.finish_removal(shard, old, RemovalCause::Expired, false);
                         if let Some(slot) = table.get(at) {
                             inner.emit(EventKind::Inserted, &slot.key);
                         }
@@ -95,7 +98,12 @@ where
                     } else {
                         (
                             at,
-                            Displaced::Live(inner.part(shard, old, RemovalCause::Replaced, true)),
+                            Displaced::Live(inner.finish_removal(
+                                shard,
+                                old,
+                                RemovalCause::Replaced,
+                                true,
+                            )),
                         )
                     }
                 }
@@ -111,11 +119,15 @@ where
             (EntryRef::new(shard_index as u16, at, id), displaced)
         };
         let host = HostCall::new(inner);
-        inner.expiry.inserted(entry, expiry_note, &host);
-        inner.eviction.inserted(entry, eviction_note, &host);
-        if X::USES_CLOCK && inner.expiry.may_have_expired(now) {
+        inner
+            .expiry
+            .inserted(entry, expiry_summary, &host.for_expiry());
+        inner
+            .eviction
+            .inserted(entry, eviction_summary, &host.for_eviction());
+        if P::Expiry::uses_clock() && inner.expiry.may_have_expired(now) {
             // Incremental reclaiming: a little at every write, so unread entries do not pile up.
-            inner.expiry.reclaim(now, 2, &host);
+            inner.expiry.reclaim(now, 2, &host.for_expiry());
         }
         drop(host);
         match displaced {
@@ -136,7 +148,7 @@ where
         let old = table.find(hash, |s| s.key == key).map(|at| {
             let live = table
                 .get(at)
-                .is_some_and(|s| !X::is_expired(&s.expiry, inner.now()));
+                .is_some_and(|s| !P::Expiry::is_expired(&s.expiry, inner.now()));
             let cause = if live {
                 RemovalCause::Replaced
             } else {

@@ -1,14 +1,14 @@
 //! The read path: `get` (and the loaders' read), and `has`, which looks without reading.
 
 use std::borrow::Borrow;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 
 use super::Store;
-use crate::KeyQuery;
 use crate::metrics::Counters;
-use crate::policy::{EventKind, Eviction, Expiry, Listener, Read};
+use crate::policy::{EventKind, Eviction, Expiry, Policies, Read};
 use crate::removal::RemovalCause;
 use crate::sync;
+use crate::{KeyQuery, StoreHasher, StoreKey, StoreValue};
 
 /// The answer of [`Store::get_accepted`] for a live value the caller refused: nothing was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,15 +22,7 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Returns a clone of the value if `key` holds a live entry. A hit tells both policies: the
     /// expiry policy may refresh a sliding TTL or spend a read budget (the last read removes
     /// the entry), and it is a use for eviction.
@@ -103,7 +95,10 @@ where
                 }
                 Some((_, slot)) if !accept(&slot.value) => return Err(Refused),
                 Some((_, slot))
-                    if X::read_shared(&slot.expiry, inner.now_for(at_start, &slot.expiry)) =>
+                    if P::Expiry::read_shared(
+                        &slot.expiry,
+                        inner.now_for(at_start, &slot.expiry),
+                    ) =>
                 {
                     inner.eviction.touch(&shard.eviction, &slot.eviction);
                     Counters::bump(&shard.counters.hits);
@@ -126,7 +121,7 @@ where
             return Err(Refused); // replaced by a value the caller refuses while we waited
         }
         let now = inner.now_for(at_start, &slot.expiry);
-        Ok(match X::read_exclusive(&mut slot.expiry, now) {
+        Ok(match P::Expiry::read_exclusive(&mut slot.expiry, now) {
             Read::Live => {
                 inner.eviction.touch(&shard.eviction, &slot.eviction);
                 Counters::bump(&shard.counters.hits);
@@ -176,7 +171,7 @@ where
             let table = sync::read(&shard.table);
             match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => return false,
-                Some((_, slot)) if !X::is_expired(&slot.expiry, now) => return true,
+                Some((_, slot)) if !P::Expiry::is_expired(&slot.expiry, now) => return true,
                 Some(_) => {}
             }
         }
@@ -185,7 +180,7 @@ where
         let Some((at, slot)) = table.lookup(hash, |s| s.key.borrow() == key) else {
             return false;
         };
-        if !X::is_expired(&slot.expiry, now) {
+        if !P::Expiry::is_expired(&slot.expiry, now) {
             return true;
         }
         inner.remove_and_unlock(shard, table, at, RemovalCause::Expired, false);

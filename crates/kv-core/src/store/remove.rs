@@ -1,22 +1,15 @@
 //! Removing one key: `del` and `remove`.
 
 use std::borrow::Borrow;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 
 use super::Store;
-use crate::policy::{Eviction, Expiry, Listener};
+use crate::policy::{Expiry, Policies};
 use crate::removal::RemovalCause;
 use crate::sync;
+use crate::{StoreHasher, StoreKey, StoreValue};
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Removes `key`. Returns `true` if a live entry was removed; an expired entry is reclaimed
     /// (one Expiration) and gives `false`.
     pub fn del<Q>(&self, key: &Q) -> bool
@@ -63,7 +56,7 @@ where
         let shard = inner.shard(hash);
         let table = sync::write(&shard.table);
         let (at, slot) = table.lookup(hash, |s| s.key.borrow() == key)?;
-        let live = !X::is_expired(&slot.expiry, now);
+        let live = !P::Expiry::is_expired(&slot.expiry, now);
         let cause = if live {
             RemovalCause::Deleted
         } else {

@@ -7,15 +7,18 @@
 //! backwards must not revive anything).
 
 use super::Inner;
-use crate::NEVER;
 use crate::clock::StoreClock;
-use crate::policy::{Eviction, Expiry};
+use crate::policy::{Expiry, Policies};
 
-impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> Inner<K, V, P, S> {
     /// The store's time (0 for a store whose expiry uses no clock).
     #[inline]
     pub(super) fn now(&self) -> u64 {
-        if X::USES_CLOCK { self.clock.now() } else { 0 }
+        if P::Expiry::uses_clock() {
+            self.clock.now()
+        } else {
+            0
+        }
     }
 
     /// The time at the start of a read, when it must be taken there; `None` on the system
@@ -23,7 +26,7 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     #[inline]
     pub(super) fn now_at_start(&self) -> Option<u64> {
         match self.clock {
-            StoreClock::System(_) if X::USES_CLOCK => None,
+            StoreClock::System(_) if P::Expiry::uses_clock() => None,
             _ => Some(self.now()),
         }
     }
@@ -31,12 +34,12 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     /// The time a put with `options` needs: none (0) on the system clock when neither its own
     /// entry nor anything it replaces or makes room for can be expired.
     #[inline]
-    pub(super) fn now_for_put(&self, options: &X::Options) -> u64 {
+    pub(super) fn now_for_put(&self, options: &<P::Expiry as Expiry>::Options) -> u64 {
         match self.clock {
             StoreClock::System(_)
-                if X::USES_CLOCK
+                if P::Expiry::uses_clock()
                     && !self.expiry.put_needs_time(options)
-                    && !self.expiry.may_have_expired(NEVER - 1) =>
+                    && !self.expiry.may_expire_any() =>
             {
                 0
             }
@@ -46,10 +49,10 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
 
     /// The time a read of an entry in this expiry state needs (see [`Inner::now_at_start`]).
     #[inline]
-    pub(super) fn now_for(&self, at_start: Option<u64>, state: &X::State) -> u64 {
+    pub(super) fn now_for(&self, at_start: Option<u64>, state: &super::ExpiryState<K, P>) -> u64 {
         match at_start {
             Some(now) => now,
-            None if !X::may_expire(state) => 0,
+            None if !P::Expiry::may_expire(state) => 0,
             None => self.clock.now(),
         }
     }

@@ -1,24 +1,15 @@
 //! Operations on the store as a whole: keys, counters, size, purging, clearing, capacity, and
 //! the store's parts.
 
-use std::hash::{BuildHasher, Hash};
-
 use super::Store;
 use super::host::HostCall;
 use crate::metrics::Metrics;
-use crate::policy::{Capacity, Eviction, Expiry, Listener};
+use crate::policy::{Capacity, Eviction, Expiry, Policies};
 use crate::removal::RemovalCause;
 use crate::sync;
+use crate::{StoreHasher, StoreKey, StoreValue};
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// The live keys, in no particular order.
     pub fn keys(&self) -> Vec<K>
     where
@@ -31,7 +22,7 @@ where
             keys.extend(
                 table
                     .iter()
-                    .filter(|s| !X::is_expired(&s.expiry, now))
+                    .filter(|s| !P::Expiry::is_expired(&s.expiry, now))
                     .map(|s| s.key.clone()),
             );
         }
@@ -59,7 +50,7 @@ where
     /// assert_eq!(store.weight(), 1);
     /// ```
     pub fn weight(&self) -> u64 {
-        self.inner.load() as u64
+        self.inner.occupancy() as u64
     }
 
     /// Entries held in memory (expired ones not yet reclaimed included).
@@ -75,12 +66,12 @@ where
     /// Reclaims every expired entry now (each one Expiration). Returns how many.
     pub fn purge_expired(&self) -> usize {
         let inner = &*self.inner;
-        if !X::USES_CLOCK {
+        if !P::Expiry::uses_clock() {
             return 0;
         }
         let now = inner.now();
         let host = HostCall::new(inner);
-        let reclaimed = inner.expiry.reclaim(now, usize::MAX, &host);
+        let reclaimed = inner.expiry.reclaim(now, usize::MAX, &host.for_expiry());
         drop(host);
         inner.deliver_removals();
         reclaimed
@@ -95,55 +86,25 @@ where
             shard.shrink(table.len());
             let gone: Vec<_> = table
                 .take_all()
-                .map(|slot| inner.part(shard, slot, RemovalCause::Cleared, false))
+                .map(|slot| inner.finish_removal(shard, slot, RemovalCause::Cleared, false))
                 .collect();
             drop(table);
             drop(gone);
         }
         let host = HostCall::new(inner);
-        inner.expiry.cleared(&host);
-        inner.eviction.cleared(&host);
+        inner.expiry.cleared(&host.for_expiry());
+        inner.eviction.cleared(&host.for_eviction());
         drop(host);
         inner.deliver_removals();
     }
-
-    /// The store's current time in nanoseconds on its clock (never going backwards).
-    pub fn now_nanos(&self) -> u64 {
-        self.inner.clock.now()
-    }
-
-    /// A handle that does not keep the store alive (for background work such as a sweeper).
-    #[cfg(not(kv_loom))]
-    pub fn downgrade(&self) -> super::WeakStore<K, V, X, E, L, S> {
-        super::WeakStore {
-            inner: sync::Arc::downgrade(&self.inner),
-        }
-    }
-
-    /// The expiry policy.
-    pub fn expiry(&self) -> &X {
-        &self.inner.expiry
-    }
-
-    /// The eviction policy.
-    pub fn eviction(&self) -> &E {
-        &self.inner.eviction
-    }
-
-    /// The listener.
-    pub fn listener(&self) -> &L {
-        &self.inner.listener
-    }
 }
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+impl<K, V, P, S> Store<K, V, P, S>
 where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Capacity,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
+    K: StoreKey,
+    V: StoreValue,
+    P: Policies<K, Eviction: Capacity>,
+    S: StoreHasher,
 {
     /// The capacity; 0 is unbounded.
     pub fn capacity(&self) -> usize {
@@ -155,8 +116,39 @@ where
     pub fn set_capacity(&self, capacity: usize) {
         let inner = &*self.inner;
         let host = HostCall::new(inner);
-        inner.eviction.set_capacity(capacity, &host);
+        inner.eviction.set_capacity(capacity, &host.for_eviction());
         drop(host);
         inner.deliver_removals();
+    }
+}
+
+/// The store's parts: they need nothing of the keys, values or hasher.
+impl<K, V, P: Policies<K>, S> Store<K, V, P, S> {
+    /// The store's current time in nanoseconds on its clock (never going backwards).
+    pub fn now_nanos(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    /// A handle that does not keep the store alive (for background work such as a sweeper).
+    #[cfg(not(kv_loom))]
+    pub fn downgrade(&self) -> super::WeakStore<K, V, P, S> {
+        super::WeakStore {
+            inner: sync::Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// The expiry policy.
+    pub fn expiry(&self) -> &P::Expiry {
+        &self.inner.expiry
+    }
+
+    /// The eviction policy.
+    pub fn eviction(&self) -> &P::Eviction {
+        &self.inner.eviction
+    }
+
+    /// The listener.
+    pub fn listener(&self) -> &P::Listener {
+        &self.inner.listener
     }
 }

@@ -1291,7 +1291,6 @@ mod store_trait {
 
 mod operations_this_project_adds {
     use super::*;
-    use kvstore::ExpiryDefaults;
 
     #[test]
     fn remove_returns_a_live_value_and_is_not_a_read() {
