@@ -53,4 +53,4 @@ pub use policy::{
 pub use removal::RemovalCause;
 #[cfg(not(kv_loom))]
 pub use store::WeakStore;
-pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder};
+pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder, StoreId};

@@ -158,20 +158,10 @@
 //! backwards, also across resets. The `prometheus` example serves them at `/metrics`.
 
 mod any;
-mod global;
-#[cfg(all(feature = "metrics", not(kv_loom)))]
-mod publish;
+mod registry;
+mod shortcuts;
 
 pub use any::{AnyStore, Value, WrongType};
-#[cfg(feature = "ttl")]
-pub use global::put_with;
-#[cfg(feature = "lru")]
-pub use global::set_capacity;
-#[cfg(feature = "json")]
-pub use global::{ArtifactsOnDrop, write_artifacts};
-pub use global::{
-    default, del, get, has, keys, namespace, put, reset_default, reset_namespaces, stats,
-};
 /// Describes the published metrics (help text, units) to the installed recorder: call once after
 /// installing an exporter, then [`publish_metrics`] periodically (feature `metrics`).
 #[cfg(feature = "metrics")]
@@ -180,6 +170,16 @@ pub use kv_metrics::describe_metrics;
 /// Timestamp::now())` is a serialisable `kv.metrics.v1` record of a [`Metrics`].
 #[cfg(feature = "json")]
 pub use kv_metrics::{ArtifactError, DumpRecord, MetricsRecord, Timestamp, write_artifact};
+pub use registry::{default, namespace, reset_default, reset_namespaces};
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+pub use registry::{publish_metrics, register_metrics};
+#[cfg(feature = "ttl")]
+pub use shortcuts::put_with;
+#[cfg(feature = "lru")]
+pub use shortcuts::set_capacity;
+#[cfg(feature = "json")]
+pub use shortcuts::{ArtifactsOnDrop, write_artifacts};
+pub use shortcuts::{del, get, has, keys, put, stats};
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, DefaultHashBuilder, Dump, DynBackend, EventKind, KeyQuery,
@@ -192,8 +192,6 @@ pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 pub use kv_ttl::{PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
-#[cfg(all(feature = "metrics", not(kv_loom)))]
-pub use publish::{publish_metrics, register_metrics};
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::{Inner, Shard, Store, Weigher};
+use super::{Inner, Shard, Store, StoreId, Weigher};
 use crate::clock::{Clock, StoreClock, SystemClock};
 use crate::policy::{Capacity, DefaultTtl, Policies, Slots};
 use crate::removal::{RemovalCause, Removals};
@@ -110,6 +110,7 @@ impl<K, V, P, S> StoreBuilder<K, V, P, S> {
         };
         Store {
             inner: Arc::new(Inner {
+                id: StoreId::next(),
                 shards: (0..count).map(|_| CachePadded::new(Shard::new())).collect(),
                 loaders: (0..sync::LOADER_STRIPES)
                     .map(|_| CachePadded::new(sync::Mutex::new(())))

@@ -127,7 +127,25 @@ type GoneOf<K, V, P> = Gone<
     <<P as Policies<K>>::Eviction as Eviction>::Summary,
 >;
 
+/// Which store a handle belongs to: the same for every clone of one store, different for any two
+/// stores built in one process (never reused). For bookkeeping across stores, such as the
+/// facade's registry of stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoreId(u64);
+
+impl StoreId {
+    fn next() -> Self {
+        #[allow(
+            clippy::disallowed_types,
+            reason = "numbering stores is process-wide bookkeeping, outside every loom model"
+        )]
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 struct Inner<K, V, P: Policies<K>, S> {
+    id: StoreId,
     shards: Box<[ShardOf<K, V, P>]>,
     /// The loader locks of get-or-insert, by key hash (see `load`).
     loaders: Box<[CachePadded<sync::Mutex<()>>]>,

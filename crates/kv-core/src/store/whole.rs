@@ -124,6 +124,11 @@ where
 
 /// The store's parts: they need nothing of the keys, values or hasher.
 impl<K, V, P: Policies<K>, S> Store<K, V, P, S> {
+    /// Which store this is: the same for all its clones, different for every other store.
+    pub fn id(&self) -> super::StoreId {
+        self.inner.id
+    }
+
     /// The store's current time in nanoseconds on its clock (never going backwards).
     pub fn now_nanos(&self) -> u64 {
         self.inner.clock.now()
