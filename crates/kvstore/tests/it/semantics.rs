@@ -1,6 +1,6 @@
 //! One test (at least) per rule of `docs/semantics.md`, named after the rule. Sections follow the
 //! document: words, options, operations, capacity and LRU, metrics, reclaiming, namespaces, time,
-//! and the nine fixes of "Differs from the original"; the store trait ([`kvstore::Backend`]) gives the same answers as the inherent methods.
+//! and the nine fixes of "Differs from the original"; the `Backend` trait ([`kvstore::Backend`]) gives the same answers as the inherent methods.
 
 use std::sync::Arc;
 use std::thread;
@@ -1233,7 +1233,7 @@ mod reference_cases {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The store trait: any backend runs the contract through it.
+// The `Backend` trait: any backend runs the contract through it.
 
 mod store_trait {
     use super::*;
