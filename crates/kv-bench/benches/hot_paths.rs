@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use divan::Bencher;
-use kv_core::{EventKind, Listener, StoreBuilder};
+use kv_core::{EventKind, Listener, Slots, StoreBuilder};
 use kvstore::{Lru, PutOptions, Ttl};
 
 fn main() {
@@ -37,7 +37,7 @@ impl Listener<String> for Counting {
     }
 }
 
-type WithEvents = kv_core::Store<String, u64, kvstore::Ttl, kvstore::Lru, Counting>;
+type WithEvents = kv_core::Store<String, u64, Slots<Ttl, Lru, Counting>>;
 
 enum Subject {
     Bare(kv_core::Store<String, u64>),

@@ -1,4 +1,4 @@
-//! The store trait: the contract's operations (`docs/semantics.md`), as every backend offers
+//! The [`Backend`] trait: the contract's operations (`docs/semantics.md`), as every backend offers
 //! them. The in-memory [`Store`](crate::Store) implements it with [`Infallible`] errors; a remote
 //! backend (Redis) implements it with its own error type. Code that must run on any backend, such
 //! as the case-file harness, takes a `Backend` (or a [`DynBackend`]) and nothing else.

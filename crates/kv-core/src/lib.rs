@@ -1,6 +1,6 @@
-//! The storage engine of `kvstore`: the store trait, and a sharded, concurrent key/value map with
-//! two policy slots (expiry, eviction) filled through generic hooks, a clock abstraction and exact
-//! counters. It knows no TTL and no LRU: `kv-ttl` and `kv-lru` fill the slots.
+//! The storage engine of `kvstore`: the `Backend` trait, and a sharded, concurrent key/value map
+//! with two policy slots (expiry, eviction) filled through generic hooks, a clock abstraction and
+//! exact counters. It knows no TTL and no LRU: `kv-ttl` and `kv-lru` fill the slots.
 //!
 //! Most users depend on the `kvstore` crate, which names a ready stack (TTL + LRU + events). This
 //! crate is for building other stacks, for the policy crates, and for other backends.
@@ -9,9 +9,13 @@
 //!   Redis backend (`kv-redis`) implement; the harness runs case files through it.
 //! - [`Store`]: every operation takes `&self`; keys hash to one of many shards, each a
 //!   `RwLock`ed table, so readers of different keys never wait on one lock.
-//! - [`policy`]: the [`Expiry`] and [`Eviction`] hooks, run inside a shard's critical section, the
-//!   hosts through which a policy acts on entries, and [`Listener`] for events. The `No*`
-//!   policies cost nothing. [`queue`] is a lazy queue of entry records for policies to keep.
+//! - [`policy`]: the store-policy protocol. The [`Expiry`] and [`Eviction`] hooks, run inside a
+//!   shard's critical section, [`Listener`] for events, all three one type parameter
+//!   ([`Policies`], filled by [`Slots`]); the [`Host`] through which a policy acts on entries; and
+//!   [`PolicyIndex`], the lazy queue of entry records policies keep. The `No*` policies cost
+//!   nothing.
+//! - [`StoreKey`], [`StoreValue`], [`StoreHasher`]: what a store's keys, values and hasher must
+//!   be.
 //! - [`Clock`]: [`SystemClock`] by default; [`ManualClock`] for tests.
 //! - [`Metrics`]: hits, misses, expirations, evictions (exact) and the current size.
 //!
@@ -26,10 +30,10 @@
 //! ```
 
 pub mod backend;
+mod bounds;
 pub mod clock;
 pub mod metrics;
 pub mod policy;
-pub mod queue;
 pub mod removal;
 pub mod store;
 // Public only so this workspace's policy crates (kv-ttl, kv-lru) and the facade take their locks
@@ -39,39 +43,16 @@ pub mod sync;
 mod table;
 
 pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
+pub use bounds::{KeyQuery, StoreHasher, StoreKey, StoreValue};
 pub use clock::{
     Clock, CoarseClock, DEFAULT_TICK, ManualClock, NEVER, SystemClock, duration_to_nanos,
 };
 pub use metrics::Metrics;
 pub use policy::{
-    Capacity, EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener,
-    NoEviction, NoExpiry, NoListener, Probe, Read, Verdict,
+    Capacity, DefaultTtl, EntryRef, EventKind, Eviction, EvictionHost, Expiry, Host, Listener,
+    NoEviction, NoExpiry, NoListener, Policies, PolicyIndex, Read, Slots, Verdict,
 };
 pub use removal::RemovalCause;
 #[cfg(not(kv_loom))]
 pub use store::WeakStore;
-pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder};
-
-use std::borrow::Borrow;
-use std::hash::Hash;
-
-/// A borrowed form of a key that lookups accept (`&str` for `String` keys, `&K` for any `K`).
-///
-/// It is implemented for every `Q` that `K` borrows as and whose owned form converts into `K`, so
-/// the standard pairs work out of the box; the conversion is used only to report the key of a
-/// miss to an event listener.
-pub trait KeyQuery<K>: Hash + Eq {
-    /// The owned key this query names.
-    fn to_key(&self) -> K;
-}
-
-impl<K, Q> KeyQuery<K> for Q
-where
-    K: Borrow<Q>,
-    Q: Hash + Eq + ToOwned + ?Sized,
-    Q::Owned: Into<K>,
-{
-    fn to_key(&self) -> K {
-        self.to_owned().into()
-    }
-}
+pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder, StoreId};

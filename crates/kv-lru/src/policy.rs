@@ -16,22 +16,17 @@
 //! clocks and may rank above the current thread's later uses, which the contract allows
 //! (recency under concurrency may be approximate).
 
-use kv_core::queue::LazyQueue;
-use kv_core::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
-use kv_core::{Capacity, EntryRef, Eviction, EvictionHost, NEVER, Probe, Verdict};
+use kv_core::policy::queue::LazyQueue;
+use kv_core::sync::{self, AtomicU64, AtomicUsize, Ordering};
+use kv_core::{Capacity, EntryRef, Eviction, EvictionHost, NEVER, PolicyIndex, Verdict};
 
 /// The LRU policy: put it in a store's eviction slot with `StoreBuilder::eviction(Lru::new(n))`.
 #[derive(Debug)]
 pub struct Lru {
     capacity: AtomicUsize,
-    order: Mutex<LazyQueue>,
-    /// Entries removed by reads and deletes while bounded, whose records the order still holds:
-    /// every [`CHECK_EVERY_REMOVALS`] the order is compacted if mostly dead.
-    removals: AtomicUsize,
+    /// The entries by recency stamp, oldest first (no records while unbounded).
+    order: PolicyIndex,
 }
-
-/// How many removals the order lets pass between checks for dead records.
-const CHECK_EVERY_REMOVALS: usize = 256;
 
 /// A shard's recency clock: the last stamp handed out in the shard, kept beside the shard's lock
 /// so a use writes no cache line that other shards' uses write. A plain load and store: racing
@@ -79,24 +74,23 @@ impl Lru {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: AtomicUsize::new(capacity),
-            order: Mutex::new(LazyQueue::new()),
-            removals: AtomicUsize::new(0),
+            order: PolicyIndex::new(),
         }
     }
 
     /// Records the LRU order holds (none while unbounded; some may be of removed entries, until
     /// reached or compacted): for diagnostics and memory checks.
     pub fn ordered(&self) -> usize {
-        sync::lock(&self.order).len()
+        self.order.len()
     }
 
     /// Evicts until the store fits its capacity: expired entries first, then the oldest.
     ///
-    /// The store's load (its size, or total weight: a sum over its shards) is read once; each
-    /// removal then counts it down (by one, or to the weight read again).
-    /// Entries inserted meanwhile by other threads are their own puts' business (each checks
-    /// after inserting, under this lock), and removals by other threads are caught by the check
-    /// under the victim's lock, so nothing is evicted that need not be.
+    /// The store's occupancy (its size, or total weight: a sum over its shards) is read once;
+    /// each removal then counts it down (by one, or to the weight read again). Entries inserted
+    /// meanwhile by other threads are their own puts' business (each checks after inserting,
+    /// under this lock), and removals by other threads are caught by checking the occupancy
+    /// again under the victim's lock, so nothing is evicted that need not be.
     ///
     /// `newcomer`, the entry whose insert asked for room, is never the victim: an insert is a
     /// use. (In a sequential run it is the most recent entry anyway; when another thread's uses
@@ -111,7 +105,7 @@ impl Lru {
         if capacity == 0 {
             return;
         }
-        let mut over = host.load().saturating_sub(capacity);
+        let mut over = host.occupancy().saturating_sub(capacity);
         // The bound on an eviction's work. Each record queued now may be stale once (its entry
         // used since the record was made; requeueing it is paid for by that use), so a
         // sequential run requeues at most that many. More requeues mean uses racing this
@@ -124,14 +118,16 @@ impl Lru {
                 let evicted = order.drain_upto(NEVER, 1, |entry, stamp| {
                     if Some(entry) == newcomer {
                         set_aside = Some((stamp, entry));
-                        return Probe::Gone; // queued again below
+                        return Verdict::Forget; // queued again below
                     }
-                    host.evict_if(entry, capacity, &mut |state| match state.get() {
+                    host.remove_if(entry, &mut |state| match state.get() {
                         // Used since the record was made: requeue at its current stamp.
                         current if current > stamp && requeues_left > 0 => {
                             requeues_left -= 1;
                             Verdict::Keep(current)
                         }
+                        // The store fits again (a removal elsewhere made room): no victim.
+                        _ if host.occupancy() <= capacity => Verdict::Stop,
                         _ => Verdict::Remove,
                     })
                 });
@@ -143,7 +139,7 @@ impl Lru {
             }
             over = if host.weighs() {
                 // An eviction frees its victim's weight: look again (at most one per unit).
-                (over - 1).min(host.load().saturating_sub(capacity))
+                (over - 1).min(host.occupancy().saturating_sub(capacity))
             } else {
                 over - 1
             };
@@ -167,7 +163,7 @@ impl Eviction for Lru {
     type State = Stamp;
     type Shard = ShardClock;
     /// The new entry's stamp.
-    type Note = u64;
+    type Summary = u64;
 
     #[inline]
     fn new_state(&self, shard: &ShardClock) -> Stamp {
@@ -175,7 +171,7 @@ impl Eviction for Lru {
     }
 
     #[inline]
-    fn note(state: &Stamp) -> u64 {
+    fn summary(state: &Stamp) -> u64 {
         state.get()
     }
 
@@ -198,7 +194,7 @@ impl Eviction for Lru {
         if self.capacity.load(Ordering::Acquire) == 0 {
             return;
         }
-        let mut order = sync::lock_spinning(&self.order);
+        let mut order = self.order.lock();
         if self.capacity.load(Ordering::Acquire) == 0 {
             return;
         }
@@ -211,16 +207,11 @@ impl Eviction for Lru {
         if self.capacity.load(Ordering::Relaxed) == 0 {
             return; // unbounded: no records
         }
-        if self.removals.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_REMOVALS
-            == CHECK_EVERY_REMOVALS - 1
-        {
-            let mut order = sync::lock_spinning(&self.order);
-            order.compact_now_if_sparse(|| host.stored(), stamps(host));
-        }
+        drop(self.order.count_removal(|| host.stored(), stamps(host)));
     }
 
     fn cleared(&self, host: &dyn EvictionHost<Stamp>) {
-        let mut order = sync::lock(&self.order);
+        let mut order = self.order.lock_rarely();
         if self.capacity.load(Ordering::Acquire) == 0 {
             order.reset(|_| {});
         } else {
@@ -229,7 +220,7 @@ impl Eviction for Lru {
     }
 
     fn validate(&self, host: &dyn EvictionHost<Stamp>) -> Result<(), String> {
-        let order = sync::lock(&self.order);
+        let order = self.order.lock_rarely();
         if self.capacity.load(Ordering::Acquire) == 0 {
             return Ok(()); // unbounded: no order is kept
         }
@@ -248,7 +239,7 @@ impl Capacity for Lru {
     }
 
     fn set_capacity(&self, capacity: usize, host: &dyn EvictionHost<Stamp>) {
-        let mut order = sync::lock(&self.order);
+        let mut order = self.order.lock_rarely();
         let before = self.capacity.swap(capacity, Ordering::AcqRel);
         if capacity == 0 {
             order.clear();

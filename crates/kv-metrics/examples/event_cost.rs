@@ -16,7 +16,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use kv_core::{Listener, NoListener, StoreBuilder};
+use kv_core::{Listener, NoListener, Slots, StoreBuilder};
 use kv_lru::Lru;
 use kv_metrics::EventHub;
 use kv_ttl::Ttl;
@@ -24,9 +24,7 @@ use kv_ttl::Ttl;
 const KEYS: u64 = 100_000;
 const OPS: u64 = 4_000_000;
 
-fn build<L: Listener<String>>(
-    listener: L,
-) -> kv_core::Store<String, u64, kv_ttl::Ttl, kv_lru::Lru, L> {
+fn build<L: Listener<String>>(listener: L) -> kv_core::Store<String, u64, Slots<Ttl, Lru, L>> {
     StoreBuilder::new()
         .expiry(Ttl::new())
         .eviction(Lru::new(200_000))
@@ -37,7 +35,7 @@ fn build<L: Listener<String>>(
 /// 90% get, 10% put over `KEYS` keys, a fixed pseudo-random sequence per thread, `OPS` in all
 /// split over `threads`; returns Mops/s.
 fn run<L: Listener<String>>(
-    store: &kv_core::Store<String, u64, kv_ttl::Ttl, kv_lru::Lru, L>,
+    store: &kv_core::Store<String, u64, Slots<Ttl, Lru, L>>,
     keys: &[String],
     threads: u64,
 ) -> f64 {

@@ -12,7 +12,6 @@
 //!   arrive in the order they happened.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -20,7 +19,7 @@ pub use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use crossbeam_utils::CachePadded;
 use crossbeam_utils::sync::ShardedLock;
 use kv_core::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use kv_core::{EventKind, Eviction, Expiry, Listener, Store};
+use kv_core::{EventKind, Listener, Policies, Store};
 
 use crate::event::{Event, Namespace};
 
@@ -318,14 +317,7 @@ pub trait Subscribe<K> {
     fn subscribe_with_buffer(&self, buffer: usize) -> Subscription<K>;
 }
 
-impl<K, V, X, E, S> Subscribe<K> for Store<K, V, X, E, EventHub<K>, S>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: Clone, V, P: Policies<K, Listener = EventHub<K>>, S> Subscribe<K> for Store<K, V, P, S> {
     fn subscribe(&self) -> Subscription<K> {
         self.listener().subscribe()
     }

@@ -33,7 +33,7 @@ mod policy;
 mod sweeper;
 
 pub use options::PutOptions;
-pub use policy::{ExpiryDefaults, Ttl, TtlState};
+pub use policy::{Ttl, TtlState};
 #[cfg(not(kv_loom))]
 pub use sweeper::{Sweep, Sweeper};
 

@@ -1,8 +1,8 @@
 //! The TTL policy: per-entry deadlines and read budgets, and the expiry index.
 
-use kv_core::queue::LazyQueue;
-use kv_core::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
-use kv_core::{EntryRef, Expiry, ExpiryHost, NEVER, Read, Verdict};
+use kv_core::policy::queue::LazyQueue;
+use kv_core::sync::{AtomicU64, Ordering};
+use kv_core::{DefaultTtl, EntryRef, Expiry, Host, NEVER, PolicyIndex, Read, Verdict};
 
 use crate::PutOptions;
 
@@ -11,16 +11,14 @@ use crate::PutOptions;
 /// `StoreBuilder::expiry(Ttl::new())`.
 #[derive(Debug)]
 pub struct Ttl {
-    index: Mutex<LazyQueue>,
+    /// The entries that may expire, by deadline.
+    index: PolicyIndex,
     /// A lower bound of every deadline in the index, readable without the lock: writes skip
     /// reclaiming altogether while `now` is below it.
     earliest: AtomicU64,
     /// The TTL of a put that names none, in nanoseconds (0: none), and whether it slides.
     default_ttl: u64,
     default_sliding: bool,
-    /// Entries with a deadline removed by reads and deletes, whose records the index still
-    /// holds: every [`CHECK_EVERY_REMOVALS`] the index is compacted if mostly dead.
-    removals: AtomicUsize,
 }
 
 impl Default for Ttl {
@@ -32,24 +30,20 @@ impl Default for Ttl {
     }
 }
 
-/// How many removals the index lets pass between checks for dead records.
-const CHECK_EVERY_REMOVALS: usize = 256;
-
 impl Ttl {
     /// Records the expiry index holds (some may be of removed entries, until reached or
     /// compacted): for diagnostics and memory checks.
     pub fn indexed(&self) -> usize {
-        sync::lock(&self.index).len()
+        self.index.len()
     }
 
     /// A policy with an empty index.
     pub fn new() -> Self {
         Self {
-            index: Mutex::new(LazyQueue::new()),
+            index: PolicyIndex::new(),
             earliest: AtomicU64::new(NEVER),
             default_ttl: 0,
             default_sliding: false,
-            removals: AtomicUsize::new(0),
         }
     }
 
@@ -123,7 +117,7 @@ impl TtlState {
 }
 
 /// The expiry index's records as a scan of the entries that may expire.
-fn deadlines(host: &dyn ExpiryHost<TtlState>) -> impl FnOnce(&mut dyn FnMut(EntryRef, u64)) + '_ {
+fn deadlines(host: &dyn Host<TtlState>) -> impl FnOnce(&mut dyn FnMut(EntryRef, u64)) + '_ {
     move |f| {
         host.scan(&mut |entry, state| {
             let deadline = state.deadline();
@@ -138,8 +132,18 @@ impl Expiry for Ttl {
     type State = TtlState;
     type Options = PutOptions;
     /// The deadline ([`NEVER`]: not indexed).
-    type Note = u64;
-    const USES_CLOCK: bool = true;
+    type Summary = u64;
+
+    #[inline]
+    fn uses_clock() -> bool {
+        true
+    }
+
+    #[inline]
+    fn may_expire_any(&self) -> bool {
+        // `earliest` is a lower bound of the indexed deadlines: "never" while none is indexed.
+        self.earliest.load(Ordering::Acquire) != NEVER
+    }
 
     fn new_state(&self, opts: &PutOptions, now: u64) -> TtlState {
         // A put's own TTL wins; one that names none takes the store's default, sliding if the
@@ -160,7 +164,7 @@ impl Expiry for Ttl {
     }
 
     #[inline]
-    fn note(state: &TtlState) -> u64 {
+    fn summary(state: &TtlState) -> u64 {
         state.deadline()
     }
 
@@ -204,11 +208,11 @@ impl Expiry for Ttl {
         }
     }
 
-    fn inserted(&self, entry: EntryRef, deadline: u64, host: &dyn ExpiryHost<TtlState>) {
+    fn inserted(&self, entry: EntryRef, deadline: u64, host: &dyn Host<TtlState>) {
         if deadline == NEVER {
             return;
         }
-        let mut index = sync::lock_spinning(&self.index);
+        let mut index = self.index.lock();
         index.push(deadline, entry);
         index.compact_if_sparse(|| host.stored(), deadlines(host));
         self.publish_earliest(&mut index);
@@ -219,16 +223,16 @@ impl Expiry for Ttl {
         self.earliest.load(Ordering::Acquire) <= now
     }
 
-    fn reclaim(&self, now: u64, limit: usize, host: &dyn ExpiryHost<TtlState>) -> usize {
+    fn reclaim(&self, now: u64, limit: usize, host: &dyn Host<TtlState>) -> usize {
         if !self.may_have_expired(now) {
             return 0;
         }
-        let mut index = sync::lock_spinning(&self.index);
+        let mut index = self.index.lock();
         let removed = index.drain_upto(now, limit, |entry, _| {
-            host.reclaim_if(entry, &mut |state| match state.deadline() {
+            host.remove_if(entry, &mut |state| match state.deadline() {
                 // A record left by an entry whose position a newcomer without TTL took: the
                 // newcomer needs no record in the expiry index.
-                NEVER => Verdict::Untracked,
+                NEVER => Verdict::Forget,
                 deadline if deadline > now => Verdict::Keep(deadline),
                 _ => Verdict::Remove,
             })
@@ -237,37 +241,35 @@ impl Expiry for Ttl {
         removed
     }
 
-    fn removed(&self, deadline: u64, host: &dyn ExpiryHost<TtlState>) {
+    fn removed(&self, deadline: u64, host: &dyn Host<TtlState>) {
         if deadline == NEVER {
             return; // never indexed
         }
-        if self.removals.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_REMOVALS
-            == CHECK_EVERY_REMOVALS - 1
-        {
-            let mut index = sync::lock_spinning(&self.index);
-            index.compact_now_if_sparse(|| host.stored(), deadlines(host));
+        if let Some(mut index) = self.index.count_removal(|| host.stored(), deadlines(host)) {
             self.publish_earliest(&mut index);
         }
     }
 
-    fn cleared(&self, host: &dyn ExpiryHost<TtlState>) {
-        let mut index = sync::lock(&self.index);
+    fn cleared(&self, host: &dyn Host<TtlState>) {
+        let mut index = self.index.lock_rarely();
         index.reset(deadlines(host));
         self.publish_earliest(&mut index);
     }
 
-    fn validate(&self, host: &dyn ExpiryHost<TtlState>) -> Result<(), String> {
-        sync::lock(&self.index).check_covers("expiry index", deadlines(host))
+    fn validate(&self, host: &dyn Host<TtlState>) -> Result<(), String> {
+        self.index
+            .lock_rarely()
+            .check_covers("expiry index", deadlines(host))
     }
 }
 
-/// Store-wide TTL defaults on a builder whose expiry slot holds [`Ttl`] (bring the trait into
-/// scope: `use kvstore::ExpiryDefaults;`). A put's own TTL overrides them.
+/// Store-wide TTL defaults: with [`Ttl`] in a store's expiry slot, the builder's
+/// `time_to_live` and `time_to_idle` set them (no import needed). A put's own TTL overrides them.
 ///
 /// ```
 /// use std::time::Duration;
 /// use kv_core::{ManualClock, StoreBuilder};
-/// use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
+/// use kv_ttl::{PutOptions, Ttl};
 ///
 /// let clock = ManualClock::new();
 /// let sessions = StoreBuilder::<String, u32>::new()
@@ -285,23 +287,13 @@ impl Expiry for Ttl {
 /// clock.advance(Duration::from_secs(5));
 /// assert_eq!(sessions.get("short"), None);
 /// ```
-pub trait ExpiryDefaults {
-    /// Puts that name no TTL expire `ttl` after the put (see [`Ttl::with_time_to_live`]).
-    #[must_use]
-    fn time_to_live(self, ttl: std::time::Duration) -> Self;
-    /// Puts that name no TTL expire `idle` after their last read (see
-    /// [`Ttl::with_time_to_idle`]).
-    #[must_use]
-    fn time_to_idle(self, idle: std::time::Duration) -> Self;
-}
-
-impl<K, V, E, L, S> ExpiryDefaults for kv_core::StoreBuilder<K, V, Ttl, E, L, S> {
-    fn time_to_live(self, ttl: std::time::Duration) -> Self {
-        self.map_expiry(|t| t.with_time_to_live(ttl))
+impl DefaultTtl for Ttl {
+    fn with_time_to_live(self, ttl: std::time::Duration) -> Self {
+        Ttl::with_time_to_live(self, ttl)
     }
 
-    fn time_to_idle(self, idle: std::time::Duration) -> Self {
-        self.map_expiry(|t| t.with_time_to_idle(idle))
+    fn with_time_to_idle(self, idle: std::time::Duration) -> Self {
+        Ttl::with_time_to_idle(self, idle)
     }
 }
 

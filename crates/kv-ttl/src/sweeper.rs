@@ -4,7 +4,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kv_core::{Eviction, Listener, Store};
+use kv_core::{Policies, Store, StoreHasher, StoreKey, StoreValue};
 
 use crate::Ttl;
 
@@ -69,13 +69,12 @@ pub trait Sweep {
     fn start_sweeper(&self, every: Duration) -> Sweeper;
 }
 
-impl<K, V, E, L, S> Sweep for Store<K, V, Ttl, E, L, S>
+impl<K, V, P, S> Sweep for Store<K, V, P, S>
 where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    E: Eviction,
-    L: Listener<K>,
-    S: std::hash::BuildHasher + Send + Sync + 'static,
+    K: StoreKey,
+    V: StoreValue,
+    P: Policies<K, Expiry = Ttl>,
+    S: StoreHasher,
 {
     fn start_sweeper(&self, every: Duration) -> Sweeper {
         let store = self.downgrade();

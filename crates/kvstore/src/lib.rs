@@ -54,7 +54,7 @@
 //! | moka `sync::Cache` / quick_cache `sync::Cache` | kvstore `Store<K, V>` |
 //! |---|---|
 //! | `Cache::new(n)` / `Cache::new(n)` | `Store::builder().capacity(n).build()` (exact LRU; 0: unbounded) |
-//! | `builder().time_to_live(d)` | `builder().time_to_live(d)` ([`ExpiryDefaults`]) |
+//! | `builder().time_to_live(d)` | `builder().time_to_live(d)` |
 //! | `builder().time_to_idle(d)` | `builder().time_to_idle(d)` |
 //! | `insert(k, v)` | `put(k, v)` (returns the displaced live value) |
 //! | per-entry expiry (`Expiry` trait) | `put_with(k, v, &PutOptions::new().with_ttl(d))`, `.with_sliding_ttl()` |
@@ -70,7 +70,6 @@
 //! | `entry_count()` / `len()` | `len()` (`metrics().current_size`) |
 //! | hit and miss counts (not kept by moka) | `metrics()`: exact hits, misses, expirations, evictions |
 //! | `policy().max_capacity()` | `capacity()`, and `set_capacity(n)` at run time |
-//!
 //! | `eviction_listener(\|k, v, cause\| ..)` / `Lifecycle` | `removal_listener(\|k, v, cause\| ..)` ([`RemovalCause`]) |
 //! | `weigher(\|k, v\| w)` / `Weighter` | `weigher(\|k, v\| w)`: capacity bounds the total weight |
 //!
@@ -82,7 +81,7 @@
 //! ```
 //! use std::sync::{Arc, Mutex};
 //! use std::time::Duration;
-//! use kvstore::{ExpiryDefaults, ManualClock, RemovalCause, Store};
+//! use kvstore::{ManualClock, RemovalCause, Store};
 //!
 //! struct Conn(u32); // a handle to close when its entry goes
 //! let closed = Arc::new(Mutex::new(Vec::new()));
@@ -123,9 +122,10 @@
 //!
 //! # What the store is made of
 //!
-//! [`Store`] is `kv_core::Store` with its two policy slots filled: expiry by [`Ttl`] (feature
-//! `ttl`: TTL, sliding TTL, read budgets, and the [`PutOptions`] that carry them) and eviction by
-//! [`Lru`] (feature `lru`: capacity and exact LRU). Each feature can be left out; a store without
+//! [`Store`] is `kv_core::Store` with its two policy slots filled ([`StorePolicies`]): expiry by
+//! [`Ttl`] (feature `ttl`: TTL, sliding TTL, read budgets, and the [`PutOptions`] that carry
+//! them), eviction by [`Lru`] (feature `lru`: capacity and exact LRU), and an [`EventHub`] as its
+//! listener. Each feature can be left out; a store without
 //! it pays nothing for it, and without `ttl` there are no put options to pass (the mistake does
 //! not compile). Code that must run on any backend, in memory or on Redis, takes a [`Backend`].
 //!
@@ -158,20 +158,10 @@
 //! backwards, also across resets. The `prometheus` example serves them at `/metrics`.
 
 mod any;
-mod global;
-#[cfg(all(feature = "metrics", not(kv_loom)))]
-mod publish;
+mod registry;
+mod shortcuts;
 
 pub use any::{AnyStore, Value, WrongType};
-#[cfg(feature = "ttl")]
-pub use global::put_with;
-#[cfg(feature = "lru")]
-pub use global::set_capacity;
-#[cfg(feature = "json")]
-pub use global::{ArtifactsOnDrop, write_artifacts};
-pub use global::{
-    default, del, get, has, keys, namespace, put, reset_default, reset_namespaces, stats,
-};
 /// Describes the published metrics (help text, units) to the installed recorder: call once after
 /// installing an exporter, then [`publish_metrics`] periodically (feature `metrics`).
 #[cfg(feature = "metrics")]
@@ -180,6 +170,16 @@ pub use kv_metrics::describe_metrics;
 /// Timestamp::now())` is a serialisable `kv.metrics.v1` record of a [`Metrics`].
 #[cfg(feature = "json")]
 pub use kv_metrics::{ArtifactError, DumpRecord, MetricsRecord, Timestamp, write_artifact};
+pub use registry::{default, namespace, reset_default, reset_namespaces};
+#[cfg(all(feature = "metrics", not(kv_loom)))]
+pub use registry::{publish_metrics, register_metrics};
+#[cfg(feature = "ttl")]
+pub use shortcuts::put_with;
+#[cfg(feature = "lru")]
+pub use shortcuts::set_capacity;
+#[cfg(feature = "json")]
+pub use shortcuts::{ArtifactsOnDrop, write_artifacts};
+pub use shortcuts::{del, get, has, keys, put, stats};
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, CoarseClock, DefaultHashBuilder, Dump, DynBackend, EventKind,
@@ -190,31 +190,30 @@ pub use kv_core::{
 pub use kv_lru::Lru;
 pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
 #[cfg(feature = "ttl")]
-pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
+pub use kv_ttl::{PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
-#[cfg(all(feature = "metrics", not(kv_loom)))]
-pub use publish::{publish_metrics, register_metrics};
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]
-pub type Expiry = kv_ttl::Ttl;
+pub type StoreExpiry = kv_ttl::Ttl;
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(not(feature = "ttl"))]
-pub type Expiry = kv_core::NoExpiry;
+pub type StoreExpiry = kv_core::NoExpiry;
 
 /// The eviction policy of [`Store`]: [`Lru`] with the `lru` feature, none without.
 #[cfg(feature = "lru")]
-pub type Eviction = kv_lru::Lru;
+pub type StoreEviction = kv_lru::Lru;
 /// The eviction policy of [`Store`]: [`Lru`] with the `lru` feature, none without.
 #[cfg(not(feature = "lru"))]
-pub type Eviction = kv_core::NoEviction;
+pub type StoreEviction = kv_core::NoEviction;
 
-/// The event listener of [`Store`]: an [`EventHub`] handing out [`Subscription`]s. Name a typed
-/// store's namespace with `Store::builder().listener(EventHub::new("ns"))`. Subscribing needs
-/// `K: Clone` (each event carries its own copy of the key); the hub itself does not, so `put`,
-/// `has` and `del` work on keys that are not `Clone`. (`get` needs a key it can name in a miss
-/// event: see [`KeyQuery`].)
+/// What fills the policy slots of [`Store`]: [`StoreExpiry`], [`StoreEviction`], and an
+/// [`EventHub`] handing out [`Subscription`]s as its listener. Name a typed store's namespace
+/// with `Store::builder().listener(EventHub::new("ns"))`. Subscribing needs `K: Clone` (each
+/// event carries its own copy of the key); the hub itself does not, so `put`, `has` and `del`
+/// work on keys that are not `Clone`. (`get` needs a key it can name in a miss event: see
+/// [`KeyQuery`].)
 ///
 /// ```
 /// #[derive(Hash, PartialEq, Eq)]
@@ -225,20 +224,22 @@ pub type Eviction = kv_core::NoEviction;
 /// assert!(store.has(&Handle(1)));
 /// assert!(store.del(&Handle(1)));
 /// ```
-pub type Events<K = String> = kv_metrics::EventHub<K>;
+pub type StorePolicies<K = String> = kv_core::Slots<StoreExpiry, StoreEviction, EventHub<K>>;
 
 /// The typed store: keys `K`, values `V` (`get` returns clones; use `Arc<T>` for big values).
 ///
 /// ```
+/// use std::time::Duration;
 /// use kvstore::Store;
 ///
-/// let store = Store::<String, u64>::builder().capacity(10_000).build();
+/// let store = Store::<String, u64>::builder()
+///     .capacity(10_000)
+///     .time_to_idle(Duration::from_secs(60))
+///     .build();
 /// store.put("hits".into(), 1);
 /// assert_eq!(store.get("hits"), Some(1));
 /// ```
-pub type Store<K = String, V = String> =
-    kv_core::Store<K, V, Expiry, Eviction, Events<K>, DefaultHashBuilder>;
+pub type Store<K = String, V = String> = kv_core::Store<K, V, StorePolicies<K>, DefaultHashBuilder>;
 
 /// The builder of [`Store`].
-pub type Builder<K = String, V = String> =
-    StoreBuilder<K, V, Expiry, Eviction, Events<K>, DefaultHashBuilder>;
+pub type Builder<K = String, V = String> = StoreBuilder<K, V, StorePolicies<K>, DefaultHashBuilder>;

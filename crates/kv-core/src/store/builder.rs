@@ -1,17 +1,15 @@
 //! Building a store: shards, clock, hasher and the two policy slots.
 
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::{Inner, Shard, Store, Weigher};
-use std::time::Duration;
-
+use super::{Inner, Shard, Store, StoreId, Weigher};
 use crate::clock::{Clock, DEFAULT_TICK, StoreClock};
-use crate::policy::{Capacity, Eviction, Expiry};
+use crate::policy::{Capacity, DefaultTtl, Expiry, Policies, Slots};
 use crate::removal::{RemovalCause, Removals};
 use crate::sync::{self, Arc, DefaultHashBuilder};
-use crate::{NoEviction, NoExpiry, NoListener};
 
 /// Builds a [`Store`]: shards, clock, hasher, and what fills its policy slots.
 ///
@@ -19,6 +17,7 @@ use crate::{NoEviction, NoExpiry, NoListener};
 /// [`expiry`](StoreBuilder::expiry) (e.g. `kv_ttl::Ttl`), [`eviction`](StoreBuilder::eviction)
 /// (e.g. `kv_lru::Lru`) and [`listener`](StoreBuilder::listener). The order of the calls does not
 /// matter: each slot has one job, and the store calls them in a fixed order (`docs/design.md`).
+/// They fill a [`Slots`], the store's policy parameter `P`.
 ///
 /// ```
 /// use kv_core::StoreBuilder;
@@ -27,15 +26,12 @@ use crate::{NoEviction, NoExpiry, NoListener};
 /// store.put("a".into(), 1);
 /// assert_eq!(store.len(), 1);
 /// ```
-pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
-{
+pub struct StoreBuilder<K, V, P = Slots, S = DefaultHashBuilder> {
     shards: Option<usize>,
     clock: Option<Box<dyn Clock>>,
     tick: Duration,
     hasher: S,
-    expiry: X,
-    eviction: E,
-    listener: L,
+    policies: P,
     removals: Option<Box<Removals<K, V>>>,
     weigher: Option<Weigher<K, V>>,
     _kv: PhantomData<fn(K, V)>,
@@ -44,12 +40,7 @@ pub struct StoreBuilder<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = 
 impl<K, V> StoreBuilder<K, V> {
     /// A builder with no policies, the system clock and the default hasher.
     pub fn new() -> Self {
-        Self::with_parts(
-            NoExpiry,
-            NoEviction,
-            NoListener,
-            DefaultHashBuilder::default(),
-        )
+        Self::with_parts(Slots::default(), DefaultHashBuilder::default())
     }
 }
 
@@ -59,17 +50,15 @@ impl<K, V> Default for StoreBuilder<K, V> {
     }
 }
 
-impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
-    /// A builder with these parts, the default shard count and the system clock.
-    pub fn with_parts(expiry: X, eviction: E, listener: L, hasher: S) -> Self {
+impl<K, V, P, S> StoreBuilder<K, V, P, S> {
+    /// A builder with these policies and hasher, the default shard count and the system clock.
+    pub fn with_parts(policies: P, hasher: S) -> Self {
         Self {
             shards: None,
             clock: None,
             tick: DEFAULT_TICK,
             hasher,
-            expiry,
-            eviction,
-            listener,
+            policies,
             removals: None,
             weigher: None,
             _kv: PhantomData,
@@ -77,20 +66,14 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
     }
 
     /// The one place a setter that changes a part's type restates the builder.
-    fn retype<X2, E2, L2, S2>(
-        self,
-        parts: impl FnOnce(X, E, L, S) -> (X2, E2, L2, S2),
-    ) -> StoreBuilder<K, V, X2, E2, L2, S2> {
-        let (expiry, eviction, listener, hasher) =
-            parts(self.expiry, self.eviction, self.listener, self.hasher);
+    fn retype<P2, S2>(self, parts: impl FnOnce(P, S) -> (P2, S2)) -> StoreBuilder<K, V, P2, S2> {
+        let (policies, hasher) = parts(self.policies, self.hasher);
         StoreBuilder {
             shards: self.shards,
             clock: self.clock,
             tick: self.tick,
             hasher,
-            expiry,
-            eviction,
-            listener,
+            policies,
             removals: self.removals,
             weigher: self.weigher,
             _kv: PhantomData,
@@ -131,50 +114,27 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
     }
 
     /// The key hasher.
-    pub fn hasher<S2>(self, hasher: S2) -> StoreBuilder<K, V, X, E, L, S2> {
-        self.retype(|x, e, l, _| (x, e, l, hasher))
-    }
-
-    /// Fills the expiry slot: what decides when entries stop being live (`kv_ttl::Ttl`). It
-    /// also decides the type of a put's options.
-    pub fn expiry<X2>(self, expiry: X2) -> StoreBuilder<K, V, X2, E, L, S> {
-        self.retype(|_, e, l, s| (expiry, e, l, s))
-    }
-
-    /// Changes what fills the expiry slot in place (a policy crate's builder methods, such as
-    /// kv-ttl's store-wide TTL defaults, are built on it).
-    pub fn map_expiry(mut self, change: impl FnOnce(X) -> X) -> Self {
-        self.expiry = change(self.expiry);
-        self
-    }
-
-    /// Fills the eviction slot: what is told of every use and picks victims over capacity
-    /// (`kv_lru::Lru`).
-    pub fn eviction<E2>(self, eviction: E2) -> StoreBuilder<K, V, X, E2, L, S> {
-        self.retype(|x, _, l, s| (x, eviction, l, s))
-    }
-
-    /// The event listener.
-    pub fn listener<L2>(self, listener: L2) -> StoreBuilder<K, V, X, E, L2, S> {
-        self.retype(|x, e, _, s| (x, e, listener, s))
+    pub fn hasher<S2>(self, hasher: S2) -> StoreBuilder<K, V, P, S2> {
+        self.retype(|p, _| (p, hasher))
     }
 
     /// Builds the store.
-    pub fn build(self) -> Store<K, V, X, E, L, S>
+    pub fn build(self) -> Store<K, V, P, S>
     where
-        X: Expiry,
-        E: Eviction,
+        P: Policies<K>,
     {
+        let (expiry, eviction, listener) = self.policies.into_parts();
         let wanted = self.shards.unwrap_or_else(sync::default_shards);
         let count = wanted.clamp(1, 1 << 16).next_power_of_two();
         let clock = match self.clock {
             Some(c) => StoreClock::guarded(c),
             // A store whose expiry reads no clock starts no ticker.
-            None if !X::USES_CLOCK => StoreClock::system(Duration::ZERO),
+            None if !P::Expiry::uses_clock() => StoreClock::system(Duration::ZERO),
             None => StoreClock::system(self.tick),
         };
         Store {
             inner: Arc::new(Inner {
+                id: StoreId::next(),
                 shards: (0..count).map(|_| CachePadded::new(Shard::new())).collect(),
                 loaders: (0..sync::LOADER_STRIPES)
                     .map(|_| CachePadded::new(sync::Mutex::new(())))
@@ -182,9 +142,9 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
                 shard_bits: count.trailing_zeros(),
                 hasher: self.hasher,
                 clock,
-                expiry: self.expiry,
-                eviction: self.eviction,
-                listener: self.listener,
+                expiry,
+                eviction,
+                listener,
                 removals: self.removals,
                 weigher: self.weigher,
             }),
@@ -192,7 +152,7 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
     }
 }
 
-impl<K, V: Clone, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
+impl<K, V: Clone, P, S> StoreBuilder<K, V, P, S> {
     /// Calls `listener` with the key, the value and the cause of every entry that leaves the
     /// store: expired, evicted, deleted (`del`, `remove`, `retain`), consumed by its last read,
     /// replaced by a put, or cleared. For cleanup: closing what a value holds when its entry
@@ -233,10 +193,93 @@ impl<K, V: Clone, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
     }
 }
 
-impl<K, V, X, E: Capacity, L, S> StoreBuilder<K, V, X, E, L, S> {
+impl<K, V, X, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
+    /// Fills the expiry slot: what decides when entries stop being live (`kv_ttl::Ttl`). It
+    /// also decides the type of a put's options.
+    pub fn expiry<X2>(self, expiry: X2) -> StoreBuilder<K, V, Slots<X2, E, L>, S> {
+        self.retype(
+            |Slots {
+                 eviction, listener, ..
+             },
+             s| {
+                (
+                    Slots {
+                        expiry,
+                        eviction,
+                        listener,
+                    },
+                    s,
+                )
+            },
+        )
+    }
+
+    /// Changes what fills the expiry slot in place.
+    pub fn map_expiry(mut self, change: impl FnOnce(X) -> X) -> Self {
+        self.policies.expiry = change(self.policies.expiry);
+        self
+    }
+
+    /// Fills the eviction slot: what is told of every use and picks victims over capacity
+    /// (`kv_lru::Lru`).
+    pub fn eviction<E2>(self, eviction: E2) -> StoreBuilder<K, V, Slots<X, E2, L>, S> {
+        self.retype(
+            |Slots {
+                 expiry, listener, ..
+             },
+             s| {
+                (
+                    Slots {
+                        expiry,
+                        eviction,
+                        listener,
+                    },
+                    s,
+                )
+            },
+        )
+    }
+
+    /// The event listener.
+    pub fn listener<L2>(self, listener: L2) -> StoreBuilder<K, V, Slots<X, E, L2>, S> {
+        self.retype(
+            |Slots {
+                 expiry, eviction, ..
+             },
+             s| {
+                (
+                    Slots {
+                        expiry,
+                        eviction,
+                        listener,
+                    },
+                    s,
+                )
+            },
+        )
+    }
+}
+
+impl<K, V, X: DefaultTtl, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
+    /// Puts that name no TTL expire `ttl` after the put (moka's `time_to_live`); a put's own
+    /// options win. Replaces an earlier [`time_to_idle`](Self::time_to_idle); `Duration::ZERO`
+    /// removes the default. For an expiry slot that takes defaults (`kv_ttl::Ttl`).
+    pub fn time_to_live(self, ttl: Duration) -> Self {
+        self.map_expiry(|x| x.with_time_to_live(ttl))
+    }
+
+    /// Puts that name no TTL expire `idle` after their last successful `get` (a sliding TTL:
+    /// moka's `time_to_idle`); a put's own options win. Replaces an earlier
+    /// [`time_to_live`](Self::time_to_live); `Duration::ZERO` removes the default.
+    pub fn time_to_idle(self, idle: Duration) -> Self {
+        self.map_expiry(|x| x.with_time_to_idle(idle))
+    }
+}
+
+impl<K, V, X, E: Capacity, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
     /// The initial capacity (0: unbounded, the default).
     pub fn capacity(mut self, capacity: usize) -> Self {
-        self.eviction = self.eviction.with_capacity(capacity);
+        self.policies.eviction = self.policies.eviction.with_capacity(capacity);
         self
     }
 
@@ -259,31 +302,19 @@ impl<K, V, X, E: Capacity, L, S> StoreBuilder<K, V, X, E, L, S> {
     }
 }
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    X: Expiry + Default,
-    E: Eviction + Default,
-    L: Default,
-    S: Default,
-{
+impl<K, V, P: Policies<K> + Default, S: Default> Store<K, V, P, S> {
     /// A store with default policies, the system clock and the default hasher.
     pub fn new() -> Self {
         Self::builder().build()
     }
 
     /// A builder starting from the default policies.
-    pub fn builder() -> StoreBuilder<K, V, X, E, L, S> {
-        StoreBuilder::with_parts(X::default(), E::default(), L::default(), S::default())
+    pub fn builder() -> StoreBuilder<K, V, P, S> {
+        StoreBuilder::with_parts(P::default(), S::default())
     }
 }
 
-impl<K, V, X, E, L, S> Default for Store<K, V, X, E, L, S>
-where
-    X: Expiry + Default,
-    E: Eviction + Default,
-    L: Default,
-    S: Default,
-{
+impl<K, V, P: Policies<K> + Default, S: Default> Default for Store<K, V, P, S> {
     fn default() -> Self {
         Self::new()
     }

@@ -1,28 +1,30 @@
-//! The store trait ([`Backend`]) on the in-memory store: the inherent methods, with
+//! The [`Backend`] trait on the in-memory store: the inherent methods, with
 //! [`Infallible`] errors.
 
 use std::convert::Infallible;
-use std::hash::{BuildHasher, Hash};
 
 use super::Store;
-use crate::policy::{Capacity, Expiry, Listener};
-use crate::{Backend, Dump, Metrics};
+use crate::policy::{Capacity, Expiry, Policies};
+use crate::{Backend, Dump, Metrics, StoreHasher, StoreKey, StoreValue};
 
-impl<K, V, X, E, L, S> Backend for Store<K, V, X, E, L, S>
+impl<K, V, P, S> Backend for Store<K, V, P, S>
 where
-    K: Hash + Eq + Ord + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    X: Expiry,
-    E: Capacity,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
+    K: StoreKey + Ord + Clone,
+    V: StoreValue + Clone,
+    P: Policies<K, Eviction: Capacity>,
+    S: StoreHasher,
 {
     type Key = K;
     type Value = V;
-    type Options = X::Options;
+    type Options = <P::Expiry as Expiry>::Options;
     type Error = Infallible;
 
-    fn put(&self, key: K, value: V, options: &X::Options) -> Result<(), Self::Error> {
+    fn put(
+        &self,
+        key: K,
+        value: V,
+        options: &<P::Expiry as Expiry>::Options,
+    ) -> Result<(), Self::Error> {
         self.put_with(key, value, options);
         Ok(())
     }
@@ -35,7 +37,12 @@ where
     fn del(&self, key: &K) -> Result<bool, Self::Error> {
         Ok(Store::del(self, key))
     }
-    fn get_or_insert(&self, key: K, value: V, options: &X::Options) -> Result<V, Self::Error> {
+    fn get_or_insert(
+        &self,
+        key: K,
+        value: V,
+        options: &<P::Expiry as Expiry>::Options,
+    ) -> Result<V, Self::Error> {
         self.try_get_or_insert_with_options(key, options, || Ok(value))
     }
     fn remove(&self, key: &K) -> Result<Option<V>, Self::Error> {

@@ -1,51 +1,67 @@
-//! The store as its policies see it during one call: the hosts of `policy`.
+//! The store as its policies see it during one call: the [`Host`]s of `policy`.
 
 use std::cell::RefCell;
-use std::hash::{BuildHasher, Hash};
 
-use super::{GoneOf, Inner, ShardOf, SlotOf, TableOf};
-use crate::NEVER;
-use crate::policy::{
-    EntryRef, Eviction, EvictionHost, Expiry, ExpiryHost, Listener, Probe, Verdict,
-};
+use super::{EvictionState, ExpiryState, GoneOf, Inner, ShardOf, SlotOf, TableOf};
+use crate::policy::{EntryRef, Eviction, EvictionHost, Expiry, Host, Policies, Verdict};
 use crate::removal::RemovalCause;
 use crate::sync;
 use crate::table::At;
+use crate::{StoreHasher, StoreKey, StoreValue};
 
 /// The store during one call. Entries it removes are kept here and dropped when the call is over,
-/// after every lock is released, so a value's `Drop` never runs under one.
-pub(super) struct HostCall<'a, K, V, X: Expiry, E: Eviction, L, S> {
-    inner: &'a Inner<K, V, X, E, L, S>,
+/// after every lock is released, so a value's `Drop` never runs under one. Each policy sees it
+/// through its own view ([`HostCall::for_expiry`], [`HostCall::for_eviction`]): the two hosts
+/// differ in what a removal counts as, and their states may be the same type.
+pub(super) struct HostCall<'a, K, V, P: Policies<K>, S> {
+    inner: &'a Inner<K, V, P, S>,
     /// The first entry removed: a put evicts one at most, and keeping it here spares a `Vec`
     /// allocation per evicting put.
-    first_removed: RefCell<Option<GoneOf<K, V, X, E>>>,
-    graveyard: RefCell<Vec<GoneOf<K, V, X, E>>>,
+    first_removed: RefCell<Option<GoneOf<K, V, P>>>,
+    /// The entries removed after the first.
+    more_removed: RefCell<Vec<GoneOf<K, V, P>>>,
 }
 
-impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
-    pub(super) fn new(inner: &'a Inner<K, V, X, E, L, S>) -> Self {
+/// A [`HostCall`] as the expiry policy's [`Host`]: its removals are Expirations.
+pub(super) struct ExpiryView<'c, 'a, K, V, P: Policies<K>, S>(&'c HostCall<'a, K, V, P, S>);
+
+/// A [`HostCall`] as the eviction policy's [`EvictionHost`]: its removals are Evictions.
+pub(super) struct EvictionView<'c, 'a, K, V, P: Policies<K>, S>(&'c HostCall<'a, K, V, P, S>);
+
+impl<'a, K, V, P: Policies<K>, S> HostCall<'a, K, V, P, S> {
+    pub(super) fn new(inner: &'a Inner<K, V, P, S>) -> Self {
         Self {
             inner,
             first_removed: RefCell::new(None),
-            graveyard: RefCell::new(Vec::new()),
+            more_removed: RefCell::new(Vec::new()),
         }
     }
 
+    /// The host the expiry policy is given.
+    pub(super) fn for_expiry(&self) -> ExpiryView<'_, 'a, K, V, P, S> {
+        ExpiryView(self)
+    }
+
+    /// The host the eviction policy is given.
+    pub(super) fn for_eviction(&self) -> EvictionView<'_, 'a, K, V, P, S> {
+        EvictionView(self)
+    }
+
     /// Keeps a removed entry until the call is over.
-    fn bury(&self, slot: Option<GoneOf<K, V, X, E>>) {
-        let Some(slot) = slot else { return };
+    fn hold_until_done(&self, gone: Option<GoneOf<K, V, P>>) {
+        let Some(gone) = gone else { return };
         let mut first = self.first_removed.borrow_mut();
         if first.is_none() {
-            *first = Some(slot);
+            *first = Some(gone);
         } else {
-            self.graveyard.borrow_mut().push(slot);
+            self.more_removed.borrow_mut().push(gone);
         }
     }
 
     /// Calls `f` with each entry's position and slot, each shard under its exclusive lock: a
     /// read may change a policy's state with a plain load and store under the shared lock, so
     /// a scan that records what it read waits those reads out.
-    fn scan_slots(&self, mut f: impl FnMut(EntryRef, &SlotOf<K, V, X, E>)) {
+    fn scan_slots(&self, mut f: impl FnMut(EntryRef, &SlotOf<K, V, P>)) {
         for (index, shard) in self.inner.shards.iter().enumerate() {
             let table = sync::write(&shard.table);
             for (at, s) in table.positions() {
@@ -55,160 +71,124 @@ impl<'a, K, V, X: Expiry, E: Eviction, L, S> HostCall<'a, K, V, X, E, L, S> {
     }
 }
 
-impl<K, V, X, E, L, S> HostCall<'_, K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher,
-{
-    /// Finds the entry a record names and lets `decide` remove it: `decide` returns why or the
-    /// probe's answer. It is asked first under the shard's shared lock, so a
-    /// probe that keeps the entry (the common answer while readers use it) does not wait for
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K, V, P, S> {
+    /// Finds the entry a record names and lets `decide` remove it: `decide` returns why, or
+    /// what becomes of the record instead. It is asked first under the shard's shared lock, so
+    /// a probe that keeps the entry (the common answer while readers use it) does not wait for
     /// them; only a removal takes the exclusive lock, and asks again under it. Sound because
     /// what policies judge by only moves one way (deadlines later, stamps higher).
     fn judge(
         &self,
         entry: EntryRef,
-        mut decide: impl FnMut(&SlotOf<K, V, X, E>) -> Result<RemovalCause, Probe>,
-    ) -> Probe {
+        mut decide: impl FnMut(&SlotOf<K, V, P>) -> Result<RemovalCause, Verdict>,
+    ) -> Verdict {
         let inner = self.inner;
         let Some(shard) = inner.shards.get(entry.shard()) else {
-            return Probe::Gone;
+            return Verdict::Forget;
         };
         let at: At = entry.at();
         {
             let table = sync::read(&shard.table);
             let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
-                return Probe::Gone;
+                return Verdict::Forget;
             };
-            if let Err(probe) = decide(slot) {
-                return probe;
+            if let Err(verdict) = decide(slot) {
+                return verdict;
             }
         }
         let mut table = sync::write(&shard.table);
         let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
-            return Probe::Gone;
+            return Verdict::Forget;
         };
         match decide(slot) {
-            Err(probe) => probe,
+            Err(verdict) => verdict,
             Ok(why) => {
-                let slot = inner.remove(shard, &mut table, at, why, false);
+                let gone = inner.remove(shard, &mut table, at, why, false);
                 drop(table);
-                self.bury(slot);
-                Probe::Removed
+                self.hold_until_done(gone);
+                Verdict::Remove
             }
         }
     }
 }
 
-impl<K, V, X, E, L, S> Inner<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Inner<K, V, P, S> {
     /// The way out of an operation that removes the entry at `at` itself (not through a
     /// policy): removes it under the exclusive lock it was found under, releases the lock, then
     /// tells both policies. The caller drops (or returns) what is left, outside the lock.
     pub(super) fn remove_and_unlock(
         &self,
-        shard: &ShardOf<K, V, X, E>,
-        mut table: sync::RwLockWriteGuard<'_, TableOf<K, V, X, E>>,
+        shard: &ShardOf<K, V, P>,
+        mut table: sync::RwLockWriteGuard<'_, TableOf<K, V, P>>,
         at: At,
         why: RemovalCause,
         keep_value: bool,
-    ) -> Option<GoneOf<K, V, X, E>> {
-        let slot = self.remove(shard, &mut table, at, why, keep_value);
+    ) -> Option<GoneOf<K, V, P>> {
+        let gone = self.remove(shard, &mut table, at, why, keep_value);
         drop(table);
-        if let Some(slot) = &slot {
-            self.tell_removed(slot);
+        if let Some(gone) = &gone {
+            self.tell_removed(gone);
         }
-        slot
+        gone
     }
 
     /// Tells both policies that an entry left the store by a way they did not drive (call after
     /// releasing its shard lock).
-    pub(super) fn tell_removed(&self, gone: &GoneOf<K, V, X, E>) {
+    pub(super) fn tell_removed(&self, gone: &GoneOf<K, V, P>) {
         let host = HostCall::new(self);
-        self.expiry.removed(gone.expiry, &host);
-        self.eviction.removed(gone.eviction, &host);
+        self.expiry.removed(gone.expiry, &host.for_expiry());
+        self.eviction.removed(gone.eviction, &host.for_eviction());
     }
 }
 
-/// A policy's verdict as the probe's answer, when it is not a removal.
-fn kept(verdict: Verdict) -> Result<(), Probe> {
+/// What `judge` said, as the answer of a probe: a removal, or what becomes of the record.
+fn removal(verdict: Verdict, cause: RemovalCause) -> Result<RemovalCause, Verdict> {
     match verdict {
-        Verdict::Remove => Ok(()),
-        Verdict::Keep(priority) => Err(Probe::Requeue(priority)),
-        Verdict::Untracked => Err(Probe::Gone),
+        Verdict::Remove => Ok(cause),
+        other => Err(other),
     }
 }
 
-impl<K, V, X, E, L, S> ExpiryHost<X::State> for HostCall<'_, K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher,
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Host<ExpiryState<K, P>>
+    for ExpiryView<'_, '_, K, V, P, S>
 {
     fn stored(&self) -> usize {
-        self.inner.stored()
+        self.0.inner.stored()
     }
 
-    fn reclaim_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&X::State) -> Verdict) -> Probe {
-        self.judge(entry, |slot| {
-            kept(judge(&slot.expiry)).map(|()| RemovalCause::Expired)
+    fn remove_if(
+        &self,
+        entry: EntryRef,
+        judge: &mut dyn FnMut(&ExpiryState<K, P>) -> Verdict,
+    ) -> Verdict {
+        self.0.judge(entry, |slot| {
+            removal(judge(&slot.expiry), RemovalCause::Expired)
         })
     }
 
-    fn scan(&self, f: &mut dyn FnMut(EntryRef, &X::State)) {
-        self.scan_slots(|entry, slot| f(entry, &slot.expiry));
+    fn scan(&self, f: &mut dyn FnMut(EntryRef, &ExpiryState<K, P>)) {
+        self.0.scan_slots(|entry, slot| f(entry, &slot.expiry));
     }
 }
 
-impl<K, V, X, E, L, S> EvictionHost<E::State> for HostCall<'_, K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher,
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Host<EvictionState<K, P>>
+    for EvictionView<'_, '_, K, V, P, S>
 {
     fn stored(&self) -> usize {
-        self.inner.stored()
+        self.0.inner.stored()
     }
 
-    fn load(&self) -> usize {
-        self.inner.load()
-    }
-
-    fn weighs(&self) -> bool {
-        self.inner.weigher.is_some()
-    }
-
-    fn evict_if(
+    fn remove_if(
         &self,
         entry: EntryRef,
-        capacity: usize,
-        judge: &mut dyn FnMut(&E::State) -> Verdict,
-    ) -> Probe {
-        let inner = self.inner;
-        self.judge(entry, |slot| {
-            kept(judge(&slot.eviction))?;
-            if inner.load() <= capacity {
-                return Err(Probe::Enough);
-            }
+        judge: &mut dyn FnMut(&EvictionState<K, P>) -> Verdict,
+    ) -> Verdict {
+        let inner = self.0.inner;
+        self.0.judge(entry, |slot| {
+            removal(judge(&slot.eviction), RemovalCause::Evicted)?;
             // A victim that expired while the evictor waited is an Expiration, not an Eviction.
-            let expired = X::may_expire(&slot.expiry) && X::is_expired(&slot.expiry, inner.now());
+            let expired = P::Expiry::may_expire(&slot.expiry)
+                && P::Expiry::is_expired(&slot.expiry, inner.now());
             Ok(if expired {
                 RemovalCause::Expired
             } else {
@@ -217,17 +197,29 @@ where
         })
     }
 
-    fn reclaim_one_expired(&self) -> bool {
-        // Nothing that may expire, no clock read: eviction asks this at every victim.
-        let expiry = &self.inner.expiry;
-        if !X::USES_CLOCK || !expiry.may_have_expired(NEVER - 1) {
-            return false;
-        }
-        let now = self.inner.now();
-        expiry.may_have_expired(now) && expiry.reclaim(now, 1, self) == 1
+    fn scan(&self, f: &mut dyn FnMut(EntryRef, &EvictionState<K, P>)) {
+        self.0.scan_slots(|entry, slot| f(entry, &slot.eviction));
+    }
+}
+
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> EvictionHost<EvictionState<K, P>>
+    for EvictionView<'_, '_, K, V, P, S>
+{
+    fn occupancy(&self) -> usize {
+        self.0.inner.occupancy()
     }
 
-    fn scan(&self, f: &mut dyn FnMut(EntryRef, &E::State)) {
-        self.scan_slots(|entry, slot| f(entry, &slot.eviction));
+    fn weighs(&self) -> bool {
+        self.0.inner.weigher.is_some()
+    }
+
+    fn reclaim_one_expired(&self) -> bool {
+        // Nothing that may expire, no clock read: eviction asks this at every victim.
+        let expiry = &self.0.inner.expiry;
+        if !P::Expiry::uses_clock() || !expiry.may_expire_any() {
+            return false;
+        }
+        let now = self.0.inner.now();
+        expiry.may_have_expired(now) && expiry.reclaim(now, 1, &self.0.for_expiry()) == 1
     }
 }

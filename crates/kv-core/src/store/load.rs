@@ -8,21 +8,19 @@
 //! keeping a map of keys being loaded.
 
 use std::convert::Infallible;
-use std::hash::{BuildHasher, Hash};
 
 use super::Store;
 use crate::backend::infallible;
-use crate::policy::{Eviction, Expiry, Listener};
+use crate::policy::{Expiry, Policies};
 use crate::sync;
+use crate::{StoreHasher, StoreKey, StoreValue};
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
+impl<K, V, P, S> Store<K, V, P, S>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
+    K: StoreKey + Clone,
+    V: StoreValue + Clone,
+    P: Policies<K>,
+    S: StoreHasher,
 {
     /// The live value of `key`, or the value `load` makes, stored with default options and
     /// returned. `load` runs once per key however many threads ask at once: the others wait
@@ -51,7 +49,7 @@ where
     /// ```
     pub fn get_or_insert_with(&self, key: K, load: impl FnOnce() -> V) -> V {
         infallible(
-            self.try_get_or_insert_with_options(key, &X::Options::default(), || {
+            self.try_get_or_insert_with_options(key, &Default::default(), || {
                 Ok::<V, Infallible>(load())
             }),
         )
@@ -64,7 +62,7 @@ where
         key: K,
         load: impl FnOnce() -> Result<V, Err>,
     ) -> Result<V, Err> {
-        self.try_get_or_insert_with_options(key, &X::Options::default(), load)
+        self.try_get_or_insert_with_options(key, &Default::default(), load)
     }
 
     /// As [`Store::try_get_or_insert_with`], storing the loaded value with `options` (a TTL, a
@@ -72,7 +70,7 @@ where
     pub fn try_get_or_insert_with_options<Err>(
         &self,
         key: K,
-        options: &X::Options,
+        options: &<P::Expiry as Expiry>::Options,
         load: impl FnOnce() -> Result<V, Err>,
     ) -> Result<V, Err> {
         let value = match self.read::<K, true>(&key, |_| true) {
@@ -88,7 +86,7 @@ where
     fn load_under_lock<Err>(
         &self,
         key: K,
-        options: &X::Options,
+        options: &<P::Expiry as Expiry>::Options,
         load: impl FnOnce() -> Result<V, Err>,
     ) -> Result<V, Err> {
         let inner = &*self.inner;

@@ -1,38 +1,53 @@
-//! The sharded store: its shards and their books. The operations are in `ops`, the
-//! builder in `builder`, time in `time`, what policies may ask of the store in
-//! `host`, operations over every entry in `visit`, the self-check in `validate`, and the store
-//! trait's implementation in `contract`.
+//! The sharded store: its shards and their books. The operations are in `put`, `read`,
+//! `remove` and `whole` (the store as a whole), get-or-insert in `load`, the builder in
+//! `builder`, time in `time`, what policies may ask of the store in `host`, operations over every
+//! entry in `visit`, the self-check in `validate`, and the `Backend` trait's implementation in
+//! `contract`.
 
 use std::fmt;
 
 use crossbeam_utils::CachePadded;
 
+use crate::KeyQuery;
 use crate::clock::StoreClock;
 use crate::metrics::Counters;
-use crate::policy::{EventKind, Eviction, Expiry, Listener};
+use crate::policy::{EventKind, Eviction, Expiry, Listener, Policies, Slots};
 use crate::removal::{RemovalCause, Removals};
 use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Ordering, RwLock};
 use crate::table::{At, Slot, Table};
-use crate::{KeyQuery, NoEviction, NoExpiry, NoListener};
 
 mod builder;
 mod contract;
 mod host;
 mod load;
-mod ops;
+mod put;
+mod read;
+mod remove;
 mod time;
 mod validate;
 mod visit;
+mod whole;
 
 pub use builder::StoreBuilder;
-pub use ops::Refused;
+pub use read::Refused;
 pub use sync::DefaultHashBuilder;
 pub use visit::Iter;
 
-type SlotOf<K, V, X, E> = Slot<K, V, <X as Expiry>::State, <E as Eviction>::State>;
-type TableOf<K, V, X, E> = Table<K, V, <X as Expiry>::State, <E as Eviction>::State>;
-type ShardOf<K, V, X, E> =
-    CachePadded<Shard<K, V, <X as Expiry>::State, <E as Eviction>::State, <E as Eviction>::Shard>>;
+/// The per-entry states of a store's policies `P`.
+type ExpiryState<K, P> = <<P as Policies<K>>::Expiry as Expiry>::State;
+type EvictionState<K, P> = <<P as Policies<K>>::Eviction as Eviction>::State;
+
+type SlotOf<K, V, P> = Slot<K, V, ExpiryState<K, P>, EvictionState<K, P>>;
+type TableOf<K, V, P> = Table<K, V, ExpiryState<K, P>, EvictionState<K, P>>;
+type ShardOf<K, V, P> = CachePadded<
+    Shard<
+        K,
+        V,
+        ExpiryState<K, P>,
+        EvictionState<K, P>,
+        <<P as Policies<K>>::Eviction as Eviction>::Shard,
+    >,
+>;
 
 struct Shard<K, V, XS, ES, EP> {
     table: RwLock<Table<K, V, XS, ES>>,
@@ -88,35 +103,58 @@ impl<K, V, XS, ES, EP: Default> Shard<K, V, XS, ES, EP> {
 pub(super) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
 /// What is left of an entry removed under its shard lock, for the caller to finish with after
-/// releasing the lock: the policies' notes, and the key and value (dropped then, so a value's
+/// releasing the lock: the policies' summaries of it, and the key and value (dropped then, so a value's
 /// `Drop` never runs under a lock) unless the removal listener took them.
-pub(super) struct Gone<K, V, XN, EN> {
-    expiry: XN,
-    eviction: EN,
+pub(super) struct Gone<K, V, XS, ES> {
+    expiry: XS,
+    eviction: ES,
     /// Dropped with the `Gone`.
     _key: Option<K>,
     value: Option<V>,
 }
 
-impl<K, V, XN, EN> Gone<K, V, XN, EN> {
+impl<K, V, XS, ES> Gone<K, V, XS, ES> {
     /// The value, if the removal kept it for the caller (or no listener took it).
     pub(super) fn into_value(self) -> Option<V> {
         self.value
     }
 }
 
-type GoneOf<K, V, X, E> = Gone<K, V, <X as Expiry>::Note, <E as Eviction>::Note>;
+type GoneOf<K, V, P> = Gone<
+    K,
+    V,
+    <<P as Policies<K>>::Expiry as Expiry>::Summary,
+    <<P as Policies<K>>::Eviction as Eviction>::Summary,
+>;
 
-struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
-    shards: Box<[ShardOf<K, V, X, E>]>,
+/// Which store a handle belongs to: the same for every clone of one store, different for any two
+/// stores built in one process (never reused). For bookkeeping across stores, such as the
+/// facade's registry of stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoreId(u64);
+
+impl StoreId {
+    fn next() -> Self {
+        #[allow(
+            clippy::disallowed_types,
+            reason = "numbering stores is process-wide bookkeeping, outside every loom model"
+        )]
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+struct Inner<K, V, P: Policies<K>, S> {
+    id: StoreId,
+    shards: Box<[ShardOf<K, V, P>]>,
     /// The loader locks of get-or-insert, by key hash (see `load`).
     loaders: Box<[CachePadded<sync::Mutex<()>>]>,
     shard_bits: u32,
     hasher: S,
     clock: StoreClock,
-    expiry: X,
-    eviction: E,
-    listener: L,
+    expiry: P::Expiry,
+    eviction: P::Eviction,
+    listener: P::Listener,
     /// The removal listener, if any (boxed: a store without one pays a pointer's test on removals
     /// only).
     removals: Option<Box<Removals<K, V>>>,
@@ -124,7 +162,8 @@ struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     weigher: Option<Weigher<K, V>>,
 }
 
-/// A concurrent in-memory key/value store, generic over its policies.
+/// A concurrent in-memory key/value store, generic over its policies `P` (an expiry policy, an
+/// eviction policy and a listener: [`Slots`] by default, none of them) and its hasher `S`.
 ///
 /// Every method takes `&self`; clones share the same store. Users normally name a concrete stack
 /// from the `kvstore` crate; this type is the engine underneath.
@@ -139,15 +178,11 @@ struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
 /// assert_eq!(store.get("a"), None);
 /// assert_eq!(store.metrics().hits, 1);
 /// ```
-pub struct Store<K, V, X = NoExpiry, E = NoEviction, L = NoListener, S = DefaultHashBuilder>
-where
-    X: Expiry,
-    E: Eviction,
-{
-    inner: Arc<Inner<K, V, X, E, L, S>>,
+pub struct Store<K, V, P: Policies<K> = Slots, S = DefaultHashBuilder> {
+    inner: Arc<Inner<K, V, P, S>>,
 }
 
-impl<K, V, X: Expiry, E: Eviction, L, S> Clone for Store<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> Clone for Store<K, V, P, S> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -155,7 +190,7 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Clone for Store<K, V, X, E, L, S> {
     }
 }
 
-impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for Store<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> fmt::Debug for Store<K, V, P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
             .field("len", &self.inner.stored())
@@ -166,12 +201,12 @@ impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for Store<K, V, X, E, L, S> 
 
 /// A [`Store`] handle that does not keep it alive; see [`Store::downgrade`].
 #[cfg(not(kv_loom))]
-pub struct WeakStore<K, V, X: Expiry, E: Eviction, L, S> {
-    inner: sync::Weak<Inner<K, V, X, E, L, S>>,
+pub struct WeakStore<K, V, P: Policies<K>, S> {
+    inner: sync::Weak<Inner<K, V, P, S>>,
 }
 
 #[cfg(not(kv_loom))]
-impl<K, V, X: Expiry, E: Eviction, L, S> Clone for WeakStore<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> Clone for WeakStore<K, V, P, S> {
     fn clone(&self) -> Self {
         Self {
             inner: sync::Weak::clone(&self.inner),
@@ -180,7 +215,7 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Clone for WeakStore<K, V, X, E, L, S> {
 }
 
 #[cfg(not(kv_loom))]
-impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for WeakStore<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> fmt::Debug for WeakStore<K, V, P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WeakStore")
             .field("alive", &(self.inner.strong_count() > 0))
@@ -189,14 +224,14 @@ impl<K, V, X: Expiry, E: Eviction, L, S> fmt::Debug for WeakStore<K, V, X, E, L,
 }
 
 #[cfg(not(kv_loom))]
-impl<K, V, X: Expiry, E: Eviction, L, S> WeakStore<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> WeakStore<K, V, P, S> {
     /// The store, if it still exists.
-    pub fn upgrade(&self) -> Option<Store<K, V, X, E, L, S>> {
+    pub fn upgrade(&self) -> Option<Store<K, V, P, S>> {
         self.inner.upgrade().map(|inner| Store { inner })
     }
 }
 
-impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> Inner<K, V, P, S> {
     /// Entries held, across shards (expired ones not yet reclaimed included): exact while the
     /// store is quiet, a snapshot of each shard in turn while it is not.
     fn stored(&self) -> usize {
@@ -214,24 +249,22 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &ShardOf<K, V, X, E> {
+    fn shard(&self, hash: u64) -> &ShardOf<K, V, P> {
         &self.shards[self.shard_index(hash)]
     }
-}
 
-impl<K, V, X: Expiry, E: Eviction, L: Listener<K>, S> Inner<K, V, X, E, L, S> {
     /// Removes an entry found under the shard's exclusive lock, keeping the books: the size and
     /// weight, the counter of `cause` (an Expiration or an Eviction; other causes count none),
     /// the event and the removal listener's notification. `keep_value`: the caller returns the
     /// value (the listener then gets a copy).
     fn remove(
         &self,
-        shard: &ShardOf<K, V, X, E>,
-        table: &mut TableOf<K, V, X, E>,
+        shard: &ShardOf<K, V, P>,
+        table: &mut TableOf<K, V, P>,
         at: At,
         cause: RemovalCause,
         keep_value: bool,
-    ) -> Option<GoneOf<K, V, X, E>> {
+    ) -> Option<GoneOf<K, V, P>> {
         let slot = table.remove(at)?;
         shard.shrink(1);
         match cause {
@@ -239,23 +272,27 @@ impl<K, V, X: Expiry, E: Eviction, L: Listener<K>, S> Inner<K, V, X, E, L, S> {
             RemovalCause::Evicted => Counters::bump(&shard.counters.evictions),
             _ => {}
         }
-        Some(self.part(shard, slot, cause, keep_value))
+        Some(self.finish_removal(shard, slot, cause, keep_value))
     }
 
-    /// The books of an entry that left its table (under the shard's exclusive lock) other than
-    /// its size and counters: its weight, its event, and the removal listener's notification.
-    fn part(
+    /// Finishes the books of an entry that left its table (under the shard's exclusive lock),
+    /// other than its size and counters: its weight, its event, and the removal listener's
+    /// notification. Returns what is left of it.
+    fn finish_removal(
         &self,
-        shard: &ShardOf<K, V, X, E>,
-        slot: SlotOf<K, V, X, E>,
+        shard: &ShardOf<K, V, P>,
+        slot: SlotOf<K, V, P>,
         cause: RemovalCause,
         keep_value: bool,
-    ) -> GoneOf<K, V, X, E> {
+    ) -> GoneOf<K, V, P> {
         if let Some(weigher) = &self.weigher {
             shard.reweigh(0, weigher(&slot.key, &slot.value));
         }
         self.emit(cause.event(), &slot.key);
-        let (expiry, eviction) = (X::note(&slot.expiry), E::note(&slot.eviction));
+        let (expiry, eviction) = (
+            P::Expiry::summary(&slot.expiry),
+            P::Eviction::summary(&slot.eviction),
+        );
         let Slot { key, value, .. } = slot;
         let (key, value) = match &self.removals {
             None => (Some(key), Some(value)),
@@ -285,7 +322,7 @@ impl<K, V, X: Expiry, E: Eviction, L: Listener<K>, S> Inner<K, V, X, E, L, S> {
     }
 
     /// What capacity bounds: the entries, or their total weight when the store has a weigher.
-    fn load(&self) -> usize {
+    fn occupancy(&self) -> usize {
         if self.weigher.is_none() {
             return self.stored();
         }
@@ -304,7 +341,7 @@ impl<K, V, X: Expiry, E: Eviction, L: Listener<K>, S> Inner<K, V, X, E, L, S> {
         }
     }
 
-    fn miss<Q: KeyQuery<K> + ?Sized>(&self, shard: &ShardOf<K, V, X, E>, key: &Q) {
+    fn miss<Q: KeyQuery<K> + ?Sized>(&self, shard: &ShardOf<K, V, P>, key: &Q) {
         Counters::bump(&shard.counters.misses);
         if self.listener.is_active() {
             self.listener.on_event(EventKind::Miss, &key.to_key());

@@ -10,8 +10,7 @@
 //! anything).
 
 use super::Inner;
-use crate::NEVER;
-use crate::policy::{Eviction, Expiry};
+use crate::policy::{Expiry, Policies};
 
 /// A read's time: what it judges expiry by, and how far that may trail the true time (a sliding
 /// refresh adds it, so a late reading never shortens a TTL).
@@ -21,11 +20,15 @@ pub(super) struct ReadTime {
     pub(super) lag: u64,
 }
 
-impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
+impl<K, V, P: Policies<K>, S> Inner<K, V, P, S> {
     /// The store's exact time (0 for a store whose expiry uses no clock): for writes.
     #[inline]
     pub(super) fn now(&self) -> u64 {
-        if X::USES_CLOCK { self.clock.now() } else { 0 }
+        if P::Expiry::uses_clock() {
+            self.clock.now()
+        } else {
+            0
+        }
     }
 
     /// The store's recent time (0 for a store whose expiry uses no clock): for reads that judge
@@ -34,7 +37,7 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     /// [`StoreClock::lag`]: crate::clock::StoreClock::lag
     #[inline]
     pub(super) fn recent(&self) -> u64 {
-        if X::USES_CLOCK {
+        if P::Expiry::uses_clock() {
             self.clock.recent()
         } else {
             0
@@ -45,7 +48,7 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     /// clock, where [`Inner::now_for`] reads it only for an entry that may expire.
     #[inline]
     pub(super) fn now_at_start(&self) -> Option<ReadTime> {
-        if X::USES_CLOCK && self.clock.is_system() {
+        if P::Expiry::uses_clock() && self.clock.is_system() {
             None
         } else {
             Some(ReadTime {
@@ -58,11 +61,11 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
     /// The time a put with `options` needs: none (0) on the system clock when neither its own
     /// entry nor anything it replaces or makes room for can be expired.
     #[inline]
-    pub(super) fn now_for_put(&self, options: &X::Options) -> u64 {
-        if X::USES_CLOCK
+    pub(super) fn now_for_put(&self, options: &<P::Expiry as Expiry>::Options) -> u64 {
+        if P::Expiry::uses_clock()
             && self.clock.is_system()
             && !self.expiry.put_needs_time(options)
-            && !self.expiry.may_have_expired(NEVER - 1)
+            && !self.expiry.may_expire_any()
         {
             0
         } else {
@@ -72,10 +75,14 @@ impl<K, V, X: Expiry, E: Eviction, L, S> Inner<K, V, X, E, L, S> {
 
     /// The time a read of an entry in this expiry state needs (see [`Inner::now_at_start`]).
     #[inline]
-    pub(super) fn now_for(&self, at_start: Option<ReadTime>, state: &X::State) -> ReadTime {
+    pub(super) fn now_for(
+        &self,
+        at_start: Option<ReadTime>,
+        state: &super::ExpiryState<K, P>,
+    ) -> ReadTime {
         match at_start {
             Some(time) => time,
-            None if !X::may_expire(state) => ReadTime { now: 0, lag: 0 },
+            None if !P::Expiry::may_expire(state) => ReadTime { now: 0, lag: 0 },
             None => ReadTime {
                 now: self.clock.recent(),
                 lag: self.clock.lag(),

@@ -1,21 +1,12 @@
 //! The store's self-check, for tests.
 
-use std::hash::{BuildHasher, Hash};
-
 use super::Store;
 use super::host::HostCall;
-use crate::policy::{Eviction, Expiry, Listener};
+use crate::policy::{Eviction, Expiry, Policies};
 use crate::sync::{self, Ordering};
+use crate::{StoreHasher, StoreKey, StoreValue};
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Checks the store's internal bookkeeping: the entry count (and weight), that each entry sits in the
     /// shard its key hashes to with the hash bits its index uses, and then each policy's own
     /// books (kv-ttl: every entry that may expire is in the expiry index; kv-lru, when bounded:
@@ -53,7 +44,7 @@ where
             return Err(format!("counted {count} entries, current size says {len}"));
         }
         let host = HostCall::new(inner);
-        inner.expiry.validate(&host)?;
-        inner.eviction.validate(&host)
+        inner.expiry.validate(&host.for_expiry())?;
+        inner.eviction.validate(&host.for_eviction())
     }
 }

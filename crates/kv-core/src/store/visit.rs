@@ -2,22 +2,13 @@
 //! shard at one instant but not the store as a whole (weakly consistent), and neither is a read:
 //! no hit or miss, no budget spent, no sliding refresh, no use.
 
-use std::hash::{BuildHasher, Hash};
-
 use super::Store;
-use crate::policy::{Eviction, Expiry, Listener};
+use crate::policy::{Expiry, Policies};
 use crate::removal::RemovalCause;
 use crate::sync;
+use crate::{StoreHasher, StoreKey, StoreValue};
 
-impl<K, V, X, E, L, S> Store<K, V, X, E, L, S>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    X: Expiry,
-    E: Eviction,
-    L: Listener<K>,
-    S: BuildHasher + Send + Sync + 'static,
-{
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Keeps the live entries for which `keep(key, value)` is true and removes the others (like
     /// `del`: no counter; listeners see `Removed`). Expired entries met on the way are reclaimed
     /// (one Expiration each) without being shown to `keep`. `keep` runs under a shard's
@@ -42,7 +33,7 @@ where
             let doomed: Vec<_> = table
                 .positions()
                 .filter_map(|(at, s)| {
-                    if X::is_expired(&s.expiry, now) {
+                    if P::Expiry::is_expired(&s.expiry, now) {
                         Some((at, RemovalCause::Expired))
                     } else if keep(&s.key, &s.value) {
                         None
@@ -76,7 +67,7 @@ where
     /// all.sort();
     /// assert_eq!(all, [("a".to_string(), 1), ("b".to_string(), 2)]);
     /// ```
-    pub fn iter(&self) -> Iter<'_, K, V, X, E, L, S>
+    pub fn iter(&self) -> Iter<'_, K, V, P, S>
     where
         K: Clone,
         V: Clone,
@@ -90,20 +81,14 @@ where
 }
 
 /// The iterator of [`Store::iter`].
-pub struct Iter<'a, K, V, X: Expiry, E: Eviction, L, S> {
-    store: &'a Store<K, V, X, E, L, S>,
+pub struct Iter<'a, K, V, P: Policies<K>, S> {
+    store: &'a Store<K, V, P, S>,
     next_shard: usize,
     /// The rest of the current shard's entries, last first.
     buffer: Vec<(K, V)>,
 }
 
-impl<K, V, X, E, L, S> Iterator for Iter<'_, K, V, X, E, L, S>
-where
-    K: Clone,
-    V: Clone,
-    X: Expiry,
-    E: Eviction,
-{
+impl<K: Clone, V: Clone, P: Policies<K>, S> Iterator for Iter<'_, K, V, P, S> {
     type Item = (K, V);
 
     fn next(&mut self) -> Option<(K, V)> {
@@ -116,7 +101,7 @@ where
             self.buffer.extend(
                 table
                     .iter()
-                    .filter(|s| !X::is_expired(&s.expiry, now))
+                    .filter(|s| !P::Expiry::is_expired(&s.expiry, now))
                     .map(|s| (s.key.clone(), s.value.clone())),
             );
         }

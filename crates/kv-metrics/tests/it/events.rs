@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use kv_core::sync::{AtomicBool, Ordering};
-use kv_core::{EventKind, ManualClock, StoreBuilder};
+use kv_core::{EventKind, ManualClock, Slots, StoreBuilder};
 use kv_lru::Lru;
 use kv_metrics::{Event, EventHub, Subscribe, Subscription, TryRecvError};
 use kv_ttl::{PutOptions, Ttl};
 
-type Store = kv_core::Store<String, u32, Ttl, Lru, EventHub<String>>;
+type Store = kv_core::Store<String, u32, Slots<Ttl, Lru, EventHub<String>>>;
 
 fn store(namespace: &str, clock: &ManualClock) -> Store {
     StoreBuilder::new()
@@ -178,7 +178,7 @@ fn a_subscription_ends_when_the_store_is_dropped() {
 
 #[test]
 fn events_for_one_key_arrive_in_the_order_they_happened_under_concurrency() {
-    let store: kv_core::Store<String, u64, Ttl, Lru, EventHub<String>> = StoreBuilder::new()
+    let store: kv_core::Store<String, u64, Slots<Ttl, Lru, EventHub<String>>> = StoreBuilder::new()
         .expiry(Ttl::new())
         .eviction(Lru::default())
         .listener(EventHub::new(""))
@@ -230,7 +230,7 @@ fn the_hub_is_active_only_while_someone_subscribes() {
 
 #[test]
 fn every_event_is_either_received_or_counted_as_missed_under_concurrency() {
-    let store: kv_core::Store<String, u64, Ttl, Lru, EventHub<String>> = StoreBuilder::new()
+    let store: kv_core::Store<String, u64, Slots<Ttl, Lru, EventHub<String>>> = StoreBuilder::new()
         .expiry(Ttl::new())
         .eviction(Lru::default())
         .listener(EventHub::new(""))

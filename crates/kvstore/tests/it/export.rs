@@ -220,7 +220,7 @@ fn register_metrics_publishes_typed_stores_and_forgets_dropped_ones() {
     let ns = "export-test/typed";
     let values = Values::default();
     let store: kvstore::Store<String, u32> = kvstore::Store::builder()
-        .listener(kvstore::Events::new(ns))
+        .listener(kvstore::EventHub::new(ns))
         .capacity(4)
         .build();
     kvstore::register_metrics(&store);

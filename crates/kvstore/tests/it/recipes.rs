@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use kvstore::{ExpiryDefaults, ManualClock, PutOptions, RemovalCause, Store};
+use kvstore::{ManualClock, PutOptions, RemovalCause, Store};
 
 #[test]
 fn a_one_shot_token_store() {

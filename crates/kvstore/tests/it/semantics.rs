@@ -1,6 +1,6 @@
 //! One test (at least) per rule of `docs/semantics.md`, named after the rule. Sections follow the
 //! document: words, options, operations, capacity and LRU, metrics, reclaiming, namespaces, time,
-//! and the nine fixes of "Differs from the original"; the store trait ([`kvstore::Backend`]) gives the same answers as the inherent methods.
+//! and the nine fixes of "Differs from the original"; the `Backend` trait ([`kvstore::Backend`]) gives the same answers as the inherent methods.
 
 use std::sync::Arc;
 use std::thread;
@@ -1397,7 +1397,7 @@ mod reference_cases {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The store trait: any backend runs the contract through it.
+// The `Backend` trait: any backend runs the contract through it.
 
 mod store_trait {
     use super::*;
@@ -1455,7 +1455,6 @@ mod store_trait {
 
 mod operations_this_project_adds {
     use super::*;
-    use kvstore::ExpiryDefaults;
 
     #[test]
     fn remove_returns_a_live_value_and_is_not_a_read() {

@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::policy::{EntryRef, Probe};
+use super::{EntryRef, Verdict};
 
 type Record = (u64, EntryRef);
 
@@ -189,13 +189,14 @@ impl LazyQueue {
         self.len = 0;
     }
 
-    /// Pops records with priority `<= bound` and hands each entry to `probe` until `probe` has
-    /// removed `limit` entries or nothing at or below `bound` is left. Returns how many it removed.
+    /// Pops records with priority `<= bound` and hands each entry to `probe`, which says what
+    /// became of it (see [`Verdict`]), until `probe` has removed `limit` entries, says
+    /// [`Verdict::Stop`], or nothing at or below `bound` is left. Returns how many it removed.
     pub fn drain_upto(
         &mut self,
         bound: u64,
         limit: usize,
-        mut probe: impl FnMut(EntryRef, u64) -> Probe,
+        mut probe: impl FnMut(EntryRef, u64) -> Verdict,
     ) -> usize {
         let mut removed = 0;
         while removed < limit {
@@ -207,10 +208,10 @@ impl LazyQueue {
                 break;
             };
             match probe(entry, priority) {
-                Probe::Gone => {}
-                Probe::Removed => removed += 1,
-                Probe::Requeue(p) => self.push(p, entry),
-                Probe::Enough => {
+                Verdict::Forget => {}
+                Verdict::Remove => removed += 1,
+                Verdict::Keep(p) => self.push(p, entry),
+                Verdict::Stop => {
                     self.push(priority, entry);
                     break;
                 }
@@ -392,7 +393,7 @@ mod tests {
                 let mut got = None;
                 q.drain_upto(NEVER_FOR_TEST, 1, |_, priority| {
                     got = Some(priority);
-                    Probe::Removed
+                    Verdict::Remove
                 });
                 assert_eq!(got, Some(p), "step {step}");
                 last = p;
@@ -433,7 +434,7 @@ mod tests {
         let mut drained = Vec::new();
         q.drain_upto(1_500, usize::MAX, |_, p| {
             drained.push(p);
-            Probe::Removed
+            Verdict::Remove
         });
         assert_eq!(drained, (1_001..=1_500).collect::<Vec<_>>());
         for t in 0..100 {
@@ -471,9 +472,9 @@ mod tests {
         assert_eq!(q.len(), 1);
     }
 
-    /// `drain_upto` stops at its bound, and a record handed back as `Enough` stays queued.
+    /// `drain_upto` stops at its bound, and a record handed back as `Stop` stays queued.
     #[test]
-    fn drain_stops_at_the_bound_and_keeps_what_is_enough() {
+    fn drain_stops_at_the_bound_and_keeps_the_record_it_stops_at() {
         let mut q = LazyQueue::new();
         for p in [5, 3, 9, 7] {
             q.push(p, entry(p));
@@ -482,9 +483,9 @@ mod tests {
         let removed = q.drain_upto(7, usize::MAX, |e, p| {
             seen.push((u64::from(e.at()), p));
             if p == 7 {
-                Probe::Enough
+                Verdict::Stop
             } else {
-                Probe::Removed
+                Verdict::Remove
             }
         });
         assert_eq!(removed, 2);
