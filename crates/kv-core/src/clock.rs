@@ -69,8 +69,8 @@ impl Clock for SystemClock {
 ///
 /// Exact readings ([`Clock::now_nanos`]) are the system clock's, as [`SystemClock`]. Recent
 /// readings ([`Clock::recent_nanos`]) are a plain atomic load of the time a background thread
-/// (one per process and tick, named `kvstore-clock`, ended when no clock uses it) stores every
-/// half tick. So a read may judge expiry by a time up to half a tick old, and a sliding refresh
+/// (one per process and tick, named `kvstore-clock`, started by the first recent reading and
+/// ended when no clock uses it) stores every half tick. So a read may judge expiry by a time up to half a tick old, and a sliding refresh
 /// adds half a tick to the deadline it sets: an entry lives at most one tick longer than its
 /// TTL, never shorter (`docs/semantics.md`, Time). The bound holds while the thread runs on
 /// time; when a loaded machine delays it, an exact reading (every put with a TTL makes one)
@@ -87,19 +87,26 @@ impl Clock for SystemClock {
 #[derive(Clone, Debug)]
 pub struct CoarseClock {
     exact: SystemClock,
-    /// Where recent readings come from (`None`: they are exact).
-    recent: Option<Recent>,
+    /// Half the tick: the most a recent reading trails an exact one (0: readings are exact).
+    lag: u64,
+    /// Where recent readings come from, set up by the first one, so a store that never meets a
+    /// deadline starts no thread (`None` inside: no thread could be started, readings are
+    /// exact).
+    recent: std::sync::OnceLock<Option<Recent>>,
 }
 
 /// A [`CoarseClock`]'s recent readings: its ticker, and its own start on the ticker's time line.
 #[derive(Clone, Debug)]
+#[allow(
+    clippy::disallowed_types,
+    reason = "the ticker is std's thread and atomics, never started in loom builds"
+)]
 struct Recent {
     ticker: std::sync::Arc<ticker::Ticker>,
     /// Added to a ticker reading...
     after_start: u64,
     /// ...and taken off it (one of the two is 0).
     before_start: u64,
-    lag: u64,
 }
 
 impl CoarseClock {
@@ -107,21 +114,28 @@ impl CoarseClock {
     /// under a microsecond makes every reading exact (and so do loom builds, whose models
     /// cannot run a background thread).
     pub fn new(tick: Duration) -> Self {
-        let exact = SystemClock::new();
         let lag = duration_to_nanos(tick) / 2;
-        let recent = (!cfg!(kv_loom) && lag >= 500)
-            .then(|| ticker::Ticker::shared(Duration::from_nanos(lag)))
-            .flatten()
-            .map(|ticker| {
-                let epoch = ticker::epoch();
-                Recent {
+        Self {
+            exact: SystemClock::new(),
+            lag: if cfg!(kv_loom) || lag < 500 { 0 } else { lag },
+            recent: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The recent readings' source, started by the first call.
+    #[inline]
+    fn recent(&self) -> Option<&Recent> {
+        self.recent
+            .get_or_init(|| {
+                let ticker = ticker::Ticker::shared(Duration::from_nanos(self.lag))?;
+                let (epoch, start) = (ticker::epoch(), self.exact.start);
+                Some(Recent {
                     ticker,
-                    after_start: duration_to_nanos(epoch.saturating_duration_since(exact.start)),
-                    before_start: duration_to_nanos(exact.start.saturating_duration_since(epoch)),
-                    lag,
-                }
-            });
-        Self { exact, recent }
+                    after_start: duration_to_nanos(epoch.saturating_duration_since(start)),
+                    before_start: duration_to_nanos(start.saturating_duration_since(epoch)),
+                })
+            })
+            .as_ref()
     }
 }
 
@@ -139,13 +153,13 @@ impl Clock for CoarseClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
         let now = self.exact.now_nanos();
-        if let Some(r) = &self.recent {
+        if let Some(Some(r)) = self.recent.get() {
             // A late ticker (a loaded machine) is brought forward by exact readings, so the
             // recent time trails the last exact one by at most a lag.
             r.ticker.catch_up(
                 now.saturating_add(r.before_start)
                     .saturating_sub(r.after_start),
-                r.lag,
+                self.lag,
             );
         }
         now
@@ -153,18 +167,21 @@ impl Clock for CoarseClock {
 
     #[inline]
     fn recent_nanos(&self) -> u64 {
-        match &self.recent {
-            Some(r) => r
-                .ticker
-                .recent()
-                .saturating_add(r.after_start)
-                .saturating_sub(r.before_start),
-            None => self.exact.now_nanos(),
+        match self.lag {
+            0 => self.exact.now_nanos(),
+            _ => match self.recent() {
+                Some(r) => r
+                    .ticker
+                    .recent()
+                    .saturating_add(r.after_start)
+                    .saturating_sub(r.before_start),
+                None => self.exact.now_nanos(),
+            },
         }
     }
 
     fn recent_lag_nanos(&self) -> u64 {
-        self.recent.as_ref().map_or(0, |r| r.lag)
+        self.lag
     }
 }
 
