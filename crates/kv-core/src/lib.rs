@@ -27,6 +27,8 @@
 
 pub mod backend;
 pub mod clock;
+mod flight;
+mod loads;
 pub mod metrics;
 pub mod policy;
 pub mod queue;
@@ -42,6 +44,7 @@ pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
 pub use clock::{
     Clock, CoarseClock, DEFAULT_TICK, ManualClock, NEVER, SystemClock, duration_to_nanos,
 };
+pub use loads::LoadMetrics;
 pub use metrics::Metrics;
 pub use policy::{
     Capacity, EntryRef, EventKind, Eviction, EvictionHost, Expiry, ExpiryHost, Listener,

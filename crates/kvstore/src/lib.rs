@@ -183,8 +183,8 @@ pub use kv_metrics::{ArtifactError, DumpRecord, MetricsRecord, Timestamp, write_
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, CoarseClock, DefaultHashBuilder, Dump, DynBackend, EventKind,
-    KeyQuery, Listener, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder, SystemClock,
-    infallible,
+    KeyQuery, Listener, LoadMetrics, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder,
+    SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;

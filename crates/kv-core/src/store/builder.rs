@@ -185,6 +185,8 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, X, E, L, S> {
                 listener: self.listener,
                 removals: self.removals,
                 weigher: self.weigher,
+                flights: crate::flight::Flights::new(),
+                loads: crate::loads::LoadCounters::default(),
             }),
         }
     }

@@ -19,6 +19,7 @@ mod builder;
 mod contract;
 mod host;
 mod load;
+mod load_async;
 mod ops;
 mod time;
 mod validate;
@@ -122,6 +123,10 @@ struct Inner<K, V, X: Expiry, E: Eviction, L, S> {
     removals: Option<Box<Removals<K, V>>>,
     /// The weigher, if any: capacity then bounds the entries' total weight.
     weigher: Option<Weigher<K, V>>,
+    /// The async loads in flight, by key (see `load_async`).
+    flights: crate::flight::Flights<K>,
+    /// What the loaders ran, sync and async.
+    loads: crate::loads::LoadCounters,
 }
 
 /// A concurrent in-memory key/value store, generic over its policies.
