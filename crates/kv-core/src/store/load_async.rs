@@ -62,11 +62,14 @@ where
     /// assert_eq!((store.metrics().hits, store.metrics().misses), (1, 1));
     /// ```
     pub async fn get_or_insert_async(&self, key: K, load: impl Future<Output = V>) -> V {
-        let loaded = self
-            .try_get_or_insert_async_with_options(key, X::Options::default(), async {
-                Ok::<V, Infallible>(load.await)
-            })
-            .await;
+        // The live value first, before any flight: a hit is a `get`.
+        if let Some(value) = self.look(&key) {
+            return value;
+        }
+        let loaded = Box::pin(self.load_in_flight(key, X::Options::default(), async {
+            Ok::<V, Infallible>(load.await)
+        }))
+        .await;
         match loaded {
             Ok(value) => value,
             Err(never) => match *never {},
@@ -103,8 +106,10 @@ where
     where
         Err: Send + Sync + 'static,
     {
-        self.try_get_or_insert_async_with_options(key, X::Options::default(), load)
-            .await
+        if let Some(value) = self.look(&key) {
+            return Ok(value);
+        }
+        Box::pin(self.load_in_flight(key, X::Options::default(), load)).await
     }
 
     /// As [`Store::try_get_or_insert_async`], storing the loaded value with `options` (a TTL,
@@ -118,10 +123,24 @@ where
     where
         Err: Send + Sync + 'static,
     {
-        // The live value first, before any flight: a hit is a `get`.
         if let Some(value) = self.look(&key) {
             return Ok(value);
         }
+        Box::pin(self.load_in_flight(key, options, load)).await
+    }
+
+    /// The miss path: lead the key's load, or wait for the one in flight. Boxed by its callers,
+    /// so the future a caller holds stays small, and a hit (which never gets here) moves and
+    /// initialises only that.
+    async fn load_in_flight<Err>(
+        &self,
+        key: K,
+        options: X::Options,
+        load: impl Future<Output = Result<V, Err>>,
+    ) -> Result<V, SharedError<Err>>
+    where
+        Err: Send + Sync + 'static,
+    {
         let inner = &*self.inner;
         let lead = loop {
             match inner.flights.join::<Err>(&key) {
