@@ -65,3 +65,6 @@ mod loom;
 
 #[cfg(kv_loom)]
 mod loom_recency;
+
+#[cfg(kv_loom)]
+mod loom_loading;
