@@ -8,6 +8,10 @@
 //! ```
 //!
 //! The store needs no runtime of its own: tokio here only runs the tasks and the timers.
+#![allow(
+    clippy::disallowed_types,
+    reason = "a user's program: its counter and the errors it gets are std's"
+)]
 
 use std::error::Error;
 use std::fmt;
