@@ -106,10 +106,8 @@ where
     where
         Err: Send + Sync + 'static,
     {
-        if let Some(value) = self.look(&key) {
-            return Ok(value);
-        }
-        Box::pin(self.load_in_flight(key, X::Options::default(), load)).await
+        self.try_get_or_insert_async_with_options(key, X::Options::default(), load)
+            .await
     }
 
     /// As [`Store::try_get_or_insert_async`], storing the loaded value with `options` (a TTL,
