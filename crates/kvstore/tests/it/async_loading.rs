@@ -40,7 +40,7 @@ where
     while !runner.is_finished() {
         assert!(
             Instant::now() < deadline,
-            "the runtime hung: a waiter blocked its thread or was never woken"
+            "the runtime hung: a waiter blocked its thread, was never woken, or spun"
         );
         thread::sleep(ms(5));
     }
@@ -258,6 +258,7 @@ fn a_cancelled_async_load_stores_nothing_and_a_waiter_takes_it_over() {
         );
         assert_eq!(untimed(&s), loads(2, 1, 0, 1, 0));
         assert_eq!(s.metrics(), counts(7 + 1, 2, 1), "a miss per load");
+        assert_eq!(s.loads_in_flight(), 0, "the cancelled flight left the map");
     });
 }
 
@@ -334,6 +335,7 @@ fn a_panicking_async_load_stores_nothing_and_a_waiter_takes_it_over() {
         assert_eq!(runs.load(Ordering::SeqCst), 1, "one waiter took over");
         assert_eq!(untimed(&s), loads(2, 1, 0, 0, 1));
         assert_eq!(s.metrics(), counts(7, 2, 1));
+        assert_eq!(s.loads_in_flight(), 0, "the panicked flight left the map");
     });
 }
 
@@ -374,6 +376,7 @@ fn an_async_load_error_reaches_every_waiter_of_that_load() {
             counts(0, 8, 0),
             "each caller found nothing: a miss"
         );
+        assert_eq!(s.loads_in_flight(), 0, "the failed flight left the map");
         // The next caller runs its own load.
         let v = s
             .try_get_or_insert_async("k".into(), async { Ok::<_, String>("up".to_string()) })
