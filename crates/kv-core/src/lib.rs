@@ -32,6 +32,8 @@
 pub mod backend;
 mod bounds;
 pub mod clock;
+mod flight;
+mod loads;
 pub mod metrics;
 pub mod policy;
 pub mod removal;
@@ -47,6 +49,7 @@ pub use bounds::{KeyQuery, StoreHasher, StoreKey, StoreValue};
 pub use clock::{
     Clock, CoarseClock, DEFAULT_TICK, ManualClock, NEVER, SystemClock, duration_to_nanos,
 };
+pub use loads::LoadMetrics;
 pub use metrics::Metrics;
 pub use policy::{
     Capacity, DefaultTtl, EntryRef, EventKind, Eviction, EvictionHost, Expiry, Host, Listener,

@@ -62,6 +62,9 @@
 //! | `get(&k)` | `get(&k)` (clones: store `Arc<T>` for large values) |
 //! | `get_with(k, f)` / `get_or_insert_with(&k, f)` | `get_or_insert_with(k, f)` (one loader per key) |
 //! | `try_get_with(k, f)` / `get_or_insert_with` (fallible) | `try_get_or_insert_with(k, f)` |
+//! | moka `future::Cache::get_with(k, fut).await` / quick_cache `get_value_or_guard_async(&k).await` | `get_or_insert_async(k, fut).await` (any runtime; one load per key; a cancelled or panicking load is taken over by a waiter) |
+//! | moka `future::Cache::try_get_with(k, fut).await` | `try_get_or_insert_async(k, fut).await` (the error, as `Arc<E>`, reaches every waiter of the load) |
+//! | (no load statistics in either) | `load_metrics()`: loads started, succeeded, failed, cancelled, panicked, and their time |
 //! | `contains_key(&k)` | `has(&k)` (not a read: no hit, no refresh, no LRU move) |
 //! | `remove(&k)` | `remove(&k)` (`del(&k)` for a `bool`) |
 //! | `invalidate_all()` / `clear()` | `clear()` |
@@ -72,6 +75,37 @@
 //! | `policy().max_capacity()` | `capacity()`, and `set_capacity(n)` at run time |
 //! | `eviction_listener(\|k, v, cause\| ..)` / `Lifecycle` | `removal_listener(\|k, v, cause\| ..)` ([`RemovalCause`]) |
 //! | `weigher(\|k, v\| w)` / `Weighter` | `weigher(\|k, v\| w)`: capacity bounds the total weight |
+//!
+//! # Caching a slow async lookup
+//!
+//! `get_or_insert_async` runs on any runtime (plain futures). Concurrent callers of one key
+//! share one load and wait without blocking their thread; a caller that gives up (a timeout
+//! shorter than the load) does not stop the others: one of them runs its own load. The sync
+//! `get_or_insert_with` and this do not share loads (`docs/semantics.md` says why). The
+//! `async_loader` example runs 64 requests, a timeout and a failing lookup on tokio.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kvstore::Store;
+//!
+//! async fn fetch_profile(user: &str) -> Result<String, std::io::Error> {
+//!     Ok(format!("profile of {user}")) // a database or HTTP call in real life
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let profiles: Store<String, String> = Store::new();
+//! let p = profiles.try_get_or_insert_async("alice".into(), fetch_profile("alice")).await;
+//! assert_eq!(p.unwrap(), "profile of alice");
+//! // Cached now: the lookup is not run again.
+//! let p = profiles.try_get_or_insert_async("alice".into(), fetch_profile("alice")).await;
+//! assert_eq!(p.unwrap(), "profile of alice");
+//! let failed: Result<String, Arc<&str>> =
+//!     profiles.try_get_or_insert_async("bob".into(), async { Err("down") }).await;
+//! assert_eq!(*failed.unwrap_err(), "down");
+//! let loads = profiles.load_metrics();
+//! assert_eq!((loads.started, loads.succeeded, loads.failed), (2, 1, 1));
+//! # });
+//! ```
 //!
 //! # Cleanup when entries go: the removal listener
 //!
@@ -183,8 +217,8 @@ pub use shortcuts::{del, get, has, keys, put, stats};
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, CoarseClock, DefaultHashBuilder, Dump, DynBackend, EventKind,
-    KeyQuery, Listener, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder, SystemClock,
-    infallible,
+    KeyQuery, Listener, LoadMetrics, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder,
+    SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;

@@ -147,6 +147,8 @@ impl<K, V, P, S> StoreBuilder<K, V, P, S> {
                 listener,
                 removals: self.removals,
                 weigher: self.weigher,
+                flights: crate::flight::Flights::new(),
+                loads: crate::loads::LoadCounters::default(),
             }),
         }
     }

@@ -98,8 +98,17 @@ where
             return Ok(value);
         }
         inner.miss(inner.shard(hash), &key);
-        let value = load()?;
+        // Counts the load's end; unwound by a panic in `load`, it counts a panic.
+        let run = inner.loads.start(&inner.clock);
+        let value = match load() {
+            Ok(value) => value,
+            Err(error) => {
+                run.failed();
+                return Err(error);
+            }
+        };
         self.insert(key, value.clone(), options);
+        run.succeeded();
         Ok(value)
     }
 }

@@ -20,6 +20,7 @@ mod builder;
 mod contract;
 mod host;
 mod load;
+mod load_async;
 mod put;
 mod read;
 mod remove;
@@ -160,6 +161,10 @@ struct Inner<K, V, P: Policies<K>, S> {
     removals: Option<Box<Removals<K, V>>>,
     /// The weigher, if any: capacity then bounds the entries' total weight.
     weigher: Option<Weigher<K, V>>,
+    /// The async loads in flight, by key (see `load_async`).
+    flights: crate::flight::Flights<K>,
+    /// What the loaders ran, sync and async.
+    loads: crate::loads::LoadCounters,
 }
 
 /// A concurrent in-memory key/value store, generic over its policies `P` (an expiry policy, an

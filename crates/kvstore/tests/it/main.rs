@@ -47,6 +47,9 @@ mod events;
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod reuse;
 
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod async_loading;
+
 // The five programs issue 13 asks a user to write from the docs alone.
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod recipes;
@@ -62,3 +65,6 @@ mod loom;
 
 #[cfg(kv_loom)]
 mod loom_recency;
+
+#[cfg(kv_loom)]
+mod loom_loading;

@@ -1,0 +1,143 @@
+//! What loading costs a store: the loads its get-or-insert callers ran (sync and async), how
+//! each ended, and the time they took.
+//!
+//! A sibling of [`Metrics`](crate::Metrics), not a part of it: its figures are not the
+//! contract's counters, and the `kv.metrics.v1` wire form of `Metrics` stays as it is.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock::StoreClock;
+use crate::sync::{AtomicU64, Ordering};
+
+/// A snapshot of a store's load counters: one load is one run of a get-or-insert loader (a
+/// closure of `get_or_insert_with`, a future of `get_or_insert_async`), counted when it starts
+/// and again when it ends, by how it ended.
+///
+/// Each counter is exact; a snapshot taken while loads run may show a load as started and not
+/// yet ended ([`LoadMetrics::in_flight`]).
+///
+/// ```
+/// use kv_core::Store;
+///
+/// let store: Store<String, u64> = Store::new();
+/// store.get_or_insert_with("a".into(), || 1);
+/// let _ = store.try_get_or_insert_with("b".into(), || Err("down"));
+/// let loads = store.load_metrics();
+/// assert_eq!((loads.started, loads.succeeded, loads.failed), (2, 1, 1));
+/// assert_eq!(loads.in_flight(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LoadMetrics {
+    /// Loads started (a caller found nothing live and ran its loader).
+    pub started: u64,
+    /// Loads that returned a value, which was stored.
+    pub succeeded: u64,
+    /// Loads that returned an error (nothing stored).
+    pub failed: u64,
+    /// Async loads whose future was dropped before it finished (nothing stored).
+    pub cancelled: u64,
+    /// Loads whose loader panicked (nothing stored).
+    pub panicked: u64,
+    /// The time loads took, summed over every ended load, on the store's clock.
+    pub load_time: Duration,
+}
+
+impl LoadMetrics {
+    /// Loads started and not ended when the snapshot was taken.
+    pub fn in_flight(&self) -> u64 {
+        self.started
+            .saturating_sub(self.succeeded + self.failed + self.cancelled + self.panicked)
+    }
+}
+
+impl fmt::Display for LoadMetrics {
+    /// One log-friendly line: `started=3 succeeded=1 failed=1 cancelled=1 panicked=0 load_time=1.2s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "started={} succeeded={} failed={} cancelled={} panicked={} load_time={:?}",
+            self.started,
+            self.succeeded,
+            self.failed,
+            self.cancelled,
+            self.panicked,
+            self.load_time
+        )
+    }
+}
+
+/// A store's load counters. Written once per load start and end (never on a hit), so they
+/// need no per-shard spreading.
+#[derive(Default)]
+pub(crate) struct LoadCounters {
+    started: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicU64,
+    panicked: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl LoadCounters {
+    /// Counts a load started now; the returned run counts its end.
+    pub(crate) fn start<'a>(&'a self, clock: &'a StoreClock) -> LoadRun<'a> {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        LoadRun {
+            counters: self,
+            clock,
+            started_at: clock.now(),
+            ended: false,
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> LoadMetrics {
+        LoadMetrics {
+            started: self.started.load(Ordering::Relaxed),
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
+            panicked: self.panicked.load(Ordering::Relaxed),
+            load_time: Duration::from_nanos(self.nanos.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// One load being run. Dropped without [`LoadRun::succeeded`] or [`LoadRun::failed`], it counts
+/// as panicked when the thread is unwinding and as cancelled otherwise (an async load's
+/// future was dropped).
+pub(crate) struct LoadRun<'a> {
+    counters: &'a LoadCounters,
+    clock: &'a StoreClock,
+    started_at: u64,
+    ended: bool,
+}
+
+impl LoadRun<'_> {
+    pub(crate) fn succeeded(mut self) {
+        self.end(|c| &c.succeeded);
+    }
+
+    pub(crate) fn failed(mut self) {
+        self.end(|c| &c.failed);
+    }
+
+    fn end(&mut self, outcome: impl FnOnce(&LoadCounters) -> &AtomicU64) {
+        self.ended = true;
+        let took = self.clock.now().saturating_sub(self.started_at);
+        self.counters.nanos.fetch_add(took, Ordering::Relaxed);
+        outcome(self.counters).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for LoadRun<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            if std::thread::panicking() {
+                self.end(|c| &c.panicked);
+            } else {
+                self.end(|c| &c.cancelled);
+            }
+        }
+    }
+}
