@@ -1,12 +1,13 @@
 //! The kvstore contract (`docs/semantics.md`) on Redis and Redis Cluster: the same
-//! [`Backend`](kvstore::Backend) as the in-memory store, so programs and case files switch
+//! [`Backend`](kv_core::Backend) as the in-memory store, so programs and case files switch
 //! backends by configuration, with every process that opens a namespace seeing the same entries
 //! and the same exact counters.
 //!
 //! ```no_run
 //! use std::time::Duration;
 //! use kv_redis::{RedisServer, TypedRedisStore};
-//! use kvstore::{Backend, PutOptions};
+//! use kv_core::Backend;
+//! use kv_ttl::PutOptions;
 //!
 //! # fn main() -> Result<(), kv_redis::RedisStoreError> {
 //! let server = RedisServer::connect("redis://127.0.0.1:6379")?; // or redis+cluster://h:p,h:p

@@ -7,7 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kvstore::{Backend, Dump, Metrics, PutOptions};
+use kv_core::{Backend, Dump, Metrics};
+use kv_ttl::PutOptions;
 use redis::{Script, Value};
 
 use crate::RedisStoreError;

@@ -6,7 +6,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use kvstore::{Backend, Dump, Metrics, PutOptions};
+use kv_core::{Backend, Dump, Metrics};
+use kv_ttl::PutOptions;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

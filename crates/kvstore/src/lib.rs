@@ -194,6 +194,9 @@ pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
 pub use kv_ttl::{Sweep, Sweeper};
 #[cfg(all(feature = "metrics", not(kv_loom)))]
 pub use publish::{publish_metrics, register_metrics};
+/// The Redis backend (feature `redis`): the `kv-redis` crate, so one dependency is all a user names.
+#[cfg(feature = "redis")]
+pub use kv_redis as redis;
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]
