@@ -188,15 +188,15 @@ pub use kv_core::{
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;
 pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
+/// The Redis backend (feature `redis`): the `kv-redis` crate, so one dependency is all a user names.
+#[cfg(feature = "redis")]
+pub use kv_redis as redis;
 #[cfg(feature = "ttl")]
 pub use kv_ttl::{ExpiryDefaults, PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]
 pub use kv_ttl::{Sweep, Sweeper};
 #[cfg(all(feature = "metrics", not(kv_loom)))]
 pub use publish::{publish_metrics, register_metrics};
-/// The Redis backend (feature `redis`): the `kv-redis` crate, so one dependency is all a user names.
-#[cfg(feature = "redis")]
-pub use kv_redis as redis;
 
 /// The expiry policy of [`Store`]: [`Ttl`] with the `ttl` feature, none without.
 #[cfg(feature = "ttl")]
