@@ -62,7 +62,8 @@ commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
            insta snapshots (CI mode), loom models, harness on examples/cases,
            cargo doc -D warnings; starts a redis-server and a 3-master cluster on
-           loopback for kv-redis and the harness (`apt-get install redis-server redis-tools`)
+           loopback for kv-redis and the harness (installing redis-server and redis-tools
+           with apt-get when missing and run as root)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
            --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts
@@ -182,6 +183,17 @@ fn test(args: &[String]) -> Result {
             "json,metrics",
             "--locked",
             "--doc",
+        ]),
+    )?;
+    run(
+        "harness without its `redis` feature (a library user's build): unit tests",
+        cargo().args([
+            "test",
+            "-p",
+            "kv-harness",
+            "--no-default-features",
+            "--lib",
+            "--locked",
         ]),
     )?;
     run(
