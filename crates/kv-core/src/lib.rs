@@ -25,6 +25,7 @@
 //! println!("{}", store.metrics()); // hits=0 misses=0 expirations=0 evictions=0 current_size=1
 //! ```
 
+pub mod async_backend;
 pub mod backend;
 pub mod clock;
 pub mod metrics;
@@ -38,6 +39,7 @@ pub mod store;
 pub mod sync;
 mod table;
 
+pub use async_backend::{AsyncBackend, BoxFuture, DynAsyncBackend};
 pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
 pub use clock::{Clock, ManualClock, NEVER, SystemClock, duration_to_nanos};
 pub use metrics::Metrics;
