@@ -13,6 +13,7 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
 use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue, RedisError, RedisResult};
 
 use crate::RedisStoreError;
+use crate::ops::{Call, Exec};
 use crate::url::{ConnectionUrl, Endpoint};
 
 /// How long to wait for a connection or an answer before giving up with an error.
@@ -195,4 +196,30 @@ impl Connector {
 /// Whether the connection that gave `e` must be dropped.
 fn is_broken(e: &RedisError) -> bool {
     e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
+}
+
+/// The pool's calls block until they are done, so its futures are ready when returned.
+impl Exec for Connector {
+    fn eval(
+        &self,
+        call: &Call,
+    ) -> impl Future<Output = Result<redis::Value, RedisStoreError>> + Send {
+        std::future::ready(self.run(|c| call.invocation().invoke(c)))
+    }
+
+    fn query(
+        &self,
+        cmd: &Cmd,
+    ) -> impl Future<Output = Result<redis::Value, RedisStoreError>> + Send {
+        std::future::ready(self.run(|c| cmd.query(c)))
+    }
+
+    fn pipeline(
+        &self,
+        script: &'static redis::Script,
+        calls: &[Call],
+    ) -> impl Future<Output = Result<Vec<redis::Value>, RedisStoreError>> + Send {
+        let cmds: Vec<Cmd> = calls.iter().map(Call::evalsha).collect();
+        std::future::ready(Connector::pipeline(self, script, &cmds))
+    }
 }

@@ -72,6 +72,7 @@
 mod conn;
 mod error;
 mod names;
+mod ops;
 mod scripts;
 mod store;
 mod typed;

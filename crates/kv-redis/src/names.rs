@@ -33,6 +33,16 @@ impl Names {
     }
 }
 
+/// The member that stands for `key` in the namespace's sorted sets (and ends its entry's key).
+pub(crate) fn member(key: &str) -> String {
+    hex(key.as_bytes())
+}
+
+/// The key a member stands for, or `None` if it is not one this crate wrote.
+pub(crate) fn key_of(member: &[u8]) -> Option<String> {
+    unhex(member).and_then(|b| String::from_utf8(b).ok())
+}
+
 /// Lower-case hex of `bytes`: what the LRU and deadline sets hold for a key.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
