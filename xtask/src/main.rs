@@ -116,7 +116,20 @@ fn test(args: &[String]) -> Result {
             "--all-targets",
             "--locked",
             "--features",
-            "kvstore/metrics,kvstore/json,kv-metrics/schema",
+            "kvstore/metrics,kvstore/json,kvstore/redis,kv-metrics/schema,kv-redis/tokio",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy, kv-redis without `tokio` (a sync user's build: no async runtime)",
+        cargo().args([
+            "clippy",
+            "-p",
+            "kv-redis",
+            "--all-targets",
+            "--locked",
             "--",
             "-D",
             "warnings",
@@ -254,7 +267,7 @@ fn snapshot_tests(servers: &redis::Servers) -> Result {
         "--workspace",
         "--locked",
         "--features",
-        "kv-metrics/schema",
+        "kv-metrics/schema,kv-redis/tokio",
     ])
     .env("INSTA_UPDATE", "no")
     .env("CI", "true")

@@ -69,6 +69,8 @@
 //! error, and the next call reconnects. No error, `Debug` output or message of this crate shows
 //! a password.
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod conn;
 mod error;
 mod names;
@@ -78,7 +80,9 @@ mod store;
 mod typed;
 mod url;
 
+#[cfg(feature = "tokio")]
+pub use aio::{AsyncRedisServer, AsyncRedisStore, AsyncTypedRedisStore};
 pub use conn::DEFAULT_TIMEOUT;
 pub use error::RedisStoreError;
-pub use store::{RedisServer, RedisStore};
+pub use store::{RedisServer, RedisStore, ServerBuilder};
 pub use typed::TypedRedisStore;

@@ -158,11 +158,20 @@ fn value_or_nil(what: &str, v: Value) -> R<Option<Vec<u8>>> {
     }
 }
 
-/// One namespace's operations on one connection.
+/// One namespace's operations on one connection (two references: copied into each operation's
+/// future, which then borrows only the store).
 pub(crate) struct Ops<'a, E> {
     pub exec: &'a E,
     pub names: &'a Names,
 }
+
+impl<E> Clone for Ops<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Ops<'_, E> {}
 
 impl<E: Exec> Ops<'_, E> {
     fn call(&self, script: &'static Script, entry: Option<String>, args: Vec<Vec<u8>>) -> Call {
@@ -207,7 +216,7 @@ impl<E: Exec> Ops<'_, E> {
 
     /// Runs a call that may answer with a plan (the members of the entries it must remove),
     /// calling it again with those entries' keys until it acts.
-    async fn planned(&self, operation: &'static str, mut call: Call) -> R<Value> {
+    async fn planned(self, operation: &'static str, mut call: Call) -> R<Value> {
         let own = call.keys.len();
         for _ in 0..MAX_PLANS {
             match self.exec.eval(&call).await? {
@@ -230,22 +239,22 @@ impl<E: Exec> Ops<'_, E> {
         Err(RedisStoreError::Contention { operation })
     }
 
-    pub(crate) async fn put(&self, key: &str, value: &[u8], options: &PutOptions) -> R<()> {
+    pub(crate) async fn put(self, key: &str, value: &[u8], options: &PutOptions) -> R<()> {
         let call = self.put_call(&Scripts::get().put, key, value, options);
         int("put", &self.planned("put", call).await?).map(|_| ())
     }
 
-    pub(crate) async fn get(&self, key: &str) -> R<Option<Vec<u8>>> {
+    pub(crate) async fn get(self, key: &str) -> R<Option<Vec<u8>>> {
         let call = self.key_call(&Scripts::get().get, key);
         value_or_nil("get", self.exec.eval(&call).await?)
     }
 
-    pub(crate) async fn has(&self, key: &str) -> R<bool> {
+    pub(crate) async fn has(self, key: &str) -> R<bool> {
         let call = self.key_call(&Scripts::get().has, key);
         Ok(int("has", &self.exec.eval(&call).await?)? == 1)
     }
 
-    pub(crate) async fn del(&self, key: &str) -> R<bool> {
+    pub(crate) async fn del(self, key: &str) -> R<bool> {
         let call = self.key_call(&Scripts::get().del, key);
         Ok(int("del", &self.exec.eval(&call).await?)? == 1)
     }
@@ -253,7 +262,7 @@ impl<E: Exec> Ops<'_, E> {
     /// `get_or_insert` in one script: the live value found, or `None` when `value` was stored
     /// (the caller has it already, so it does not travel back).
     pub(crate) async fn get_or_insert_found(
-        &self,
+        self,
         key: &str,
         value: &[u8],
         options: &PutOptions,
@@ -266,13 +275,13 @@ impl<E: Exec> Ops<'_, E> {
         }
     }
 
-    pub(crate) async fn remove(&self, key: &str) -> R<Option<Vec<u8>>> {
+    pub(crate) async fn remove(self, key: &str) -> R<Option<Vec<u8>>> {
         let call = self.key_call(&Scripts::get().remove, key);
         value_or_nil("remove", self.exec.eval(&call).await?)
     }
 
     /// Up to [`BULK`] removals per script call, each call atomic.
-    pub(crate) async fn remove_prefix(&self, prefix: &str) -> R<usize> {
+    pub(crate) async fn remove_prefix(self, prefix: &str) -> R<usize> {
         let args = vec![member(prefix).into_bytes(), BULK.to_string().into_bytes()];
         let mut total = 0;
         loop {
@@ -292,7 +301,7 @@ impl<E: Exec> Ops<'_, E> {
         }
     }
 
-    pub(crate) async fn purge_expired(&self) -> R<usize> {
+    pub(crate) async fn purge_expired(self) -> R<usize> {
         let mut total = 0;
         loop {
             let call = self.call(
@@ -308,7 +317,7 @@ impl<E: Exec> Ops<'_, E> {
         }
     }
 
-    pub(crate) async fn capacity(&self) -> R<usize> {
+    pub(crate) async fn capacity(self) -> R<usize> {
         let mut cmd = redis::cmd("HGET");
         cmd.arg(&self.names.meta).arg("cap");
         let cap: Option<u64> = match self.exec.query(&cmd).await? {
@@ -318,7 +327,7 @@ impl<E: Exec> Ops<'_, E> {
         Ok(usize::try_from(cap.unwrap_or(0)).unwrap_or(usize::MAX))
     }
 
-    pub(crate) async fn set_capacity(&self, capacity: usize) -> R<()> {
+    pub(crate) async fn set_capacity(self, capacity: usize) -> R<()> {
         let args = vec![capacity.to_string().into_bytes()];
         let call = self.call(&Scripts::get().set_capacity, None, args);
         self.planned("set_capacity", call).await.map(|_| ())
@@ -326,7 +335,7 @@ impl<E: Exec> Ops<'_, E> {
 
     /// Removes every entry, [`BULK`] per script call (each call atomic), then with `mode ==
     /// "drop"` the namespace's bookkeeping too.
-    pub(crate) async fn clear_in_steps(&self, operation: &'static str, mode: &str) -> R<()> {
+    pub(crate) async fn clear_in_steps(self, operation: &'static str, mode: &str) -> R<()> {
         let args = vec![mode.as_bytes().to_vec(), BULK.to_string().into_bytes()];
         loop {
             let call = self.call(&Scripts::get().clear, None, args.clone());
@@ -337,7 +346,7 @@ impl<E: Exec> Ops<'_, E> {
         }
     }
 
-    pub(crate) async fn dump(&self) -> R<Dump<String>> {
+    pub(crate) async fn dump(self) -> R<Dump<String>> {
         let call = self.call(&Scripts::get().dump, None, Vec::new());
         let (members, c): (Vec<Vec<u8>>, Vec<u64>) =
             redis::from_redis_value(self.exec.eval(&call).await?)
@@ -364,7 +373,7 @@ impl<E: Exec> Ops<'_, E> {
 
     /// Moves the namespace's clock by `by` (saturating at 100 years); `mode == "freeze"` stops
     /// it from following real time first.
-    pub(crate) async fn clock(&self, by: Duration, mode: &str) -> R<()> {
+    pub(crate) async fn clock(self, by: Duration, mode: &str) -> R<()> {
         let us = micros_ceil(by).min(MAX_OFFSET_US);
         let args = [us.to_string(), MAX_OFFSET_US.to_string(), mode.to_string()];
         let call = self.call(
@@ -376,7 +385,7 @@ impl<E: Exec> Ops<'_, E> {
     }
 
     /// Gets several keys in one round trip (one script call each, pipelined).
-    pub(crate) async fn get_many(&self, keys: &[String]) -> R<Vec<Option<Vec<u8>>>> {
+    pub(crate) async fn get_many(self, keys: &[String]) -> R<Vec<Option<Vec<u8>>>> {
         let script = &Scripts::get().get;
         let calls: Vec<Call> = keys.iter().map(|k| self.key_call(script, k)).collect();
         self.exec
@@ -390,7 +399,7 @@ impl<E: Exec> Ops<'_, E> {
     /// Puts several entries with the same options in one round trip; an insert for which the
     /// server answers with a plan is then repeated on its own, as `put` does.
     pub(crate) async fn put_many(
-        &self,
+        self,
         entries: &[(String, Vec<u8>)],
         options: &PutOptions,
     ) -> R<()> {

@@ -11,9 +11,10 @@ use kv_core::{Backend, Dump, Metrics};
 use kv_ttl::PutOptions;
 
 use crate::RedisStoreError;
-use crate::conn::{Connector, DEFAULT_TIMEOUT};
+use crate::conn::{Connector, Timeouts};
 use crate::names::Names;
 use crate::ops::{Ops, block};
+use crate::url::ConnectionUrl;
 
 /// A connection to one Redis server or a Redis Cluster, shared by every namespace opened from it
 /// (cheap to clone). See the crate docs for the URLs it takes.
@@ -31,17 +32,21 @@ impl fmt::Debug for RedisServer {
 }
 
 impl RedisServer {
-    /// Connects to `url`, with a 5 s connect and response timeout.
+    /// Connects to `url`, with the timeouts its query names (`?timeout=2s`, or
+    /// `?connect_timeout=..&response_timeout=..`), 5 s each by default.
     pub fn connect(url: &str) -> Result<Self, RedisStoreError> {
-        Self::connect_with_timeout(url, DEFAULT_TIMEOUT)
+        Self::builder(url).connect()
     }
 
     /// Connects to `url`; a connection attempt or an answer that takes longer than `timeout`
     /// fails the call with [`RedisStoreError::Unavailable`].
     pub fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self, RedisStoreError> {
-        Ok(Self {
-            connector: Arc::new(Connector::open(url, timeout)?),
-        })
+        Self::builder(url).timeout(timeout).connect()
+    }
+
+    /// A connection to `url` with settings beyond the URL's: see [`ServerBuilder`].
+    pub fn builder(url: &str) -> ServerBuilder {
+        ServerBuilder::new(url)
     }
 
     /// The store of namespace `namespace` (any text; every process that names it shares it).
@@ -56,6 +61,76 @@ impl RedisServer {
     /// The URL, password replaced by `***`.
     pub fn url(&self) -> &str {
         self.connector.redacted_url()
+    }
+}
+
+/// How to connect: the URL, and timeouts that win over the URL's (`?timeout=`,
+/// `?connect_timeout=`, `?response_timeout=`) and the default ([`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT), 5 s).
+///
+/// A call that cannot connect within the connect timeout, or gets no answer within the response
+/// timeout, fails with [`RedisStoreError::Unavailable`]; the store stays usable, and its next call
+/// connects again.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use kv_redis::RedisServer;
+///
+/// # fn main() -> Result<(), kv_redis::RedisStoreError> {
+/// let server = RedisServer::builder("redis://127.0.0.1:6379")
+///     .connect_timeout(Duration::from_secs(1))
+///     .response_timeout(Duration::from_millis(250))
+///     .connect()?;
+/// // The same from the URL alone:
+/// let same = RedisServer::connect("redis://127.0.0.1:6379?connect_timeout=1s&response_timeout=250ms")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerBuilder {
+    url: String,
+    connect_timeout: Option<Duration>,
+    response_timeout: Option<Duration>,
+}
+
+impl ServerBuilder {
+    pub(crate) fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            connect_timeout: None,
+            response_timeout: None,
+        }
+    }
+
+    /// How long to wait for a connection (TCP connect and handshake).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long to wait for the answer to a call.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = Some(timeout);
+        self
+    }
+
+    /// Both timeouts.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.connect_timeout(timeout).response_timeout(timeout)
+    }
+
+    /// The URL parsed, and the timeouts it ends up with.
+    pub(crate) fn resolve(&self) -> Result<(ConnectionUrl, Timeouts), RedisStoreError> {
+        let url = ConnectionUrl::parse(&self.url)?;
+        let timeouts = Timeouts::resolve(&url, self.connect_timeout, self.response_timeout);
+        Ok((url, timeouts))
+    }
+
+    /// Connects (one connection now, so a wrong address or password is reported at once), for
+    /// the sync store.
+    pub fn connect(self) -> Result<RedisServer, RedisStoreError> {
+        let (url, timeouts) = self.resolve()?;
+        Ok(RedisServer {
+            connector: Arc::new(Connector::open(url, timeouts)?),
+        })
     }
 }
 

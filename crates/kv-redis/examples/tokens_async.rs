@@ -1,0 +1,2 @@
+//! The token example on tokio: see the README.
+fn main() {}
