@@ -74,6 +74,14 @@ struct Connector {
 
 impl Connector {
     async fn open(url: ConnectionUrl, timeouts: Timeouts) -> Result<Self, RedisStoreError> {
+        if url.redacted.starts_with("rediss") {
+            return Err(RedisStoreError::Url {
+                url: url.redacted.clone(),
+                reason: "TLS (rediss://) is not supported on the async stores yet; use the sync \
+                         RedisServer (with the `tls` feature)"
+                    .into(),
+            });
+        }
         let bad_url = |e: redis::RedisError| RedisStoreError::Url {
             reason: url.scrub(&e.to_string()),
             url: url.redacted.clone(),
@@ -200,6 +208,28 @@ impl ServerBuilder {
 /// A multiplexed, reconnecting connection to one Redis server or a Redis Cluster, for tokio
 /// services (feature `tokio`); cheap to clone, and every task may share it. See the crate docs
 /// for the URLs it takes.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use kv_core::AsyncBackend;
+/// use kv_redis::{AsyncRedisServer, AsyncTypedRedisStore, RedisStoreError};
+/// use kv_ttl::PutOptions;
+///
+/// # async fn service() -> Result<(), RedisStoreError> {
+/// // Once at start-up (or `redis+cluster://h:p,h:p`); timeouts from the URL, 5 s by default.
+/// let server = AsyncRedisServer::connect("redis://127.0.0.1:6379?timeout=2s").await?;
+/// let tokens = Arc::new(AsyncTypedRedisStore::<String>::new(server.namespace("auth/tokens")));
+///
+/// // In a request handler (any task; clones share the connection):
+/// let store = Arc::clone(&tokens);
+/// let issued = tokio::spawn(async move {
+///     store.put("tok".into(), "user-42".into(), &PutOptions::new().with_max_reads(1)).await
+/// });
+/// issued.await.expect("the task ran")?;
+/// assert_eq!(tokens.get(&"tok".into()).await?.as_deref(), Some("user-42"));
+/// assert_eq!(tokens.get(&"tok".into()).await?, None); // one-shot
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct AsyncRedisServer {
     connector: Arc<Connector>,

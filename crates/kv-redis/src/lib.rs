@@ -64,10 +64,22 @@
 //! # Connections
 //!
 //! URLs: `redis://[user:pass@]host:port[/db]`, `rediss://...` (TLS, with the `tls` feature),
-//! `redis+cluster://[user:pass@]host:port,host:port,...`. Calls are synchronous, on a small pool
-//! of connections with connect and response timeouts (5 s by default): a dead server gives an
-//! error, and the next call reconnects. No error, `Debug` output or message of this crate shows
-//! a password.
+//! `redis+cluster://[user:pass@]host:port,host:port,...`, each optionally with `?timeout=2s` (or
+//! `?connect_timeout=..&response_timeout=..`; `2s`, `500ms`), which [`ServerBuilder`] can also
+//! set. Sync calls run on a small pool of connections with connect and response timeouts (5 s by
+//! default): a dead or hung server gives an [`Unavailable`](RedisStoreError::Unavailable) error
+//! within the timeout, and the next call reconnects. No error, `Debug` output or message of this
+//! crate shows a password.
+//!
+//! # Async (feature `tokio`)
+//!
+//! `AsyncRedisStore` and `AsyncTypedRedisStore<V>` implement [`kv_core::AsyncBackend`] with the
+//! same scripts, keys and counters as the sync stores (both run the operations of one module),
+//! so sync and async processes share namespaces. `AsyncRedisServer` holds one multiplexed,
+//! reconnecting connection (redis-rs's `ConnectionManager`, or its async cluster client) that
+//! every task shares; each call is bounded by the connect plus the response timeout. Without the
+//! feature nothing async is compiled. `rediss://` on the async stores is not supported yet (it
+//! needs redis-rs's `tokio-rustls-comp`).
 
 #[cfg(feature = "tokio")]
 mod aio;

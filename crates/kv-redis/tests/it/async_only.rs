@@ -245,3 +245,16 @@ fn a_sync_call_to_a_hung_server_errors_within_the_url_timeout_and_the_store_carr
     assert!(took >= Duration::from_millis(500), "gave up after {took:?}");
     assert_eq!(store.get(&"a".to_string()).unwrap(), Some(b"1".to_vec()));
 }
+
+#[tokio::test]
+async fn a_rediss_url_on_the_async_store_is_a_plain_error_that_hides_the_password() {
+    for url in [
+        "rediss://u:tls-pass-K2@127.0.0.1:1",
+        "rediss+cluster://u:tls-pass-K2@127.0.0.1:1",
+    ] {
+        let err = AsyncRedisServer::connect(url).await.unwrap_err();
+        assert!(matches!(err, RedisStoreError::Url { .. }), "{err:?}");
+        assert!(err.to_string().contains("TLS"), "{err}");
+        assert!(!format!("{err} {err:?}").contains("tls-pass-K2"), "{err:?}");
+    }
+}
