@@ -34,11 +34,30 @@
 //!
 //! # Namespaces and Cluster
 //!
-//! A namespace's keys are `kv:{n<hex of the name>}:...`: names and keys are hex-encoded, so no
-//! name can reach into another namespace, and the hash tag puts a whole namespace in one Cluster
-//! slot, so the scripts run on Cluster unchanged. The flip side: one namespace lives on one slot,
-//! hence on one master. A very hot namespace does not spread over the cluster; its throughput is
-//! one Redis core's, and spreading load means spreading it over several namespaces.
+//! A namespace's keys read as what they are: namespace `auth/tokens` keeps its counters at
+//! `kv:{auth/tokens}:m`, its LRU set at `kv:{auth/tokens}:lru`, its deadlines at
+//! `kv:{auth/tokens}:exp` and entry `tok-1` at `kv:{auth/tokens}:e:tok-1`. Only `%`, the braces
+//! and bytes that are not printable ASCII (space, controls, non-ASCII) are escaped, as `%XX`, so
+//! no name or key can reach into another namespace (the empty name is `{%}`). The hash tag puts a
+//! whole namespace in one Cluster slot, so the scripts run on Cluster unchanged. The flip side:
+//! one namespace lives on one slot, hence on one master. A very hot namespace does not spread
+//! over the cluster; its throughput is one Redis core's, and spreading load means spreading it
+//! over several namespaces.
+//!
+//! Finding a namespace's keys with `redis-cli` (on a cluster, ask the node that
+//! `redis-cli -c CLUSTER KEYSLOT 'kv:{auth/tokens}:m'` points to: the whole namespace is in that
+//! slot):
+//!
+//! ```text
+//! redis-cli --scan --pattern 'kv:{auth/tokens}:*'      # every key of the namespace
+//! redis-cli ZRANGE 'kv:{auth/tokens}:lru' 0 -1         # its entries' keys, least recently used first
+//! redis-cli HGETALL 'kv:{auth/tokens}:m'               # its counters, capacity and clock
+//! redis-cli MEMORY USAGE 'kv:{auth/tokens}:e:tok-1'    # one entry's footprint
+//! ```
+//!
+//! In a `--pattern`, put a `\` before a name's `*`, `?`, `[` and `]`. Keys written by earlier
+//! versions (`kv:{n<hex of the name>}:...`) are not read any more; the state is ephemeral, so
+//! there is no migration: flush them with the rest of the database when upgrading.
 //!
 //! # Time
 //!

@@ -15,7 +15,7 @@
 //!
 //! The data model, per namespace (`M` the counters hash, `L` and `X` the sorted sets):
 //!
-//! - an entry is a hash at `<prefix><encoded key>`: `v` the value, `r` reads left (absent: no
+//! - an entry is a hash at `<prefix><escaped key>`: `v` the value, `r` reads left (absent: no
 //!   budget), `t` the TTL in microseconds when it slides;
 //! - `L` holds every stored entry, scored by the namespace's use counter (`M.clock`, incremented
 //!   by every use), so its order is the exact LRU order; its size is `current_size`;
@@ -252,8 +252,8 @@ count_dead(st)
 return v
 "#;
 
-/// `ARGV[3]` the encoded prefix (a key starts with a prefix exactly when its hex does with the
-/// prefix's hex), `ARGV[4]` the most entries to remove. Removes the live entries whose member
+/// `ARGV[3]` the escaped prefix (a key starts with a prefix exactly when its escaped form does
+/// with the prefix's), `ARGV[4]` the most entries to remove. Removes the live entries whose member
 /// starts with the prefix, counting nothing, and reclaims every expired entry met (one
 /// Expiration each), up to that many in all. Returns {removed live entries, entries removed in
 /// all} (the client calls again while a call removes the most), or a plan.
