@@ -8,19 +8,10 @@ use kv_core::{AsyncBackend, Backend};
 use kv_redis::{
     AsyncRedisServer, AsyncTypedRedisStore, RedisServer, RedisStoreError, TypedRedisStore,
 };
-use kvstore::{Metrics, PutOptions};
+use kvstore::PutOptions;
 
+use crate::contract::m;
 use crate::support::{self, OwnServer};
-
-fn m(hits: u64, misses: u64, expirations: u64, evictions: u64, current_size: u64) -> Metrics {
-    Metrics {
-        hits,
-        misses,
-        expirations,
-        evictions,
-        current_size,
-    }
-}
 
 /// A sync and an async client on one namespace see each other's entries, reads and counters.
 async fn sync_and_async_share_a_namespace(url: String) {

@@ -231,7 +231,7 @@ fn ttl(secs: u64) -> PutOptions {
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
-fn m(hits: u64, misses: u64, expirations: u64, evictions: u64, current_size: u64) -> Metrics {
+pub fn m(hits: u64, misses: u64, expirations: u64, evictions: u64, current_size: u64) -> Metrics {
     Metrics {
         hits,
         misses,
