@@ -90,6 +90,15 @@
 //! within the timeout, and the next call reconnects. No error, `Debug` output or message of this
 //! crate shows a password.
 //!
+//! Cluster failover (tested with one replica per master, sync and async stores): when the master
+//! of a namespace's slot dies, calls on that namespace fail with
+//! [`Unavailable`](RedisStoreError::Unavailable) (connection refused) or
+//! [`Server`](RedisStoreError::Server) (a cluster error) until a replica is promoted (the
+//! cluster's `cluster-node-timeout` plus an election: about 3 s with a 1 s node timeout, 15 to
+//! 20 s with Redis's default of 15 s); then the same store handles carry on, with the entries and
+//! counters the replica had received. Replication is asynchronous: writes the master
+//! acknowledged but had not yet passed on are lost with it. Other namespaces are not affected.
+//!
 //! # Async (feature `tokio`)
 //!
 //! `AsyncRedisStore` and `AsyncTypedRedisStore<V>` implement [`kv_core::AsyncBackend`] with the

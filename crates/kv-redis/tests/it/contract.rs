@@ -186,7 +186,7 @@ mod on_async {
     }
 }
 #[cfg(feature = "tokio")]
-pub use on_async::{async_cluster, async_memory, async_single};
+pub use on_async::{async_cluster, async_memory, async_single, runtime as async_runtime};
 
 pub fn single(test: &str) -> Option<Case> {
     redis_case(support::single(), test)

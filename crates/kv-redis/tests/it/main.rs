@@ -5,5 +5,7 @@
 #[cfg(feature = "tokio")]
 mod async_only;
 mod contract;
+#[cfg(feature = "tokio")]
+mod failover;
 mod redis_only;
 mod support;
