@@ -215,19 +215,23 @@ impl<E: Exec> Ops<'_, E> {
     }
 
     /// Runs a call that may answer with a plan (the members of the entries it must remove),
-    /// calling it again with those entries' keys until it acts.
+    /// calling it again with those entries' keys until it acts. The keys of earlier plans stay
+    /// in the call (declaring a key the script then leaves alone costs nothing): when other
+    /// clients keep moving the namespace's LRU tail, the victims of the next plan are then often
+    /// declared already, so a busy namespace settles in a few rounds.
     async fn planned(self, operation: &'static str, mut call: Call) -> R<Value> {
-        let own = call.keys.len();
         for _ in 0..MAX_PLANS {
             match self.exec.eval(&call).await? {
                 // A plan names its victims; an answer that is a list starts with a number.
                 Value::Array(victims) if matches!(victims.first(), Some(Value::BulkString(_))) => {
-                    call.keys.truncate(own);
                     for v in victims {
                         match v {
                             Value::BulkString(m) => {
                                 let m = String::from_utf8(m).map_err(|_| decode("a victim"))?;
-                                call.keys.push(self.names.entry(&m));
+                                let key = self.names.entry(&m);
+                                if !call.keys.contains(&key) {
+                                    call.keys.push(key);
+                                }
                             }
                             other => return Err(decode_value("a victim", &other)),
                         }

@@ -8,8 +8,8 @@
 //! A script never touches a key it was not given. An operation that may remove entries it cannot
 //! name in advance (an insert that needs room, a shrink, a purge, a clear, a removal by prefix)
 //! first works out its victims without writing anything; if one of their keys is missing from
-//! `KEYS` it returns the list of victims (a *plan*) instead, and the client calls it again with
-//! those keys added. The second call works the plan out again, so a plan that went stale in
+//! `KEYS` it returns the list of victims and the next few entries in LRU order (a *plan*)
+//! instead, and the client calls it again with those keys added. The second call works the plan out again, so a plan that went stale in
 //! between is never applied. A plan is a list of names; a script whose answer is a list starts
 //! it with a number, so the two cannot be confused.
 //!
@@ -107,17 +107,26 @@ local function plan(n, extra, cap)
   end
   return out
 end
--- nil when every victim's key was passed in KEYS, else the members to pass (the retry).
+-- nil when every victim's key was passed in KEYS, else the members to pass (the retry): the
+-- victims, then the next 16 entries in LRU order, so that when other clients evict this plan's
+-- victims before the call comes back, the next plan's are most likely passed already.
 local function undeclared(victims)
   local declared = {}
   for i = 4, #KEYS do declared[KEYS[i]] = true end
-  local members, missing = {}, false
+  local members, missing, named = {}, false, {}
   for _, v in ipairs(victims) do
     members[#members + 1] = v[1]
+    named[v[1]] = true
     if not declared[PFX .. v[1]] then missing = true end
   end
-  if missing then return members end
-  return nil
+  if not missing then return nil end
+  for _, m in ipairs(redis.call('ZRANGE', L, 0, #members + 15)) do
+    if not named[m] then
+      members[#members + 1] = m
+      named[m] = true
+    end
+  end
+  return members
 end
 local function apply(victims)
   for _, v in ipairs(victims) do
