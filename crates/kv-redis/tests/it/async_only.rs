@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kv_core::{AsyncBackend, Backend};
-use kv_redis::{
-    AsyncRedisServer, AsyncTypedRedisStore, RedisServer, RedisStoreError, TypedRedisStore,
-};
+use kv_redis::{AsyncRedisServer, AsyncTypedRedisStore, RedisStoreError, TypedRedisStore};
 use kvstore::PutOptions;
 
 use crate::contract::m;
+use crate::redis_only::{assert_unavailable, within};
 use crate::support::{self, OwnServer};
 
 /// A sync and an async client on one namespace see each other's entries, reads and counters.
@@ -135,28 +134,6 @@ async fn cluster_sixty_four_tasks_share_one_store() {
     sixty_four_tasks(url).await;
 }
 
-/// The most a call may take during an outage: the timeout (connect plus response, as a call may
-/// have to reconnect first) and scheduling slack on a loaded machine.
-fn within(timeout: Duration) -> Duration {
-    timeout * 2 + Duration::from_secs(2)
-}
-
-fn assert_unavailable<T: std::fmt::Debug>(
-    r: Result<T, RedisStoreError>,
-    took: Duration,
-    most: Duration,
-) {
-    let err = r.expect_err("a call during the outage fails");
-    assert!(
-        matches!(err, RedisStoreError::Unavailable { .. }),
-        "{err:?}"
-    );
-    assert!(
-        took <= most,
-        "the call took {took:?}, more than {most:?}: {err}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_async_call_during_an_outage_errors_within_its_timeout_and_the_store_carries_on() {
     let Some(mut own) = OwnServer::start(&[]) else {
@@ -214,27 +191,6 @@ async fn an_async_call_during_an_outage_errors_within_its_timeout_and_the_store_
         }
     };
     assert_eq!(value.as_deref(), Some("2"));
-}
-
-#[test]
-fn a_sync_call_to_a_hung_server_errors_within_the_url_timeout_and_the_store_carries_on() {
-    let Some(own) = OwnServer::start(&[]) else {
-        return;
-    };
-    let store = RedisServer::connect(&format!("{}?timeout=500ms", own.url()))
-        .unwrap()
-        .namespace("hung");
-    store
-        .put("a".into(), b"1".to_vec(), &PutOptions::new())
-        .unwrap();
-    own.signal("-STOP");
-    let start = Instant::now();
-    let r = store.get(&"a".to_string());
-    let took = start.elapsed();
-    own.signal("-CONT");
-    assert_unavailable(r, took, within(Duration::from_millis(500)));
-    assert!(took >= Duration::from_millis(500), "gave up after {took:?}");
-    assert_eq!(store.get(&"a".to_string()).unwrap(), Some(b"1".to_vec()));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! processes on one namespace.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kv_redis::{RedisServer, RedisStore, RedisStoreError, TypedRedisStore};
 use kvstore::{Backend, Metrics, PutOptions};
@@ -487,4 +487,47 @@ fn a_rediss_url_is_an_error_not_a_panic_when_tls_fails() {
     } else {
         assert!(matches!(err, RedisStoreError::Url { .. }), "{err:?}");
     }
+}
+
+/// The most a call may take during an outage: the timeout (connect plus response, as a call may
+/// have to reconnect first) and scheduling slack on a loaded machine.
+pub fn within(timeout: Duration) -> Duration {
+    timeout * 2 + Duration::from_secs(2)
+}
+
+pub fn assert_unavailable<T: std::fmt::Debug>(
+    r: Result<T, RedisStoreError>,
+    took: Duration,
+    most: Duration,
+) {
+    let err = r.expect_err("a call during the outage fails");
+    assert!(
+        matches!(err, RedisStoreError::Unavailable { .. }),
+        "{err:?}"
+    );
+    assert!(
+        took <= most,
+        "the call took {took:?}, more than {most:?}: {err}"
+    );
+}
+
+#[test]
+fn a_sync_call_to_a_hung_server_errors_within_the_url_timeout_and_the_store_carries_on() {
+    let Some(own) = OwnServer::start(&[]) else {
+        return;
+    };
+    let store = RedisServer::connect(&format!("{}?timeout=500ms", own.url()))
+        .unwrap()
+        .namespace("hung");
+    store
+        .put("a".into(), b"1".to_vec(), &PutOptions::new())
+        .unwrap();
+    own.signal("-STOP");
+    let start = Instant::now();
+    let r = store.get(&"a".to_string());
+    let took = start.elapsed();
+    own.signal("-CONT");
+    assert_unavailable(r, took, within(Duration::from_millis(500)));
+    assert!(took >= Duration::from_millis(500), "gave up after {took:?}");
+    assert_eq!(store.get(&"a".to_string()).unwrap(), Some(b"1".to_vec()));
 }
