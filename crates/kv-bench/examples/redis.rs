@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p kv-bench --example redis -- --url redis://127.0.0.1:6379 \
-//!     [--cluster redis+cluster://h:p,h:p,h:p] [--ops 100000] [--batch 64]
+//!     [--cluster redis+cluster://h:p,h:p,h:p] [--ops 100000] [--batch 64] [--only-callers]
 //! ```
 //! (`cargo xtask bench --redis` starts the servers and runs this.)
 //!
@@ -20,8 +20,8 @@
 //! it, which leaves the same 100,000 most recent keys a warm-up under capacity would.
 
 use std::process::ExitCode;
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Instant;
 
@@ -43,6 +43,8 @@ struct Args {
     cluster: Option<String>,
     ops: usize,
     batch: usize,
+    /// `--only-callers`: only the second table.
+    only_callers: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -51,6 +53,7 @@ fn parse() -> Result<Args, String> {
         cluster: std::env::var("KV_REDIS_CLUSTER_URL").ok(),
         ops: 100_000,
         batch: 64,
+        only_callers: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -60,6 +63,7 @@ fn parse() -> Result<Args, String> {
             "--cluster" => args.cluster = Some(value()?),
             "--ops" => args.ops = value()?.parse().map_err(|_| "--ops: a number")?,
             "--batch" => args.batch = value()?.parse().map_err(|_| "--batch: a number")?,
+            "--only-callers" => args.only_callers = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -229,12 +233,17 @@ fn run_redis(
 async fn run_async(store: &AsyncRedisStore, plan: &Plan) -> Result<f64, String> {
     let token = PutOptions::new().with_max_reads(1);
     let plain = PutOptions::new();
+    // Shared, not copied per task (W2 has a million keys), and every task starts together.
+    let keys = Arc::new(plan.keys.clone());
+    let barrier = Arc::new(tokio::sync::Barrier::new(plan.ops.len()));
     let tasks: Vec<_> = plan
         .ops
         .iter()
         .map(|ops| {
-            let (store, keys, ops) = (store.clone(), plan.keys.clone(), ops.clone());
+            let (store, keys, ops) = (store.clone(), Arc::clone(&keys), ops.clone());
+            let barrier = Arc::clone(&barrier);
             tokio::spawn(async move {
+                barrier.wait().await;
                 let start = Instant::now();
                 for op in ops {
                     match op {
@@ -359,6 +368,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse()?;
+    if args.only_callers {
+        return concurrency_table(&args);
+    }
     let mut targets = vec![("single", args.url.clone())];
     if let Some(c) = &args.cluster {
         targets.push(("cluster", c.clone()));
