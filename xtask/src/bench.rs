@@ -131,8 +131,9 @@ pub fn bench(args: &[String]) -> Result {
 }
 
 /// `bench --redis [--ops N]`: the `redis` example of kv-bench (W2 and W5 at 1 and 2 threads,
-/// in-process and on Redis, one call per operation and pipelined) on a server and a cluster this
-/// starts, 100,000 operations per measurement by default. Prints a Markdown table of ratios.
+/// in-process and on Redis, one call per operation and pipelined; then the async store, the sync
+/// store and `redis-benchmark` at 1, 8 and 64 callers) on a server and a cluster this starts,
+/// 100,000 operations per measurement by default. Prints two Markdown tables.
 fn redis(args: &[String]) -> Result {
     let mut ops = 100_000;
     let mut it = args.iter();

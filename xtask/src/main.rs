@@ -62,7 +62,8 @@ commands:
   test     formatting, sync-facade rule, clippy -D warnings, all tests and doctests,
            insta snapshots (CI mode), loom models, harness on examples/cases,
            cargo doc -D warnings; starts a redis-server and a 3-master cluster on
-           loopback for kv-redis and the harness (`apt-get install redis-server redis-tools`)
+           loopback for kv-redis and the harness (installing redis-server and redis-tools
+           with apt-get when missing and run as root)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
            --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts
@@ -115,7 +116,20 @@ fn test(args: &[String]) -> Result {
             "--all-targets",
             "--locked",
             "--features",
-            "kvstore/metrics,kvstore/json,kv-metrics/schema",
+            "kvstore/metrics,kvstore/json,kvstore/redis,kv-metrics/schema,kv-redis/tokio",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy, kv-redis without `tokio` (a sync user's build: no async runtime)",
+        cargo().args([
+            "clippy",
+            "-p",
+            "kv-redis",
+            "--all-targets",
+            "--locked",
             "--",
             "-D",
             "warnings",
@@ -185,6 +199,17 @@ fn test(args: &[String]) -> Result {
         ]),
     )?;
     run(
+        "harness without its `redis` feature (a library user's build): unit tests",
+        cargo().args([
+            "test",
+            "-p",
+            "kv-harness",
+            "--no-default-features",
+            "--lib",
+            "--locked",
+        ]),
+    )?;
+    run(
         "harness on examples/cases (the README's first command, debug build)",
         cargo().args([
             "run",
@@ -242,7 +267,7 @@ fn snapshot_tests(servers: &redis::Servers) -> Result {
         "--workspace",
         "--locked",
         "--features",
-        "kv-metrics/schema",
+        "kv-metrics/schema,kv-redis/tokio",
     ])
     .env("INSTA_UPDATE", "no")
     .env("CI", "true")

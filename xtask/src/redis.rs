@@ -18,9 +18,8 @@ pub const URL_VAR: &str = "KV_REDIS_URL";
 pub const CLUSTER_VAR: &str = "KV_REDIS_CLUSTER_URL";
 pub const REQUIRE_VAR: &str = "KV_REDIS_REQUIRE";
 
-const INSTALL: &str = "`cargo xtask test` runs the Redis backend's tests on a real redis-server, \
-     which is not on the PATH: install it with `apt-get install redis-server redis-tools` \
-     (Debian/Ubuntu) and run again";
+/// The one command that installs what is missing (Debian/Ubuntu).
+const INSTALL_CMD: &str = "sudo apt-get update && sudo apt-get install -y redis-server redis-tools";
 
 /// The running servers; dropping this stops them.
 pub struct Servers {
@@ -35,17 +34,7 @@ pub struct Servers {
 impl Servers {
     /// Starts one server and a three-master cluster, and waits until the cluster is `ok`.
     pub fn start() -> Result<Self> {
-        for tool in ["redis-server", "redis-cli"] {
-            let found = Command::new(tool)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok();
-            if !found {
-                return Err(format!("no `{tool}`: {INSTALL}"));
-            }
-        }
+        ensure_installed()?;
         let dir = env::temp_dir().join(format!("kvstore-xtask-redis-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -136,6 +125,76 @@ impl Drop for Servers {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+fn found(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Makes sure `redis-server` and `redis-cli` are on the PATH: when one is missing and this runs as
+/// root with `apt-get` (a fresh Debian container, CI), installs Debian's packages non-interactively,
+/// saying so; otherwise stops with the one command that installs them.
+fn ensure_installed() -> Result {
+    let missing: Vec<&str> = ["redis-server", "redis-cli"]
+        .into_iter()
+        .filter(|t| !found(t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let why = format!(
+        "`cargo xtask test` runs the Redis backend's tests on a real redis-server and cluster, \
+         and {} not on the PATH",
+        match missing[..] {
+            [one] => format!("`{one}` is"),
+            _ => "`redis-server` and `redis-cli` are".to_string(),
+        }
+    );
+    if !is_root() || !found("apt-get") {
+        return Err(format!(
+            "{why}: install them with `{INSTALL_CMD}` and run again"
+        ));
+    }
+    eprintln!(
+        "\n==> {why}: installing redis-server and redis-tools with apt-get (running as root)"
+    );
+    for args in [
+        &["update", "-q"][..],
+        &["install", "-y", "-q", "redis-server", "redis-tools"][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("apt-get could not start: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "`apt-get {}` failed ({status}); install them with `{INSTALL_CMD}` and run again",
+                args.join(" ")
+            ));
+        }
+    }
+    match ["redis-server", "redis-cli"]
+        .into_iter()
+        .find(|t| !found(t))
+    {
+        None => Ok(()),
+        Some(tool) => Err(format!("`{tool}` is still missing after apt-get install")),
+    }
+}
+
+/// Whether this process runs as root (`id -u` is 0): the only case in which xtask installs
+/// packages itself.
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> Result {

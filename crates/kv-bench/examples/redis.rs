@@ -3,9 +3,15 @@
 //!
 //! ```text
 //! cargo run --release -p kv-bench --example redis -- --url redis://127.0.0.1:6379 \
-//!     [--cluster redis+cluster://h:p,h:p,h:p] [--ops 100000] [--batch 64]
+//!     [--cluster redis+cluster://h:p,h:p,h:p] [--ops 100000] [--batch 64] [--only-callers]
 //! ```
 //! (`cargo xtask bench --redis` starts the servers and runs this.)
+//!
+//! A second table compares, at 1, 8 and 64 concurrent callers, the async store (tokio tasks
+//! sharing one `AsyncRedisStore`, so one multiplexed connection that pipelines their calls), the
+//! sync store (as many threads, one call per operation) and `redis-benchmark` on the same server
+//! (`-c` callers, `-P 1`, plain `GET` and `SET`): our operations are a Lua script each, its are
+//! plain commands.
 //!
 //! Each Redis row runs twice: one call per operation (a script call is one round trip; an insert
 //! that needs room is two, see kv-redis), and pipelined: runs of gets go out as one
@@ -14,14 +20,15 @@
 //! it, which leaves the same 100,000 most recent keys a warm-up under capacity would.
 
 use std::process::ExitCode;
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Instant;
 
 use kv_bench::runner::measure;
 use kv_bench::workload::{Op, Plan, Workload};
-use kv_redis::{RedisServer, RedisStore};
+use kv_core::AsyncBackend;
+use kv_redis::{AsyncRedisServer, AsyncRedisStore, RedisServer, RedisStore};
 
 #[path = "compare/ours.rs"]
 mod ours;
@@ -36,6 +43,8 @@ struct Args {
     cluster: Option<String>,
     ops: usize,
     batch: usize,
+    /// `--only-callers`: only the second table.
+    only_callers: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -44,6 +53,7 @@ fn parse() -> Result<Args, String> {
         cluster: std::env::var("KV_REDIS_CLUSTER_URL").ok(),
         ops: 100_000,
         batch: 64,
+        only_callers: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -53,6 +63,7 @@ fn parse() -> Result<Args, String> {
             "--cluster" => args.cluster = Some(value()?),
             "--ops" => args.ops = value()?.parse().map_err(|_| "--ops: a number")?,
             "--batch" => args.batch = value()?.parse().map_err(|_| "--batch: a number")?,
+            "--only-callers" => args.only_callers = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -217,6 +228,134 @@ fn run_redis(
     })
 }
 
+/// The plan on the async store, each of its operation lists in a task of its own; the seconds
+/// from the first task's start to the last one's end.
+async fn run_async(store: &AsyncRedisStore, plan: &Plan) -> Result<f64, String> {
+    let token = PutOptions::new().with_max_reads(1);
+    let plain = PutOptions::new();
+    // Shared, not copied per task (W2 has a million keys), and every task starts together.
+    let keys = Arc::new(plan.keys.clone());
+    let barrier = Arc::new(tokio::sync::Barrier::new(plan.ops.len()));
+    let tasks: Vec<_> = plan
+        .ops
+        .iter()
+        .map(|ops| {
+            let (store, keys, ops) = (store.clone(), Arc::clone(&keys), ops.clone());
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let start = Instant::now();
+                for op in ops {
+                    match op {
+                        Op::Get(k) => drop(store.get(&keys[k as usize]).await?),
+                        Op::Put(k) => {
+                            store
+                                .put(keys[k as usize].clone(), value(k), &plain)
+                                .await?
+                        }
+                        Op::Token(k) => {
+                            store
+                                .put(keys[k as usize].clone(), value(k), &token)
+                                .await?;
+                            drop(store.get(&keys[k as usize]).await?);
+                        }
+                    }
+                }
+                Ok::<_, kv_redis::RedisStoreError>((start, Instant::now()))
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for t in tasks {
+        times.push(
+            t.await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let start = times.iter().map(|t| t.0).min().ok_or("no task")?;
+    let end = times.iter().map(|t| t.1).max().ok_or("no task")?;
+    Ok((end - start).as_secs_f64())
+}
+
+/// `redis-benchmark`'s requests per second for plain `GET` and `SET` with `clients` connections
+/// (`-P 1`), on the server of `url` (`redis://HOST:PORT`).
+fn redis_benchmark(url: &str, clients: usize, requests: usize) -> Result<(f64, f64), String> {
+    let hostport = url
+        .trim_start_matches("redis://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let (host, port) = hostport.rsplit_once(':').ok_or("no host:port in the URL")?;
+    let out = std::process::Command::new("redis-benchmark")
+        .args(["-h", host, "-p", port, "-c", &clients.to_string()])
+        .args([
+            "-n",
+            &requests.to_string(),
+            "-P",
+            "1",
+            "-t",
+            "get,set",
+            "--csv",
+        ])
+        .output()
+        .map_err(|e| format!("redis-benchmark: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rate = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("\"{name}\"")))
+            .and_then(|l| l.split(',').nth(1))
+            .and_then(|v| v.trim_matches('"').parse::<f64>().ok())
+            .ok_or(format!(
+                "no {name} line in redis-benchmark's output: {text}"
+            ))
+    };
+    Ok((rate("GET")?, rate("SET")?))
+}
+
+/// The second table: async tasks, sync threads and redis-benchmark at 1, 8 and 64 callers.
+fn concurrency_table(args: &Args) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let sync_server = RedisServer::connect(&args.url).map_err(|e| e.to_string())?;
+    let async_server = runtime
+        .block_on(AsyncRedisServer::connect(&args.url))
+        .map_err(|e| e.to_string())?;
+    println!();
+    println!(
+        "| run | callers | async kops/s | sync per-call kops/s | async / sync | redis-benchmark GET kops/s | SET kops/s | async / mean(GET, SET) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for workload in [Workload::W2, Workload::W5] {
+        for callers in [1, 8, 64] {
+            let plan = Plan::new(workload, callers, args.ops, SEED);
+            let ns_store = warm(&sync_server, &plan)?;
+            let store = async_server.namespace(ns_store.namespace());
+            let seconds = runtime.block_on(run_async(&store, &plan))?;
+            ns_store.drop_namespace().map_err(|e| e.to_string())?;
+            let ops = plan.total_weight() as f64;
+            let asynced = ops / seconds;
+            let synced = {
+                let m = run_redis(&sync_server, &plan, false, args.batch)?;
+                m.ops as f64 / m.seconds
+            };
+            let (get, set) = redis_benchmark(&args.url, callers, args.ops)?;
+            println!(
+                "| {workload} | {callers} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.2} |",
+                asynced / 1e3,
+                synced / 1e3,
+                asynced / synced,
+                get / 1e3,
+                set / 1e3,
+                asynced / ((get + set) / 2.0),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -229,6 +368,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse()?;
+    if args.only_callers {
+        return concurrency_table(&args);
+    }
     let mut targets = vec![("single", args.url.clone())];
     if let Some(c) = &args.cluster {
         targets.push(("cluster", c.clone()));
@@ -265,5 +407,5 @@ fn run() -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    concurrency_table(&args)
 }

@@ -29,6 +29,7 @@
 //! println!("{}", store.metrics()); // hits=0 misses=0 expirations=0 evictions=0 current_size=1
 //! ```
 
+pub mod async_backend;
 pub mod backend;
 mod bounds;
 pub mod clock;
@@ -44,6 +45,7 @@ pub mod store;
 pub mod sync;
 mod table;
 
+pub use async_backend::{AsyncBackend, BoxFuture, DynAsyncBackend};
 pub use backend::{Backend, BoxError, Boxed, Dump, DynBackend, infallible};
 pub use bounds::{KeyQuery, StoreHasher, StoreKey, StoreValue};
 pub use clock::{

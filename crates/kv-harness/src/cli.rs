@@ -13,7 +13,7 @@ use std::sync::Arc;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::Error;
-use crate::redis::RedisCases;
+use crate::case::{CaseBackend, InMemory};
 use crate::report::HumanReport;
 use crate::runner::{Options, run_with};
 use crate::stream::JsonStream;
@@ -96,7 +96,7 @@ pub struct TestArgs {
     pub color: Color,
     /// Where cases run: `memory`, or a Redis URL (`redis://[user:pass@]host:port`, `rediss://...`,
     /// `redis+cluster://host:port,host:port,...`): each case in a fresh namespace on a manual
-    /// clock, removed afterwards.
+    /// clock, removed afterwards. Redis needs the `redis` feature (on by default).
     #[arg(long, value_name = "URL", default_value = "memory", value_parser = backend)]
     pub backend: String,
 }
@@ -184,14 +184,11 @@ pub fn execute(cmd: &TestArgs) -> i32 {
         Color::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let mut options = cmd.options();
-    if cmd.backend != "memory" {
-        match RedisCases::connect(&cmd.backend) {
-            Ok(redis) => options.backend = Arc::new(redis),
-            Err(e) => {
-                // The error's text hides the URL's password.
-                report_error(&Error::Usage(format!("--backend: {e}")));
-                return 2;
-            }
+    match case_backend(&cmd.backend) {
+        Ok(backend) => options.backend = backend,
+        Err(e) => {
+            report_error(&e);
+            return e.exit_code();
         }
     }
     let result = if cmd.json {
@@ -211,6 +208,31 @@ pub fn execute(cmd: &TestArgs) -> i32 {
             report_error(&e);
             e.exit_code()
         }
+    }
+}
+
+/// The backend `--backend` names: `memory`, or a Redis server or cluster (connected now, so a
+/// wrong address or password stops the run before any case).
+fn case_backend(backend: &str) -> Result<Arc<dyn CaseBackend>, Error> {
+    if backend == "memory" {
+        return Ok(Arc::new(InMemory));
+    }
+    #[cfg(feature = "redis")]
+    {
+        // The error's text hides the URL's password.
+        match crate::redis::RedisCases::connect(backend) {
+            Ok(redis) => Ok(Arc::new(redis)),
+            Err(e) => Err(Error::Usage(format!("--backend: {e}"))),
+        }
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        Err(Error::Usage(
+            "--backend: this build of kv-harness has no Redis support (it was built without the \
+             `redis` feature, which is on by default); use `--backend memory`, or build it with \
+             `--features redis`"
+                .into(),
+        ))
     }
 }
 
@@ -270,6 +292,20 @@ mod tests {
         }
         let bad = test(&["--backend", "mysql://x"]).unwrap_err();
         assert!(bad.contains("redis+cluster://"), "{bad}");
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[test]
+    fn without_the_redis_feature_a_redis_backend_is_a_plain_usage_error() {
+        let e = case_backend("redis://127.0.0.1:6379")
+            .err()
+            .expect("no Redis in this build");
+        assert!(matches!(e, Error::Usage(_)), "{e:?}");
+        assert!(e.to_string().contains("no Redis support"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        let cmd = test(&["--backend", "redis+cluster://a:1,b:2", "."]).unwrap();
+        assert_eq!(execute(&cmd), 2);
+        assert!(case_backend("memory").is_ok());
     }
 
     #[test]

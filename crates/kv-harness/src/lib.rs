@@ -56,6 +56,7 @@ pub mod cli;
 mod discover;
 mod error;
 mod parse;
+#[cfg(feature = "redis")]
 mod redis;
 mod report;
 mod runner;
@@ -76,6 +77,7 @@ pub use parse::{
     Case, CaseFile, DEFAULT_TIMEOUT, GetExpect, KvSpec, MetricsExpect, Op, RuntimeSpec, Step,
     parse_file,
 };
+#[cfg(feature = "redis")]
 pub use redis::RedisCases;
 pub use report::{HumanReport, describe_failure};
 pub use runner::{

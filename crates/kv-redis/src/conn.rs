@@ -13,10 +13,34 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
 use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue, RedisError, RedisResult};
 
 use crate::RedisStoreError;
+use crate::ops::{Call, Exec};
 use crate::url::{ConnectionUrl, Endpoint};
 
-/// How long to wait for a connection or an answer before giving up with an error.
+/// How long to wait for a connection or an answer before giving up with an error, unless the URL
+/// (`?timeout=`, `?connect_timeout=`, `?response_timeout=`) or the
+/// [`ServerBuilder`](crate::ServerBuilder) says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The connect and response timeouts of one server handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub connect: Duration,
+    pub response: Duration,
+}
+
+impl Timeouts {
+    /// The builder's choice, else the URL's, else [`DEFAULT_TIMEOUT`].
+    pub(crate) fn resolve(
+        url: &ConnectionUrl,
+        connect: Option<Duration>,
+        response: Option<Duration>,
+    ) -> Self {
+        Self {
+            connect: connect.or(url.connect_timeout).unwrap_or(DEFAULT_TIMEOUT),
+            response: response.or(url.response_timeout).unwrap_or(DEFAULT_TIMEOUT),
+        }
+    }
+}
 
 enum Target {
     Single(Client),
@@ -62,7 +86,7 @@ impl Conn {
 pub(crate) struct Connector {
     url: ConnectionUrl,
     target: Target,
-    timeout: Duration,
+    timeouts: Timeouts,
     idle: Mutex<Vec<Conn>>,
 }
 
@@ -70,20 +94,19 @@ impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector")
             .field("url", &self.url.redacted)
-            .field("timeout", &self.timeout)
+            .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
     }
 }
 
 impl Connector {
-    /// Parses `url` and opens one connection, so a wrong address or password is reported now.
-    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Self, RedisStoreError> {
-        let url = ConnectionUrl::parse(url)?;
+    /// Opens one connection to `url`, so a wrong address or password is reported now.
+    pub(crate) fn open(url: ConnectionUrl, timeouts: Timeouts) -> Result<Self, RedisStoreError> {
         let target = match &url.endpoint {
             Endpoint::Single(u) => Client::open(u.as_str()).map(Target::Single),
             Endpoint::Cluster(nodes) => ClusterClientBuilder::new(nodes.clone())
-                .connection_timeout(timeout)
-                .response_timeout(timeout)
+                .connection_timeout(timeouts.connect)
+                .response_timeout(timeouts.response)
                 .retries(2)
                 .build()
                 .map(Target::Cluster),
@@ -95,7 +118,7 @@ impl Connector {
         let connector = Self {
             url,
             target,
-            timeout,
+            timeouts,
             idle: Mutex::new(Vec::new()),
         };
         connector.run(|c| redis::cmd("PING").query::<()>(c))?;
@@ -110,15 +133,15 @@ impl Connector {
     fn connect(&self) -> RedisResult<Conn> {
         match &self.target {
             Target::Single(client) => {
-                let c = client.get_connection_with_timeout(self.timeout)?;
-                c.set_read_timeout(Some(self.timeout))?;
-                c.set_write_timeout(Some(self.timeout))?;
+                let c = client.get_connection_with_timeout(self.timeouts.connect)?;
+                c.set_read_timeout(Some(self.timeouts.response))?;
+                c.set_write_timeout(Some(self.timeouts.response))?;
                 Ok(Conn::Single(c))
             }
             Target::Cluster(client) => {
                 let c = client.get_connection()?;
-                c.set_read_timeout(Some(self.timeout))?;
-                c.set_write_timeout(Some(self.timeout))?;
+                c.set_read_timeout(Some(self.timeouts.response))?;
+                c.set_write_timeout(Some(self.timeouts.response))?;
                 Ok(Conn::Cluster(Box::new(c)))
             }
         }
@@ -180,19 +203,50 @@ impl Connector {
 
     /// `e` as this crate's error, its message scrubbed of the password.
     pub(crate) fn error(&self, e: &RedisError) -> RedisStoreError {
-        let url = self.url.redacted.clone();
-        let reason = self.url.scrub(&e.to_string());
-        if e.kind() == redis::ErrorKind::AuthenticationFailed {
-            RedisStoreError::Server { url, reason }
-        } else if is_broken(e) || e.is_connection_refusal() {
-            RedisStoreError::Unavailable { url, reason }
-        } else {
-            RedisStoreError::Server { url, reason }
-        }
+        store_error(&self.url, e)
+    }
+}
+
+/// `e` as this crate's error, its message scrubbed of the password of `url`.
+pub(crate) fn store_error(url: &ConnectionUrl, e: &RedisError) -> RedisStoreError {
+    let reason = url.scrub(&e.to_string());
+    let url = url.redacted.clone();
+    if e.kind() == redis::ErrorKind::AuthenticationFailed {
+        RedisStoreError::Server { url, reason }
+    } else if is_broken(e) || e.is_connection_refusal() {
+        RedisStoreError::Unavailable { url, reason }
+    } else {
+        RedisStoreError::Server { url, reason }
     }
 }
 
 /// Whether the connection that gave `e` must be dropped.
-fn is_broken(e: &RedisError) -> bool {
+pub(crate) fn is_broken(e: &RedisError) -> bool {
     e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
+}
+
+/// The pool's calls block until they are done, so its futures are ready when returned.
+impl Exec for Connector {
+    fn eval(
+        &self,
+        call: &Call,
+    ) -> impl Future<Output = Result<redis::Value, RedisStoreError>> + Send {
+        std::future::ready(self.run(|c| call.invocation().invoke(c)))
+    }
+
+    fn query(
+        &self,
+        cmd: &Cmd,
+    ) -> impl Future<Output = Result<redis::Value, RedisStoreError>> + Send {
+        std::future::ready(self.run(|c| cmd.query(c)))
+    }
+
+    fn pipeline(
+        &self,
+        script: &'static redis::Script,
+        calls: &[Call],
+    ) -> impl Future<Output = Result<Vec<redis::Value>, RedisStoreError>> + Send {
+        let cmds: Vec<Cmd> = calls.iter().map(Call::evalsha).collect();
+        std::future::ready(Connector::pipeline(self, script, &cmds))
+    }
 }

@@ -1,12 +1,13 @@
 //! The kvstore contract (`docs/semantics.md`) on Redis and Redis Cluster: the same
-//! [`Backend`](kvstore::Backend) as the in-memory store, so programs and case files switch
+//! [`Backend`](kv_core::Backend) as the in-memory store, so programs and case files switch
 //! backends by configuration, with every process that opens a namespace seeing the same entries
 //! and the same exact counters.
 //!
 //! ```no_run
 //! use std::time::Duration;
 //! use kv_redis::{RedisServer, TypedRedisStore};
-//! use kvstore::{Backend, PutOptions};
+//! use kv_core::Backend;
+//! use kv_ttl::PutOptions;
 //!
 //! # fn main() -> Result<(), kv_redis::RedisStoreError> {
 //! let server = RedisServer::connect("redis://127.0.0.1:6379")?; // or redis+cluster://h:p,h:p
@@ -33,11 +34,30 @@
 //!
 //! # Namespaces and Cluster
 //!
-//! A namespace's keys are `kv:{n<hex of the name>}:...`: names and keys are hex-encoded, so no
-//! name can reach into another namespace, and the hash tag puts a whole namespace in one Cluster
-//! slot, so the scripts run on Cluster unchanged. The flip side: one namespace lives on one slot,
-//! hence on one master. A very hot namespace does not spread over the cluster; its throughput is
-//! one Redis core's, and spreading load means spreading it over several namespaces.
+//! A namespace's keys read as what they are: namespace `auth/tokens` keeps its counters at
+//! `kv:{auth/tokens}:m`, its LRU set at `kv:{auth/tokens}:lru`, its deadlines at
+//! `kv:{auth/tokens}:exp` and entry `tok-1` at `kv:{auth/tokens}:e:tok-1`. Only `%`, the braces
+//! and bytes that are not printable ASCII (space, controls, non-ASCII) are escaped, as `%XX`, so
+//! no name or key can reach into another namespace (the empty name is `{%}`). The hash tag puts a
+//! whole namespace in one Cluster slot, so the scripts run on Cluster unchanged. The flip side:
+//! one namespace lives on one slot, hence on one master. A very hot namespace does not spread
+//! over the cluster; its throughput is one Redis core's, and spreading load means spreading it
+//! over several namespaces.
+//!
+//! Finding a namespace's keys with `redis-cli` (on a cluster, ask the node that
+//! `redis-cli -c CLUSTER KEYSLOT 'kv:{auth/tokens}:m'` points to: the whole namespace is in that
+//! slot):
+//!
+//! ```text
+//! redis-cli --scan --pattern 'kv:{auth/tokens}:*'      # every key of the namespace
+//! redis-cli ZRANGE 'kv:{auth/tokens}:lru' 0 -1         # its entries' keys, least recently used first
+//! redis-cli HGETALL 'kv:{auth/tokens}:m'               # its counters, capacity and clock
+//! redis-cli MEMORY USAGE 'kv:{auth/tokens}:e:tok-1'    # one entry's footprint
+//! ```
+//!
+//! In a `--pattern`, put a `\` before a name's `*`, `?`, `[` and `]`. Keys written by earlier
+//! versions (`kv:{n<hex of the name>}:...`) are not read any more; the state is ephemeral, so
+//! there is no migration: flush them with the rest of the database when upgrading.
 //!
 //! # Time
 //!
@@ -63,20 +83,46 @@
 //! # Connections
 //!
 //! URLs: `redis://[user:pass@]host:port[/db]`, `rediss://...` (TLS, with the `tls` feature),
-//! `redis+cluster://[user:pass@]host:port,host:port,...`. Calls are synchronous, on a small pool
-//! of connections with connect and response timeouts (5 s by default): a dead server gives an
-//! error, and the next call reconnects. No error, `Debug` output or message of this crate shows
-//! a password.
+//! `redis+cluster://[user:pass@]host:port,host:port,...`, each optionally with `?timeout=2s` (or
+//! `?connect_timeout=..&response_timeout=..`; `2s`, `500ms`), which [`ServerBuilder`] can also
+//! set. Sync calls run on a small pool of connections with connect and response timeouts (5 s by
+//! default): a dead or hung server gives an [`Unavailable`](RedisStoreError::Unavailable) error
+//! within the timeout, and the next call reconnects. No error, `Debug` output or message of this
+//! crate shows a password.
+//!
+//! Cluster failover (tested with one replica per master, sync and async stores): when the master
+//! of a namespace's slot dies, calls on that namespace fail with
+//! [`Unavailable`](RedisStoreError::Unavailable) (connection refused) or
+//! [`Server`](RedisStoreError::Server) (a cluster error) until a replica is promoted (the
+//! cluster's `cluster-node-timeout` plus an election: about 3 s with a 1 s node timeout, 15 to
+//! 20 s with Redis's default of 15 s); then the same store handles carry on, with the entries and
+//! counters the replica had received. Replication is asynchronous: writes the master
+//! acknowledged but had not yet passed on are lost with it. Other namespaces are not affected.
+//!
+//! # Async (feature `tokio`)
+//!
+//! `AsyncRedisStore` and `AsyncTypedRedisStore<V>` implement [`kv_core::AsyncBackend`] with the
+//! same scripts, keys and counters as the sync stores (both run the operations of one module),
+//! so sync and async processes share namespaces. `AsyncRedisServer` holds one multiplexed,
+//! reconnecting connection (redis-rs's `ConnectionManager`, or its async cluster client) that
+//! every task shares; each call is bounded by the connect plus the response timeout. Without the
+//! feature nothing async is compiled. `rediss://` on the async stores is not supported yet (it
+//! needs redis-rs's `tokio-rustls-comp`).
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod conn;
 mod error;
 mod names;
+mod ops;
 mod scripts;
 mod store;
 mod typed;
 mod url;
 
+#[cfg(feature = "tokio")]
+pub use aio::{AsyncRedisServer, AsyncRedisStore, AsyncTypedRedisStore};
 pub use conn::DEFAULT_TIMEOUT;
 pub use error::RedisStoreError;
-pub use store::{RedisServer, RedisStore};
+pub use store::{RedisServer, RedisStore, ServerBuilder};
 pub use typed::TypedRedisStore;

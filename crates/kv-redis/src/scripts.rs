@@ -8,14 +8,14 @@
 //! A script never touches a key it was not given. An operation that may remove entries it cannot
 //! name in advance (an insert that needs room, a shrink, a purge, a clear, a removal by prefix)
 //! first works out its victims without writing anything; if one of their keys is missing from
-//! `KEYS` it returns the list of victims (a *plan*) instead, and the client calls it again with
-//! those keys added. The second call works the plan out again, so a plan that went stale in
+//! `KEYS` it returns the list of victims and the next few entries in LRU order (a *plan*)
+//! instead, and the client calls it again with those keys added. The second call works the plan out again, so a plan that went stale in
 //! between is never applied. A plan is a list of names; a script whose answer is a list starts
 //! it with a number, so the two cannot be confused.
 //!
 //! The data model, per namespace (`M` the counters hash, `L` and `X` the sorted sets):
 //!
-//! - an entry is a hash at `<prefix><encoded key>`: `v` the value, `r` reads left (absent: no
+//! - an entry is a hash at `<prefix><escaped key>`: `v` the value, `r` reads left (absent: no
 //!   budget), `t` the TTL in microseconds when it slides;
 //! - `L` holds every stored entry, scored by the namespace's use counter (`M.clock`, incremented
 //!   by every use), so its order is the exact LRU order; its size is `current_size`;
@@ -107,17 +107,26 @@ local function plan(n, extra, cap)
   end
   return out
 end
--- nil when every victim's key was passed in KEYS, else the members to pass (the retry).
+-- nil when every victim's key was passed in KEYS, else the members to pass (the retry): the
+-- victims, then the next 16 entries in LRU order, so that when other clients evict this plan's
+-- victims before the call comes back, the next plan's are most likely passed already.
 local function undeclared(victims)
   local declared = {}
   for i = 4, #KEYS do declared[KEYS[i]] = true end
-  local members, missing = {}, false
+  local members, missing, named = {}, false, {}
   for _, v in ipairs(victims) do
     members[#members + 1] = v[1]
+    named[v[1]] = true
     if not declared[PFX .. v[1]] then missing = true end
   end
-  if missing then return members end
-  return nil
+  if not missing then return nil end
+  for _, m in ipairs(redis.call('ZRANGE', L, 0, #members + 15)) do
+    if not named[m] then
+      members[#members + 1] = m
+      named[m] = true
+    end
+  end
+  return members
 end
 local function apply(victims)
   for _, v in ipairs(victims) do
@@ -252,8 +261,8 @@ count_dead(st)
 return v
 "#;
 
-/// `ARGV[3]` the encoded prefix (a key starts with a prefix exactly when its hex does with the
-/// prefix's hex), `ARGV[4]` the most entries to remove. Removes the live entries whose member
+/// `ARGV[3]` the escaped prefix (a key starts with a prefix exactly when its escaped form does
+/// with the prefix's), `ARGV[4]` the most entries to remove. Removes the live entries whose member
 /// starts with the prefix, counting nothing, and reclaims every expired entry met (one
 /// Expiration each), up to that many in all. Returns {removed live entries, entries removed in
 /// all} (the client calls again while a call removes the most), or a plan.

@@ -6,7 +6,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use kvstore::{Backend, Dump, Metrics, PutOptions};
+use kv_core::{Backend, Dump, Metrics};
+use kv_ttl::PutOptions;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -66,13 +67,13 @@ impl<V> TypedRedisStore<V> {
     }
 }
 
-fn encode<V: Serialize>(value: &V) -> Result<Vec<u8>, RedisStoreError> {
+pub(crate) fn encode_json<V: Serialize>(value: &V) -> Result<Vec<u8>, RedisStoreError> {
     serde_json::to_vec(value).map_err(|e| RedisStoreError::Decode {
         reason: format!("the value does not serialize as JSON: {e}"),
     })
 }
 
-fn decode<V: DeserializeOwned>(bytes: &[u8]) -> Result<V, RedisStoreError> {
+pub(crate) fn decode_json<V: DeserializeOwned>(bytes: &[u8]) -> Result<V, RedisStoreError> {
     serde_json::from_slice(bytes).map_err(|e| RedisStoreError::Decode {
         reason: format!(
             "a stored value is not the JSON of {}: {e}",
@@ -88,10 +89,10 @@ impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
     type Error = RedisStoreError;
 
     fn put(&self, key: String, value: V, options: &PutOptions) -> Result<(), RedisStoreError> {
-        self.inner.put(key, encode(&value)?, options)
+        self.inner.put(key, encode_json(&value)?, options)
     }
     fn get(&self, key: &String) -> Result<Option<V>, RedisStoreError> {
-        self.inner.get(key)?.map(|b| decode(&b)).transpose()
+        self.inner.get(key)?.map(|b| decode_json(&b)).transpose()
     }
     fn has(&self, key: &String) -> Result<bool, RedisStoreError> {
         self.inner.has(key)
@@ -108,14 +109,14 @@ impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
     ) -> Result<V, RedisStoreError> {
         match self
             .inner
-            .get_or_insert_found(&key, &encode(&value)?, options)?
+            .get_or_insert_found(&key, &encode_json(&value)?, options)?
         {
-            Some(found) => decode(&found),
+            Some(found) => decode_json(&found),
             None => Ok(value),
         }
     }
     fn remove(&self, key: &String) -> Result<Option<V>, RedisStoreError> {
-        self.inner.remove(key)?.map(|b| decode(&b)).transpose()
+        self.inner.remove(key)?.map(|b| decode_json(&b)).transpose()
     }
     fn remove_prefix(&self, prefix: &str) -> Result<usize, RedisStoreError> {
         self.inner.remove_prefix(prefix)

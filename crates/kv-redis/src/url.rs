@@ -5,6 +5,8 @@
 //! cluster is `redis+cluster://[user:pass@]host:port,host:port,...` (`rediss+cluster://` for TLS),
 //! each node reached with the same credentials.
 
+use std::time::Duration;
+
 use crate::RedisStoreError;
 
 /// Where to connect.
@@ -24,10 +26,67 @@ pub(crate) struct ConnectionUrl {
     pub redacted: String,
     /// The password as written and as decoded, to scrub from messages of the client library.
     secrets: Vec<String>,
+    /// `connect_timeout=` (or `timeout=`) from the query, if given.
+    pub connect_timeout: Option<Duration>,
+    /// `response_timeout=` (or `timeout=`) from the query, if given.
+    pub response_timeout: Option<Duration>,
+}
+
+/// `2s`, `500ms`, or a whole number of milliseconds.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let (digits, unit) = match text.strip_suffix("ms") {
+        Some(d) => (d, 1),
+        None => match text.strip_suffix('s') {
+            Some(d) => (d, 1000),
+            None => (text, 1),
+        },
+    };
+    let n: u64 = digits.parse().ok()?;
+    let ms = n.checked_mul(unit)?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+/// Takes this crate's parameters (`timeout`, `connect_timeout`, `response_timeout`) out of the
+/// query of `url`, leaving the others for redis-rs. Returns the URL without them and the connect
+/// and response timeouts (a specific parameter wins over `timeout`).
+#[allow(clippy::type_complexity)]
+fn take_timeouts(url: &str) -> Result<(String, Option<Duration>, Option<Duration>), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), None, None));
+    };
+    let [mut both, mut connect, mut response] = [None; 3];
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "timeout" => &mut both,
+            "connect_timeout" => &mut connect,
+            "response_timeout" => &mut response,
+            _ => {
+                kept.push(pair);
+                continue;
+            }
+        };
+        *slot = Some(parse_duration(value).ok_or_else(|| {
+            format!("`{name}={value}` is not a positive duration (write e.g. `2s` or `500ms`)")
+        })?);
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, connect.or(both), response.or(both)))
 }
 
 impl ConnectionUrl {
     pub(crate) fn parse(url: &str) -> Result<Self, RedisStoreError> {
+        let (url, connect_timeout, response_timeout) =
+            take_timeouts(url).map_err(|reason| RedisStoreError::Url {
+                url: redact_loosely(url.split('?').next().unwrap_or("")),
+                reason,
+            })?;
+        let url = url.as_str();
         let (scheme, rest) = url.split_once("://").ok_or_else(|| RedisStoreError::Url {
             url: redact_loosely(url),
             reason: "no scheme".into(),
@@ -85,6 +144,8 @@ impl ConnectionUrl {
             endpoint,
             redacted,
             secrets,
+            connect_timeout,
+            response_timeout,
         })
     }
 
@@ -148,6 +209,39 @@ mod tests {
             u.endpoint
                 == Endpoint::Cluster(vec!["redis://:pw@h1:1".into(), "redis://:pw@h2:2".into()])
         );
+    }
+
+    #[test]
+    fn timeouts_come_out_of_the_query_and_other_parameters_stay() {
+        let u = ConnectionUrl::parse("redis://h:1/2?timeout=2s&protocol=resp3").unwrap();
+        assert_eq!(u.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(u.response_timeout, Some(Duration::from_secs(2)));
+        assert!(u.endpoint == Endpoint::Single("redis://h:1/2?protocol=resp3".into()));
+        let u = ConnectionUrl::parse("redis://h:1?response_timeout=250ms&timeout=3s").unwrap();
+        assert_eq!(u.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(u.response_timeout, Some(Duration::from_millis(250)));
+        assert!(u.endpoint == Endpoint::Single("redis://h:1".into()));
+        let u = ConnectionUrl::parse("redis+cluster://a:1,b:2?connect_timeout=700").unwrap();
+        assert_eq!(u.connect_timeout, Some(Duration::from_millis(700)));
+        assert_eq!(u.response_timeout, None);
+        assert!(u.endpoint == Endpoint::Cluster(vec!["redis://a:1".into(), "redis://b:2".into()]));
+        assert_eq!(
+            ConnectionUrl::parse("redis://h:1").unwrap().connect_timeout,
+            None
+        );
+        for bad in [
+            "timeout=",
+            "timeout=0s",
+            "timeout=soon",
+            "connect_timeout=-1",
+        ] {
+            let e = ConnectionUrl::parse(&format!("redis://u:pw-X9@h:1?{bad}"))
+                .err()
+                .expect(bad);
+            assert!(matches!(e, RedisStoreError::Url { .. }), "{e:?}");
+            assert!(e.to_string().contains("duration"), "{e}");
+            assert!(!format!("{e} {e:?}").contains("pw-X9"), "{e:?}");
+        }
     }
 
     #[test]

@@ -223,6 +223,9 @@ pub use kv_core::{
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;
 pub use kv_metrics::{Event, EventHub, Subscribe, Subscription};
+/// The Redis backend (feature `redis`): the `kv-redis` crate, so one dependency is all a user names.
+#[cfg(feature = "redis")]
+pub use kv_redis as redis;
 #[cfg(feature = "ttl")]
 pub use kv_ttl::{PutOptions, Ttl};
 #[cfg(all(feature = "ttl", not(kv_loom)))]

@@ -1,6 +1,7 @@
 //! The contract (`docs/semantics.md`), rule by rule, as one function per rule run on three
-//! backends: the in-memory store (the reference), one Redis server and a Redis Cluster. A test
-//! named `memory::x`, `single::x` and `cluster::x` checks rule `x` on each.
+//! backends: the in-memory store (the reference), one Redis server and a Redis Cluster; with the
+//! `tokio` feature also on the async stores and the in-memory store through `AsyncBackend`. A
+//! test named `memory::x`, `single::x` and `cluster::x` checks rule `x` on each.
 
 use std::sync::Arc;
 use std::thread;
@@ -60,6 +61,133 @@ fn redis_case(url: Option<String>, test: &str) -> Option<Case> {
     })
 }
 
+/// The async backends, driven from the rules' threads through [`Blocking`], which runs each call
+/// on one shared tokio runtime: the same rules check `AsyncRedisStore`'s code paths (its
+/// multiplexed connection, its own timeouts) and the in-memory store's ready futures.
+#[cfg(feature = "tokio")]
+mod on_async {
+    use std::sync::OnceLock;
+
+    use kv_core::{AsyncBackend, Dump};
+    use kv_redis::{AsyncRedisServer, AsyncTypedRedisStore};
+    use tokio::runtime::Runtime;
+
+    use super::*;
+
+    pub fn runtime() -> &'static Runtime {
+        static RT: OnceLock<Runtime> = OnceLock::new();
+        RT.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+        })
+    }
+
+    /// An async backend as a sync one: each call blocks on the shared runtime.
+    pub struct Blocking<B>(pub B);
+
+    impl<B: AsyncBackend> Backend for Blocking<B> {
+        type Key = B::Key;
+        type Value = B::Value;
+        type Options = B::Options;
+        type Error = B::Error;
+
+        fn put(&self, k: B::Key, v: B::Value, o: &B::Options) -> Result<(), B::Error> {
+            runtime().block_on(self.0.put(k, v, o))
+        }
+        fn get(&self, k: &B::Key) -> Result<Option<B::Value>, B::Error> {
+            runtime().block_on(self.0.get(k))
+        }
+        fn has(&self, k: &B::Key) -> Result<bool, B::Error> {
+            runtime().block_on(self.0.has(k))
+        }
+        fn del(&self, k: &B::Key) -> Result<bool, B::Error> {
+            runtime().block_on(self.0.del(k))
+        }
+        fn get_or_insert(
+            &self,
+            k: B::Key,
+            v: B::Value,
+            o: &B::Options,
+        ) -> Result<B::Value, B::Error> {
+            runtime().block_on(self.0.get_or_insert(k, v, o))
+        }
+        fn remove(&self, k: &B::Key) -> Result<Option<B::Value>, B::Error> {
+            runtime().block_on(self.0.remove(k))
+        }
+        fn remove_prefix(&self, prefix: &str) -> Result<usize, B::Error>
+        where
+            B::Key: AsRef<str>,
+        {
+            runtime().block_on(self.0.remove_prefix(prefix))
+        }
+        fn keys(&self) -> Result<Vec<B::Key>, B::Error> {
+            runtime().block_on(self.0.keys())
+        }
+        fn metrics(&self) -> Result<Metrics, B::Error> {
+            runtime().block_on(self.0.metrics())
+        }
+        fn purge_expired(&self) -> Result<usize, B::Error> {
+            runtime().block_on(self.0.purge_expired())
+        }
+        fn capacity(&self) -> Result<usize, B::Error> {
+            runtime().block_on(self.0.capacity())
+        }
+        fn set_capacity(&self, capacity: usize) -> Result<(), B::Error> {
+            runtime().block_on(self.0.set_capacity(capacity))
+        }
+        fn clear(&self) -> Result<(), B::Error> {
+            runtime().block_on(self.0.clear())
+        }
+        fn dump(&self) -> Result<Dump<B::Key>, B::Error> {
+            runtime().block_on(self.0.dump())
+        }
+    }
+
+    /// The in-memory store through `AsyncBackend` (its ready futures).
+    pub fn async_memory(_test: &str) -> Option<Case> {
+        let clock = ManualClock::new();
+        let store: Store<String, String> = Store::builder().clock(clock.clone()).build();
+        Some(Case {
+            store: Arc::new(Boxed(Blocking(store))),
+            advance: Box::new(move |d| clock.advance(d)),
+            cleanup: None,
+        })
+    }
+
+    fn redis_case(url: Option<String>, test: &str) -> Option<Case> {
+        let rt = runtime();
+        let server = rt
+            .block_on(AsyncRedisServer::connect(&url?))
+            .expect("the test server answers");
+        let store =
+            AsyncTypedRedisStore::<String>::new(server.namespace(&support::unique_ns(test)));
+        rt.block_on(store.freeze_clock()).expect("a manual clock");
+        let (a, c) = (store.clone(), store.clone());
+        Some(Case {
+            store: Arc::new(Boxed(Blocking(store))),
+            advance: Box::new(move |d| runtime().block_on(a.advance(d)).expect("advance")),
+            cleanup: Some(Box::new(move || {
+                runtime()
+                    .block_on(c.get_ref().drop_namespace())
+                    .expect("drop the namespace");
+            })),
+        })
+    }
+
+    pub fn async_single(test: &str) -> Option<Case> {
+        redis_case(support::single(), test)
+    }
+
+    pub fn async_cluster(test: &str) -> Option<Case> {
+        redis_case(support::cluster(), test)
+    }
+}
+#[cfg(feature = "tokio")]
+pub use on_async::{async_cluster, async_memory, async_single, runtime as async_runtime};
+
 pub fn single(test: &str) -> Option<Case> {
     redis_case(support::single(), test)
 }
@@ -103,7 +231,7 @@ fn ttl(secs: u64) -> PutOptions {
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
-fn m(hits: u64, misses: u64, expirations: u64, evictions: u64, current_size: u64) -> Metrics {
+pub fn m(hits: u64, misses: u64, expirations: u64, evictions: u64, current_size: u64) -> Metrics {
     Metrics {
         hits,
         misses,
@@ -542,12 +670,19 @@ pub fn remove_prefix_removes_the_live_entries_under_it_and_reclaims_expired_ones
     assert_eq!(metrics(c), m(0, 0, 2, 0, 0));
 }
 
-/// Runs each rule on each backend: `memory::rule`, `single::rule`, `cluster::rule`.
+/// Runs each rule on each backend: `memory::rule`, `single::rule`, `cluster::rule`, and with the
+/// `tokio` feature `async_memory::rule`, `async_single::rule`, `async_cluster::rule`.
 macro_rules! contract_tests {
     ($($rule:ident),* $(,)?) => {
         contract_tests!(@backend memory; $($rule),*);
         contract_tests!(@backend single; $($rule),*);
         contract_tests!(@backend cluster; $($rule),*);
+        #[cfg(feature = "tokio")]
+        contract_tests!(@backend async_memory; $($rule),*);
+        #[cfg(feature = "tokio")]
+        contract_tests!(@backend async_single; $($rule),*);
+        #[cfg(feature = "tokio")]
+        contract_tests!(@backend async_cluster; $($rule),*);
     };
     (@backend $backend:ident; $($rule:ident),*) => {
         mod $backend {

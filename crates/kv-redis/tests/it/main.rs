@@ -1,6 +1,11 @@
 //! kv-redis against real servers: the contract on both backends (`contract`), and what only a
-//! remote store has: isolation of hostile names, credentials, dead servers, several processes.
+//! remote store has: isolation of hostile names, credentials, dead servers, several processes;
+//! with the `tokio` feature, the async stores' own tests (`async_only`).
 
+#[cfg(feature = "tokio")]
+mod async_only;
 mod contract;
+#[cfg(feature = "tokio")]
+mod failover;
 mod redis_only;
 mod support;

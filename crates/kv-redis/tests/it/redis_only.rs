@@ -2,20 +2,33 @@
 //! processes on one namespace.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kv_redis::{RedisServer, RedisStore, RedisStoreError, TypedRedisStore};
 use kvstore::{Backend, Metrics, PutOptions};
 
 use crate::support::{self, OwnServer};
 
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
+/// A name as it appears in keys: printable ASCII as it is, `%`, braces and every other byte as
+/// `%XX` (the layout the crate docs describe).
+fn esc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'%' | b'{' | b'}' => format!("%{b:02X}"),
+            b if b.is_ascii_graphic() => char::from(b).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
-/// The server-side key of entry `key` in namespace `ns` (the layout the crate docs describe).
+/// The hash tag and prefix of namespace `ns`'s keys.
+fn tag(ns: &str) -> String {
+    format!("kv:{{{}}}:", esc(ns))
+}
+
+/// The server-side key of entry `key` in namespace `ns`.
 fn entry_key(ns: &str, key: &str) -> String {
-    format!("kv:{{n{}}}:e:{}", hex(ns), hex(key))
+    format!("{}e:{}", tag(ns), esc(key))
 }
 
 fn raw(url: &str) -> redis::Connection {
@@ -59,13 +72,27 @@ fn hostile_namespace_names_never_read_or_clobber_each_other() {
         assert_eq!(s.metrics().unwrap(), m(1, 0, 0, 0, 1), "namespace {n:?}");
         assert_eq!(s.keys().unwrap(), ["k"]);
     }
+    let mut con = raw(&url);
+    for n in &names {
+        // The layout the docs give an operator: `kv:{<name>}:` then `m`, `lru`, `e:<key>`.
+        let mut found: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", tag(n)))
+            .query(&mut con)
+            .unwrap();
+        found.sort();
+        let t = tag(n);
+        assert_eq!(
+            found,
+            [format!("{t}e:k"), format!("{t}lru"), format!("{t}m")],
+            "{n:?}"
+        );
+    }
     for s in &stores {
         s.drop_namespace().unwrap();
     }
-    let mut con = raw(&url);
     for n in &names {
         let left: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("kv:{{n{}}}:*", hex(n)))
+            .arg(format!("{}*", tag(n)))
             .query(&mut con)
             .unwrap();
         assert!(left.is_empty(), "dropping {n:?} left {left:?}");
@@ -103,9 +130,9 @@ fn on_cluster_every_key_of_a_namespace_is_in_one_slot() {
             .query(&mut con)
             .unwrap()
     };
-    let tag = format!("kv:{{n{}}}:", hex(&ns));
+    let tag = tag(&ns);
     let first = slot(&format!("{tag}m"));
-    for suffix in ["lru", "exp", "e:61", "e:62", "e:63"] {
+    for suffix in ["lru", "exp", "e:a", "e:b", "e:c"] {
         assert_eq!(slot(&format!("{tag}{suffix}")), first, "{suffix}");
     }
     assert_eq!(store.keys().unwrap(), ["b", "c"]);
@@ -460,4 +487,47 @@ fn a_rediss_url_is_an_error_not_a_panic_when_tls_fails() {
     } else {
         assert!(matches!(err, RedisStoreError::Url { .. }), "{err:?}");
     }
+}
+
+/// The most a call may take during an outage: the timeout (connect plus response, as a call may
+/// have to reconnect first) and scheduling slack on a loaded machine.
+pub fn within(timeout: Duration) -> Duration {
+    timeout * 2 + Duration::from_secs(2)
+}
+
+pub fn assert_unavailable<T: std::fmt::Debug>(
+    r: Result<T, RedisStoreError>,
+    took: Duration,
+    most: Duration,
+) {
+    let err = r.expect_err("a call during the outage fails");
+    assert!(
+        matches!(err, RedisStoreError::Unavailable { .. }),
+        "{err:?}"
+    );
+    assert!(
+        took <= most,
+        "the call took {took:?}, more than {most:?}: {err}"
+    );
+}
+
+#[test]
+fn a_sync_call_to_a_hung_server_errors_within_the_url_timeout_and_the_store_carries_on() {
+    let Some(own) = OwnServer::start(&[]) else {
+        return;
+    };
+    let store = RedisServer::connect(&format!("{}?timeout=500ms", own.url()))
+        .unwrap()
+        .namespace("hung");
+    store
+        .put("a".into(), b"1".to_vec(), &PutOptions::new())
+        .unwrap();
+    own.signal("-STOP");
+    let start = Instant::now();
+    let r = store.get(&"a".to_string());
+    let took = start.elapsed();
+    own.signal("-CONT");
+    assert_unavailable(r, took, within(Duration::from_millis(500)));
+    assert!(took >= Duration::from_millis(500), "gave up after {took:?}");
+    assert_eq!(store.get(&"a".to_string()).unwrap(), Some(b"1".to_vec()));
 }
