@@ -51,6 +51,22 @@ impl LoadMetrics {
     }
 }
 
+impl std::ops::Add for LoadMetrics {
+    type Output = LoadMetrics;
+
+    /// The figures of two stores together (as [`Metrics`](crate::Metrics) adds up).
+    fn add(self, o: LoadMetrics) -> LoadMetrics {
+        LoadMetrics {
+            started: self.started + o.started,
+            succeeded: self.succeeded + o.succeeded,
+            failed: self.failed + o.failed,
+            cancelled: self.cancelled + o.cancelled,
+            panicked: self.panicked + o.panicked,
+            load_time: self.load_time + o.load_time,
+        }
+    }
+}
+
 impl fmt::Display for LoadMetrics {
     /// One log-friendly line: `started=3 succeeded=1 failed=1 cancelled=1 panicked=0 load_time=1.2s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

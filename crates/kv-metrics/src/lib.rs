@@ -77,7 +77,7 @@ mod wire;
 pub use artifact::{ArtifactError, write_artifact};
 pub use event::{Event, EventKind};
 #[cfg(feature = "metrics")]
-pub use export::{describe as describe_metrics, publish};
+pub use export::{describe as describe_metrics, publish, publish_loads};
 pub use hub::{DEFAULT_BUFFER, EventHub, RecvTimeoutError, Subscribe, Subscription, TryRecvError};
 #[cfg(feature = "schema")]
 pub use schema::{GeneratedSchema, schemas, write_schemas};

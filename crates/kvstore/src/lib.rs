@@ -188,8 +188,9 @@
 //!
 //! `publish_metrics()` hands every store's counters and gauges, labelled `ns`, to the exporter
 //! installed through the `metrics` crate; `register_metrics(&store)` adds a typed store; call
-//! `describe_metrics()` once after installing the exporter. Published counters never go
-//! backwards, also across resets. The `prometheus` example serves them at `/metrics`.
+//! `describe_metrics()` once after installing the exporter. The load statistics go with them
+//! (`kv_loads_started_total`, `kv_loads_total` by `outcome`, `kv_load_seconds_total`). Published
+//! counters never go backwards, also across resets. The `prometheus` example serves them at `/metrics`.
 
 mod any;
 mod registry;

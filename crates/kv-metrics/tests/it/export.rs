@@ -8,13 +8,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use kv_core::Metrics;
+use kv_core::{LoadMetrics, Metrics};
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString,
     Unit,
 };
 
-/// What the recorder saw: metric name and `ns` label → last value.
+/// What the recorder saw: metric name (with its `outcome` label, if any, as in
+/// `kv_loads_total{outcome="failed"}`) and `ns` label → last value.
 type Seen = Arc<Mutex<BTreeMap<(String, String), f64>>>;
 
 #[derive(Default)]
@@ -74,9 +75,13 @@ impl TestRecorder {
             .find(|l| l.key() == "ns")
             .map(|l| l.value().to_owned())
             .expect("every kv metric carries the ns label");
+        let name = match key.labels().find(|l| l.key() == "outcome") {
+            Some(outcome) => format!("{}{{outcome=\"{}\"}}", key.name(), outcome.value()),
+            None => key.name().to_owned(),
+        };
         Arc::new(Cell {
             seen: Arc::clone(&self.seen),
-            id: (key.name().to_owned(), ns),
+            id: (name, ns),
         })
     }
 
@@ -152,7 +157,37 @@ fn describe_names_every_metric() {
             "kv_evictions_total",
             "kv_expirations_total",
             "kv_hits_total",
+            "kv_load_seconds_total",
+            "kv_loads_started_total",
+            "kv_loads_total",
             "kv_misses_total"
         ]
     );
+}
+
+#[test]
+fn publish_loads_sets_started_each_outcome_and_the_seconds() {
+    let recorder = TestRecorder::default();
+    let loads = LoadMetrics {
+        started: 11,
+        succeeded: 5,
+        failed: 3,
+        cancelled: 2,
+        panicked: 1,
+        load_time: std::time::Duration::from_millis(2_500),
+    };
+    metrics::with_local_recorder(&recorder, || {
+        kv_metrics::publish_loads("p1/n1", &loads);
+        kv_metrics::publish_loads("p1/n1", &loads); // sets, does not add
+    });
+    let outcome = |o: &str| recorder.value(&format!("kv_loads_total{{outcome=\"{o}\"}}"), "p1/n1");
+    assert_eq!(
+        recorder.value("kv_loads_started_total", "p1/n1"),
+        Some(11.0)
+    );
+    assert_eq!(outcome("succeeded"), Some(5.0));
+    assert_eq!(outcome("failed"), Some(3.0));
+    assert_eq!(outcome("cancelled"), Some(2.0));
+    assert_eq!(outcome("panicked"), Some(1.0));
+    assert_eq!(recorder.value("kv_load_seconds_total", "p1/n1"), Some(2.5));
 }

@@ -114,14 +114,16 @@ pub(crate) fn all_stores() -> Vec<AnyStore> {
         .collect()
 }
 
-/// Publishes the counters and gauges of every store through the `metrics` facade crate, labelled
-/// `ns` with the store's name (feature `metrics`; `kv_metrics::export` has the names): the
+/// Publishes the counters and gauges of every store, its load statistics
+/// ([`load_metrics`](crate::Store::load_metrics)) included, through the `metrics` facade crate,
+/// labelled `ns` with the store's name (feature `metrics`; `kv_metrics::export` has the names): the
 /// default store and every namespace, and the typed stores given to [`register_metrics`]. Call it
 /// periodically, or before each scrape; callers on several threads at once are served one at a
 /// time.
 ///
 /// What a Prometheus user can rely on:
-/// - A counter is the total over every store that has had the name: it never goes backwards and
+/// - A counter (and `kv_load_seconds_total`, a gauge only because the facade's counters are
+///   whole numbers) is the total over every store that has had the name: it never goes backwards and
 ///   every new hit shows. When a reset ([`reset_namespaces`], [`reset_default`]) replaces a
 ///   store, or a registered store is dropped, its figures stay in the total; a forgotten store
 ///   still used through an old handle keeps counting until it is dropped. Only what a store

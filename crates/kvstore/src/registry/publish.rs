@@ -1,5 +1,5 @@
 //! What [`publish_metrics`](super::publish_metrics) publishes: per `ns` label, every store that
-//! ever had that name.
+//! ever had that name (its counters and its load statistics alike).
 //!
 //! A Prometheus counter never goes backwards and must show every new hit, but the stores behind a
 //! name change: a reset replaces the global ones, and a registered typed store is dropped. So a
@@ -14,7 +14,7 @@
 use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 
-use kv_core::{StoreId, StoreKey, StoreValue};
+use kv_core::{LoadMetrics, StoreId, StoreKey, StoreValue};
 
 use crate::{AnyStore, Metrics, Store};
 
@@ -23,7 +23,7 @@ use crate::{AnyStore, Metrics, Store};
 #[derive(Default)]
 pub(super) struct Published {
     /// Per name: the counters of its stores that no longer exist, as last read.
-    gone: BTreeMap<String, Metrics>,
+    gone: BTreeMap<String, Counters>,
     /// Stores published that are not in the registry: registered typed stores (which have their
     /// name) and stores a reset forgot (which do not).
     sources: Vec<Source>,
@@ -40,7 +40,7 @@ struct Source {
     /// store whose last handle goes meanwhile is dropped after the registry's lock is released).
     read: Box<dyn Fn() -> Option<(Reading, Held)> + Send + Sync>,
     /// What `read` returned last: what the store leaves behind when it is dropped.
-    last: Metrics,
+    last: Counters,
     /// Whether it still has its name (registered), so its size and capacity count.
     named: bool,
 }
@@ -48,7 +48,36 @@ struct Source {
 /// One store's figures.
 struct Reading {
     metrics: Metrics,
+    loads: LoadMetrics,
     capacity: usize,
+}
+
+impl Reading {
+    fn counters(&self) -> Counters {
+        Counters {
+            metrics: counters(self.metrics),
+            loads: self.loads,
+        }
+    }
+}
+
+/// A store's counters, its size left out: what the store leaves in its name's totals.
+#[derive(Clone, Copy, Default)]
+struct Counters {
+    /// `current_size` is 0.
+    metrics: Metrics,
+    loads: LoadMetrics,
+}
+
+impl std::ops::Add for Counters {
+    type Output = Counters;
+
+    fn add(self, o: Counters) -> Counters {
+        Counters {
+            metrics: self.metrics + o.metrics,
+            loads: self.loads + o.loads,
+        }
+    }
 }
 
 fn read<K: StoreKey, V: StoreValue>(store: &Store<K, V>) -> Reading {
@@ -58,6 +87,7 @@ fn read<K: StoreKey, V: StoreValue>(store: &Store<K, V>) -> Reading {
     let capacity = 0;
     Reading {
         metrics: store.metrics(),
+        loads: store.load_metrics(),
         capacity,
     }
 }
@@ -72,7 +102,7 @@ impl Source {
                 let store = weak.upgrade()?;
                 Some((read(&store), Box::new(store) as Held))
             }),
-            last: store.metrics(),
+            last: read(store).counters(),
             named,
         }
     }
@@ -83,6 +113,8 @@ impl Source {
 struct Series {
     /// Counters of every store; `current_size` of the named ones only.
     metrics: Metrics,
+    /// Load counters of every store.
+    loads: LoadMetrics,
     /// `None` while no store has the name; `Some(0)` once one of them is unbounded.
     capacity: Option<usize>,
 }
@@ -96,12 +128,14 @@ fn counters(metrics: Metrics) -> Metrics {
 }
 
 impl Series {
-    fn add_counters(&mut self, metrics: Metrics) {
-        self.metrics = self.metrics + counters(metrics);
+    fn add_counters(&mut self, counters: Counters) {
+        self.metrics = self.metrics + counters.metrics;
+        self.loads = self.loads + counters.loads;
     }
 
     fn add_named(&mut self, reading: &Reading) {
         self.metrics = self.metrics + reading.metrics;
+        self.loads = self.loads + reading.loads;
         self.capacity = Some(match self.capacity {
             None => reading.capacity,
             Some(0) => 0,
@@ -137,18 +171,18 @@ impl Published {
             let entry = series.entry(source.name.clone()).or_default();
             let Some((reading, handle)) = (source.read)() else {
                 let left = gone.entry(source.name.clone()).or_default();
-                *left = *left + counters(source.last);
+                *left = *left + source.last;
                 entry.add_counters(source.last);
                 return false;
             };
             held.push(handle);
-            source.last = reading.metrics;
+            source.last = reading.counters();
             // A registered store that is also in the registry is counted there, once.
             if !registry_ids.contains(&source.id) {
                 if source.named {
                     entry.add_named(&reading);
                 } else {
-                    entry.add_counters(reading.metrics);
+                    entry.add_counters(reading.counters());
                 }
             }
             true
@@ -162,6 +196,7 @@ impl Published {
         }
         for (name, series) in &series {
             kv_metrics::publish(name, &series.metrics, series.capacity.unwrap_or(0));
+            kv_metrics::publish_loads(name, &series.loads);
         }
         held
     }

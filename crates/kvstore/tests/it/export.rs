@@ -1,7 +1,7 @@
 //! `publish_metrics` (feature `metrics`): every namespace's counters reach the installed
 //! recorder, labelled by name, and stay trustworthy across resets, dropped stores and concurrent
 //! publishers. The test recorder uses std locks (test code) and fails any test in which a
-//! counter goes backwards.
+//! counter (or a gauge named `_total`, `kv_load_seconds_total`) goes backwards.
 
 // The `prometheus` example, scraped over HTTP.
 #[cfg(feature = "lru")]
@@ -46,7 +46,14 @@ impl GaugeFn for Cell {
     fn increment(&self, _: f64) {}
     fn decrement(&self, _: f64) {}
     fn set(&self, value: f64) {
-        self.0.0.lock().unwrap().insert(self.1.clone(), value);
+        let previous = self.0.0.lock().unwrap().insert(self.1.clone(), value);
+        if let Some(previous) = previous.filter(|_| self.1.0.ends_with("_total")) {
+            assert!(
+                previous <= value,
+                "{:?} went backwards: {previous} then {value}",
+                self.1
+            );
+        }
     }
 }
 
@@ -78,10 +85,22 @@ impl Values {
         self.0.lock().unwrap().insert(key, 1.0);
     }
 
+    /// The cell of `key`, noted under its name with its other labels than `ns`, as in
+    /// `kv_loads_total{outcome="failed"}`.
     fn cell(&self, key: &Key) -> Cell {
         let ns = key.labels().find(|l| l.key() == "ns").map(|l| l.value());
         let ns = ns.expect("every kv metric has the ns label").to_owned();
-        Cell(self.clone(), (key.name().to_owned(), ns))
+        let others: Vec<String> = key
+            .labels()
+            .filter(|l| l.key() != "ns")
+            .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
+            .collect();
+        let name = if others.is_empty() {
+            key.name().to_owned()
+        } else {
+            format!("{}{{{}}}", key.name(), others.join(","))
+        };
+        Cell(self.clone(), (name, ns))
     }
 
     fn get(&self, name: &str, ns: &str) -> Option<f64> {
@@ -124,7 +143,7 @@ fn capacity_gauge_reads_each_namespaces_capacity_and_zero_when_unbounded() {
 }
 
 #[test]
-fn describe_metrics_is_reachable_from_kvstore_and_describes_all_six() {
+fn describe_metrics_is_reachable_from_kvstore_and_describes_all_nine() {
     let values = Values::default();
     metrics::with_local_recorder(&values, kvstore::describe_metrics);
     for name in [
@@ -134,6 +153,9 @@ fn describe_metrics_is_reachable_from_kvstore_and_describes_all_six() {
         "kv_evictions_total",
         "kv_current_size",
         "kv_capacity",
+        "kv_loads_started_total",
+        "kv_loads_total",
+        "kv_load_seconds_total",
     ] {
         assert_eq!(values.get(name, DESCRIBED), Some(1.0), "{name} described");
     }
@@ -308,4 +330,95 @@ fn concurrent_publishers_and_resets_never_double_count() {
     drop(outcomes);
     metrics::with_local_recorder(&values, kvstore::publish_metrics);
     assert_eq!(values.get("kv_hits_total", ns), Some(f64::from(hits)));
+}
+
+/// The published load figures of `ns`: started, then ended by outcome (succeeded, failed,
+/// cancelled, panicked), then the seconds.
+fn loads(values: &Values, ns: &str) -> (Option<f64>, [Option<f64>; 4], Option<f64>) {
+    let outcome = |o: &str| values.get(&format!("kv_loads_total{{outcome=\"{o}\"}}"), ns);
+    (
+        values.get("kv_loads_started_total", ns),
+        [
+            outcome("succeeded"),
+            outcome("failed"),
+            outcome("cancelled"),
+            outcome("panicked"),
+        ],
+        values.get("kv_load_seconds_total", ns),
+    )
+}
+
+#[test]
+fn publish_metrics_exports_each_load_by_outcome_and_the_load_seconds_after_real_loads() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    let _global = crate::global_stores();
+    let ns = "export-test/loads";
+    let values = Values::default();
+    let clock = kvstore::ManualClock::new();
+    let store: kvstore::Store<String, u32> = kvstore::Store::builder()
+        .listener(kvstore::EventHub::new(ns))
+        .clock(clock.clone())
+        .build();
+    kvstore::register_metrics(&store);
+    let advance = |secs: f64| clock.advance(Duration::from_secs_f64(secs));
+    store.get_or_insert_with("a".into(), || {
+        advance(1.5);
+        1
+    });
+    let _ = store.try_get_or_insert_with("b".into(), || {
+        advance(0.25);
+        Err("down")
+    });
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.get_or_insert_with("c".into(), || panic!("loader bug"))
+    }));
+    assert!(panicked.is_err());
+    // An async load polled once, then dropped (its caller cancelled): counted as cancelled.
+    let mut load = Box::pin(store.get_or_insert_async("d".into(), std::future::pending()));
+    let polled = load.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    assert!(polled == Poll::Pending);
+    drop(load);
+    let _ = store.get("a"); // a hit runs no load
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    let one = Some(1.0);
+    assert_eq!(
+        loads(&values, ns),
+        (Some(4.0), [one, one, one, one], Some(1.75))
+    );
+
+    // A dropped store leaves its figures in the totals.
+    drop(store);
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(
+        loads(&values, ns),
+        (Some(4.0), [one, one, one, one], Some(1.75))
+    );
+}
+
+#[test]
+fn load_counters_keep_rising_across_reset_namespaces() {
+    let _global = crate::global_stores();
+    let ns = "export-test/loads-reset";
+    let values = Values::default();
+    let fail = || {
+        let store = kvstore::namespace(ns);
+        let failed = store
+            .as_store()
+            .try_get_or_insert_with("k".into(), || Err("down"));
+        assert!(failed.is_err());
+    };
+    fail();
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    assert_eq!(loads(&values, ns).1[1], Some(1.0));
+    kvstore::reset_namespaces();
+    fail();
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    let (started, [succeeded, failed, ..], _) = loads(&values, ns);
+    assert_eq!(
+        (started, succeeded, failed),
+        (Some(2.0), Some(0.0), Some(2.0))
+    );
 }

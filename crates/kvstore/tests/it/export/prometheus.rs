@@ -75,6 +75,9 @@ fn prometheus_example_serves_counters_that_keep_rising_and_zero_gauges_for_forgo
         ("kv_evictions_total", "counter"),
         ("kv_current_size", "gauge"),
         ("kv_capacity", "gauge"),
+        ("kv_loads_started_total", "counter"),
+        ("kv_loads_total", "counter"),
+        ("kv_load_seconds_total", "gauge"),
     ] {
         assert!(
             text.contains(&format!("# TYPE {name} {kind}\n")),
