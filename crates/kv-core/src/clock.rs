@@ -128,6 +128,9 @@ impl CoarseClock {
         self.recent
             .get_or_init(|| {
                 let ticker = ticker::Ticker::shared(Duration::from_nanos(self.lag))?;
+                // A ticker shared with other clocks may be late right now (a loaded machine):
+                // bring it forward, so the first recent reading keeps the bound too.
+                ticker.catch_up(ticker::since_epoch(), self.lag);
                 let (epoch, start) = (ticker::epoch(), self.exact.start);
                 Some(Recent {
                     ticker,
@@ -204,7 +207,7 @@ mod ticker {
         *EPOCH.get_or_init(Instant::now)
     }
 
-    fn since_epoch() -> u64 {
+    pub(super) fn since_epoch() -> u64 {
         super::duration_to_nanos(epoch().elapsed())
     }
 
