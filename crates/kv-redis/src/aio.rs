@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use crate::conn::{Timeouts, store_error};
 use crate::names::Names;
 use crate::ops::{Call, Exec, Ops};
-use crate::typed::{decode_json, encode_json};
+use crate::typed::{decode_found, encode_json, found_or_stored};
 use crate::url::{ConnectionUrl, Endpoint};
 use crate::{RedisStoreError, ServerBuilder};
 
@@ -481,10 +481,7 @@ where
         })
     }
     fn get<'a>(&'a self, key: &'a String) -> Fut<'a, Option<V>> {
-        Box::pin(async move {
-            let found = self.inner.ops().get(key).await?;
-            found.map(|b| decode_json(&b)).transpose()
-        })
+        Box::pin(async move { decode_found(self.inner.ops().get(key).await?) })
     }
     fn has<'a>(&'a self, key: &'a String) -> Fut<'a, bool> {
         self.inner.has(key)
@@ -496,22 +493,16 @@ where
     fn get_or_insert<'a>(&'a self, key: String, value: V, options: &'a PutOptions) -> Fut<'a, V> {
         Box::pin(async move {
             let bytes = encode_json(&value)?;
-            match self
+            let found = self
                 .inner
                 .ops()
                 .get_or_insert_found(&key, &bytes, options)
-                .await?
-            {
-                Some(found) => decode_json(&found),
-                None => Ok(value),
-            }
+                .await?;
+            found_or_stored(found, value)
         })
     }
     fn remove<'a>(&'a self, key: &'a String) -> Fut<'a, Option<V>> {
-        Box::pin(async move {
-            let found = self.inner.ops().remove(key).await?;
-            found.map(|b| decode_json(&b)).transpose()
-        })
+        Box::pin(async move { decode_found(self.inner.ops().remove(key).await?) })
     }
     fn remove_prefix<'a>(&'a self, prefix: &'a str) -> Fut<'a, usize> {
         self.inner.remove_prefix(prefix)

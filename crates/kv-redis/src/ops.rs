@@ -109,16 +109,16 @@ pub(crate) trait Exec: Sync {
     ) -> impl Future<Output = R<Vec<Value>>> + Send;
 }
 
-/// Runs a future of the sync connection (ready at once: its calls block before they return) on
-/// the calling thread. A future that is not ready is polled again after a yield, never parked.
+/// Runs a future of the sync connection on the calling thread. Its calls block before they
+/// return, so the future is ready at its first poll.
 pub(crate) fn block<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => {
+            unreachable!("the sync connection's futures are ready when returned")
         }
-        std::thread::yield_now();
     }
 }
 

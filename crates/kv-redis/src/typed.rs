@@ -82,6 +82,21 @@ pub(crate) fn decode_json<V: DeserializeOwned>(bytes: &[u8]) -> Result<V, RedisS
     })
 }
 
+/// A value a read may have found, decoded.
+pub(crate) fn decode_found<V: DeserializeOwned>(
+    found: Option<Vec<u8>>,
+) -> Result<Option<V>, RedisStoreError> {
+    found.map(|b| decode_json(&b)).transpose()
+}
+
+/// What a get-or-insert returns: the value it found, decoded, or the one it stored, as given.
+pub(crate) fn found_or_stored<V: DeserializeOwned>(
+    found: Option<Vec<u8>>,
+    stored: V,
+) -> Result<V, RedisStoreError> {
+    found.map_or(Ok(stored), |b| decode_json(&b))
+}
+
 impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
     type Key = String;
     type Value = V;
@@ -92,7 +107,7 @@ impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
         self.inner.put(key, encode_json(&value)?, options)
     }
     fn get(&self, key: &String) -> Result<Option<V>, RedisStoreError> {
-        self.inner.get(key)?.map(|b| decode_json(&b)).transpose()
+        decode_found(self.inner.get(key)?)
     }
     fn has(&self, key: &String) -> Result<bool, RedisStoreError> {
         self.inner.has(key)
@@ -107,16 +122,13 @@ impl<V: Serialize + DeserializeOwned> Backend for TypedRedisStore<V> {
         value: V,
         options: &PutOptions,
     ) -> Result<V, RedisStoreError> {
-        match self
+        let found = self
             .inner
-            .get_or_insert_found(&key, &encode_json(&value)?, options)?
-        {
-            Some(found) => decode_json(&found),
-            None => Ok(value),
-        }
+            .get_or_insert_found(&key, &encode_json(&value)?, options)?;
+        found_or_stored(found, value)
     }
     fn remove(&self, key: &String) -> Result<Option<V>, RedisStoreError> {
-        self.inner.remove(key)?.map(|b| decode_json(&b)).transpose()
+        decode_found(self.inner.remove(key)?)
     }
     fn remove_prefix(&self, prefix: &str) -> Result<usize, RedisStoreError> {
         self.inner.remove_prefix(prefix)
