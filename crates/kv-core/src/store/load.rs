@@ -73,7 +73,7 @@ where
         options: &<P::Expiry as Expiry>::Options,
         load: impl FnOnce() -> Result<V, Err>,
     ) -> Result<V, Err> {
-        let value = match self.read::<K, true>(&key, |_| true) {
+        let value = match self.read::<K, false, false>(&key, |_| true) {
             Ok(Some(value)) => Ok(value),
             _ => self.load_under_lock(key, options, load),
         };
@@ -94,7 +94,7 @@ where
         let stripe = &inner.loaders[(hash >> 32) as usize % inner.loaders.len()];
         let _loading = sync::lock(stripe);
         // Another caller may have stored it while this one waited.
-        if let Ok(Some(value)) = self.read::<K, true>(&key, |_| true) {
+        if let Ok(Some(value)) = self.read::<K, false, false>(&key, |_| true) {
             return Ok(value);
         }
         inner.miss(inner.shard(hash), &key);

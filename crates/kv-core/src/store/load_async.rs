@@ -187,11 +187,10 @@ where
     }
 
     /// The live value of `key`, counted as a loader's look (a hit, or nothing counted), with
-    /// the removal notifications it caused delivered before the caller awaits anything.
+    /// the removal notifications it caused delivered before the caller awaits anything (a hit
+    /// that removes nothing delivers nothing, so it costs what a `get` costs).
     fn look(&self, key: &K) -> Option<V> {
-        let value = self.read::<K, true>(key, |_| true).ok().flatten();
-        self.inner.deliver_removals();
-        value
+        self.read::<K, false, true>(key, |_| true).ok().flatten()
     }
 }
 

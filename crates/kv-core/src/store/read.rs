@@ -62,13 +62,14 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         Q: KeyQuery<K> + ?Sized,
         V: Clone,
     {
-        self.read::<Q, false>(key, accept)
+        self.read::<Q, true, true>(key, accept)
     }
 
-    /// The read behind `get`. For a loader (`LOADER`), which holds its loader lock, a miss is
-    /// not counted (a loader that finds nothing counts its one miss itself) and the removal
-    /// listener's notifications are left queued (it delivers them after releasing the lock).
-    pub(super) fn read<Q, const LOADER: bool>(
+    /// The read behind `get`. A loader's look counts no miss (`COUNT_MISS`: a loader that finds
+    /// nothing counts its one miss itself); a sync loader, which holds its loader lock, leaves
+    /// the removal listener's notifications queued (`DELIVER`: it delivers them after releasing
+    /// the lock). Only a read that removes its entry has notifications to deliver.
+    pub(super) fn read<Q, const COUNT_MISS: bool, const DELIVER: bool>(
         &self,
         key: &Q,
         accept: impl Fn(&V) -> bool,
@@ -87,7 +88,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
             match table.lookup(hash, |s| s.key.borrow() == key) {
                 None => {
                     // Reported under the lock, so a put that follows is reported after it.
-                    if !LOADER {
+                    if COUNT_MISS {
                         inner.miss(shard, key);
                     }
                     drop(table);
@@ -111,7 +112,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         // Expired, or a read that changes the entry: decide under the exclusive lock.
         let mut table = sync::write(&shard.table);
         let Some((at, slot)) = table.lookup_mut(hash, |s| s.key.borrow() == key) else {
-            if !LOADER {
+            if COUNT_MISS {
                 inner.miss(shard, key);
             }
             drop(table);
@@ -135,21 +136,21 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
                     let value = inner
                         .remove_and_unlock(shard, table, at, RemovalCause::Consumed, true)
                         .and_then(|gone| gone.into_value());
-                    if !LOADER {
+                    if DELIVER {
                         inner.deliver_removals();
                     }
                     value
                 }
                 Read::Expired => {
                     let gone = inner.remove(shard, &mut table, at, RemovalCause::Expired, false);
-                    if !LOADER {
+                    if COUNT_MISS {
                         inner.miss(shard, key);
                     }
                     drop(table);
                     if let Some(gone) = gone {
                         inner.tell_removed(&gone);
                     }
-                    if !LOADER {
+                    if DELIVER {
                         inner.deliver_removals();
                     }
                     None

@@ -547,3 +547,31 @@ fn load_metrics_count_every_load_sync_and_async_by_how_it_ended_and_its_time() {
         "started=6 succeeded=2 failed=2 cancelled=1 panicked=1 load_time=63s"
     );
 }
+
+/// The removal listener's rule ("when an operation returns, its notifications have been
+/// delivered") holds for an async get-or-insert whose hit uses up a one-shot entry: the look
+/// that found the value delivers what it removed before the call returns.
+#[test]
+fn an_async_hit_that_consumes_an_entry_delivers_its_removal_before_returning() {
+    let removed = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&removed);
+    let store: Store<String, u64> = Store::builder()
+        .removal_listener(move |_key, _value, _cause| {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build();
+    store.put_with("tok".into(), 7, &PutOptions::new().with_max_reads(1));
+    let call = std::pin::pin!(store.get_or_insert_async("tok".into(), async { 0 }));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let value = match call.poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("a hit is ready at its first poll"),
+    };
+    assert_eq!(value, 7);
+    assert_eq!(
+        removed.load(Ordering::SeqCst),
+        1,
+        "consumed, and told before returning"
+    );
+    assert!(!store.has("tok"));
+}
