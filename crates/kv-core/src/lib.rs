@@ -55,7 +55,7 @@ pub use loads::LoadMetrics;
 pub use metrics::Metrics;
 pub use policy::{
     Capacity, DefaultTtl, EntryRef, EventKind, Eviction, EvictionHost, Expiry, Host, Listener,
-    NoEviction, NoExpiry, NoListener, Policies, PolicyIndex, Read, Slots, Verdict,
+    NoEviction, NoExpiry, NoListener, Policies, PolicyIndex, Read, Slots, Under, Verdict,
 };
 pub use removal::RemovalCause;
 #[cfg(not(kv_loom))]

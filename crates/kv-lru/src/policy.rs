@@ -18,7 +18,7 @@
 
 use kv_core::policy::queue::LazyQueue;
 use kv_core::sync::{self, AtomicU64, AtomicUsize, Ordering};
-use kv_core::{Capacity, EntryRef, Eviction, EvictionHost, NEVER, PolicyIndex, Verdict};
+use kv_core::{Capacity, EntryRef, Eviction, EvictionHost, NEVER, PolicyIndex, Under, Verdict};
 
 /// The LRU policy: put it in a store's eviction slot with `StoreBuilder::eviction(Lru::new(n))`.
 #[derive(Debug)]
@@ -120,14 +120,18 @@ impl Lru {
                         set_aside = Some((stamp, entry));
                         return Verdict::Forget; // queued again below
                     }
-                    host.remove_if(entry, &mut |state| match state.get() {
+                    host.remove_if(entry, &mut |state, under| match state.get() {
                         // Used since the record was made: requeue at its current stamp.
                         current if current > stamp && requeues_left > 0 => {
                             requeues_left -= 1;
                             Verdict::Keep(current)
                         }
-                        // The store fits again (a removal elsewhere made room): no victim.
-                        _ if host.occupancy() <= capacity => Verdict::Stop,
+                        // The store fits again (a removal elsewhere made room): no victim. Asked
+                        // only where it decides the removal, under the victim's exclusive lock:
+                        // the occupancy is a sum over the shards.
+                        _ if under == Under::Exclusive && host.occupancy() <= capacity => {
+                            Verdict::Stop
+                        }
                         _ => Verdict::Remove,
                     })
                 });

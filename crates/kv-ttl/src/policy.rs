@@ -229,7 +229,7 @@ impl Expiry for Ttl {
         }
         let mut index = self.index.lock();
         let removed = index.drain_upto(now, limit, |entry, _| {
-            host.remove_if(entry, &mut |state| match state.deadline() {
+            host.remove_if(entry, &mut |state, _| match state.deadline() {
                 // A record left by an entry whose position a newcomer without TTL took: the
                 // newcomer needs no record in the expiry index.
                 NEVER => Verdict::Forget,

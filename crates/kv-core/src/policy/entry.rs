@@ -50,6 +50,19 @@ pub enum Verdict {
     Stop,
 }
 
+/// Which of the entry's shard locks a judge is asked under (see [`Host::remove_if`]).
+///
+/// [`Host::remove_if`]: super::Host::remove_if
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Under {
+    /// The shared lock: readers may be changing what the judge reads (only one way), and a
+    /// [`Verdict::Remove`] is asked again under the exclusive lock before it is acted on. A
+    /// judge can leave checks that only matter for the removal itself to that second asking.
+    Shared,
+    /// The exclusive lock: a [`Verdict::Remove`] now removes the entry.
+    Exclusive,
+}
+
 /// The outcome of a read decided under the shard's exclusive lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Read {

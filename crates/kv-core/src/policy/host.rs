@@ -1,6 +1,6 @@
 //! What the store offers its policies: [`Host`], and [`EvictionHost`] for the eviction policy.
 
-use super::{EntryRef, Verdict};
+use super::{EntryRef, Under, Verdict};
 
 /// The store as a policy sees it while the store calls one of its store-wide hooks. Every method
 /// takes the shard lock itself, so the policy calls them while holding only its own lock. `S` is
@@ -9,13 +9,13 @@ pub trait Host<S> {
     /// Entries held now (expired ones not yet reclaimed included).
     fn stored(&self) -> usize;
     /// Shows `judge` the entry's state under its shard's lock (shared, and exclusive again before
-    /// a removal: what a policy judges by must only move one way, as deadlines and stamps do),
-    /// and removes the entry on [`Verdict::Remove`]. The expiry policy's removals are
+    /// a removal, each asking told which: what a policy judges by must only move one way, as
+    /// deadlines and stamps do), and removes the entry on [`Verdict::Remove`]. The expiry policy's removals are
     /// Expirations; the eviction policy's are Evictions, except that a victim found expired by
     /// then is reclaimed as an Expiration. Answers what it did: [`Verdict::Remove`] once the
     /// entry is removed, [`Verdict::Forget`] when it is no longer stored, and otherwise what
     /// `judge` said.
-    fn remove_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&S) -> Verdict) -> Verdict;
+    fn remove_if(&self, entry: EntryRef, judge: &mut dyn FnMut(&S, Under) -> Verdict) -> Verdict;
     /// Calls `f` with every stored entry and its state, each shard under its exclusive lock (so
     /// no read is half way through changing the state).
     fn scan(&self, f: &mut dyn FnMut(EntryRef, &S));
@@ -25,9 +25,9 @@ pub trait Host<S> {
 /// entry before evicting a live one.
 pub trait EvictionHost<S>: Host<S> {
     /// What capacity bounds, now: the entries held ([`Host::stored`]), or their total weight
-    /// when the store has a weigher. It reads counters only, so a judge may ask for it under the
-    /// victim's lock: a concurrent removal elsewhere then never leads to an eviction that was not
-    /// needed.
+    /// when the store has a weigher. It reads counters only (one per shard), so a judge may ask
+    /// for it under the victim's exclusive lock: a concurrent removal elsewhere then never leads
+    /// to an eviction that was not needed.
     fn occupancy(&self) -> usize;
     /// Whether the store has a weigher (an eviction then frees an entry's weight, not one).
     fn weighs(&self) -> bool;

@@ -29,7 +29,7 @@ mod listener;
 pub mod queue;
 mod slots;
 
-pub use entry::{EntryRef, Read, Verdict};
+pub use entry::{EntryRef, Read, Under, Verdict};
 pub use eviction::{Capacity, Eviction, NoEviction};
 pub use expiry::{DefaultTtl, Expiry, NoExpiry};
 pub use host::{EvictionHost, Host};

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use super::{EvictionState, ExpiryState, GoneOf, Inner, ShardOf, SlotOf, TableOf};
-use crate::policy::{EntryRef, Eviction, EvictionHost, Expiry, Host, Policies, Verdict};
+use crate::policy::{EntryRef, Eviction, EvictionHost, Expiry, Host, Policies, Under, Verdict};
 use crate::removal::RemovalCause;
 use crate::sync;
 use crate::table::At;
@@ -80,7 +80,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
     fn judge(
         &self,
         entry: EntryRef,
-        mut decide: impl FnMut(&SlotOf<K, V, P>) -> Result<RemovalCause, Verdict>,
+        mut decide: impl FnMut(&SlotOf<K, V, P>, Under) -> Result<RemovalCause, Verdict>,
     ) -> Verdict {
         let inner = self.inner;
         let Some(shard) = inner.shards.get(entry.shard()) else {
@@ -92,7 +92,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
             let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
                 return Verdict::Forget;
             };
-            if let Err(verdict) = decide(slot) {
+            if let Err(verdict) = decide(slot, Under::Shared) {
                 return verdict;
             }
         }
@@ -100,7 +100,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
         let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
             return Verdict::Forget;
         };
-        match decide(slot) {
+        match decide(slot, Under::Exclusive) {
             Err(verdict) => verdict,
             Ok(why) => {
                 let gone = inner.remove(shard, &mut table, at, why, false);
@@ -159,10 +159,10 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Host<ExpiryStat
     fn remove_if(
         &self,
         entry: EntryRef,
-        judge: &mut dyn FnMut(&ExpiryState<K, P>) -> Verdict,
+        judge: &mut dyn FnMut(&ExpiryState<K, P>, Under) -> Verdict,
     ) -> Verdict {
-        self.0.judge(entry, |slot| {
-            removal(judge(&slot.expiry), RemovalCause::Expired)
+        self.0.judge(entry, |slot, under| {
+            removal(judge(&slot.expiry, under), RemovalCause::Expired)
         })
     }
 
@@ -181,11 +181,11 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Host<EvictionSt
     fn remove_if(
         &self,
         entry: EntryRef,
-        judge: &mut dyn FnMut(&EvictionState<K, P>) -> Verdict,
+        judge: &mut dyn FnMut(&EvictionState<K, P>, Under) -> Verdict,
     ) -> Verdict {
         let inner = self.0.inner;
-        self.0.judge(entry, |slot| {
-            removal(judge(&slot.eviction), RemovalCause::Evicted)?;
+        self.0.judge(entry, |slot, under| {
+            removal(judge(&slot.eviction, under), RemovalCause::Evicted)?;
             // A victim that expired while the evictor waited is an Expiration, not an Eviction.
             let expired = P::Expiry::may_expire(&slot.expiry)
                 && P::Expiry::is_expired(&slot.expiry, inner.now());
