@@ -201,7 +201,7 @@ impl LazyQueue {
     fn pop_heap_min(&mut self) -> Option<Record> {
         let bucketed = self.bucketed_min();
         let below = self.below.peek().map(|Reverse((p, _))| *p);
-        let record = match (bucketed, below) {
+        match (bucketed, below) {
             (Some((_, m)), Some(b)) if b < m => self.below.pop().map(|Reverse(r)| r),
             (None, Some(_)) => self.below.pop().map(|Reverse(r)| r),
             (Some((i, m)), _) => {
@@ -212,8 +212,7 @@ impl LazyQueue {
                 self.buckets[0].pop()
             }
             (None, None) => None,
-        };
-        record
+        }
     }
 
     /// The smallest priority queued.
