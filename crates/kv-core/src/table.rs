@@ -12,11 +12,9 @@
 pub(crate) struct Slot<K, V, XS, ES> {
     pub(crate) key: K,
     pub(crate) value: V,
-    /// The key hash's low 32 bits: the index's bits (the rest picked the shard).
+    /// The key hash's low 32 bits: the index's bits (the rest picked the shard). A policy's
+    /// record carries 16 of them as a tag (see `EntryRef`).
     pub(crate) hash: u32,
-    /// Fresh at every put (wrapping): a policy's record carries its low bits as a tag, so a
-    /// record of a removed entry rarely names the entry that reuses its slab position.
-    pub(crate) id: u32,
     pub(crate) expiry: XS,
     pub(crate) eviction: ES,
 }
@@ -35,7 +33,6 @@ pub(crate) struct Table<K, V, XS, ES> {
     slab: Vec<Option<Slot<K, V, XS, ES>>>,
     /// Positions of removed slots, the most recently freed last.
     free: Vec<At>,
-    next_id: u32,
 }
 
 impl<K, V, XS, ES> Table<K, V, XS, ES> {
@@ -44,15 +41,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
             index: Index::new(),
             slab: Vec::new(),
             free: Vec::new(),
-            next_id: 0,
         }
-    }
-
-    /// A fresh entry id.
-    pub(crate) fn next_id(&mut self) -> u32 {
-        let id = self.next_id;
-        self.next_id = id.wrapping_add(1);
-        id
     }
 
     /// Entries held.
@@ -164,7 +153,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
             .filter_map(|(at, s)| Some((at, s.as_ref()?)))
     }
 
-    /// Empties the table (ids keep counting), handing back the slots it held.
+    /// Empties the table, handing back the slots it held.
     pub(crate) fn take_all(
         &mut self,
     ) -> impl Iterator<Item = Slot<K, V, XS, ES>> + use<K, V, XS, ES> {
@@ -315,18 +304,17 @@ impl Index {
 mod tests {
     use super::*;
 
-    fn slot(key: &'static str, hash: u32, id: u32) -> Slot<&'static str, u32, (), ()> {
+    fn slot(key: &'static str, hash: u32, value: u32) -> Slot<&'static str, u32, (), ()> {
         Slot {
             key,
-            value: id,
+            value,
             hash,
-            id,
             expiry: (),
             eviction: (),
         }
     }
 
-    /// A slot is its key, value and policy states plus 8 bytes (32-bit hash bits and id): with
+    /// A slot is its key, value and policy states plus 8 bytes (32-bit hash bits, and padding): with
     /// `String` keys, `u64` values and the TTL and LRU states, 72 bytes.
     #[test]
     fn a_slot_adds_eight_bytes_to_what_it_holds() {
@@ -360,14 +348,13 @@ mod tests {
         let d = t.insert(slot("d", 7, 3));
         assert_eq!(d, a, "the freed position is reused");
         assert_eq!(t.find(7, |s| s.key == "d"), Some(d));
-        assert_eq!(t.get(c).map(|s| s.id), Some(2));
+        assert_eq!(t.get(c).map(|s| s.value), Some(2));
         let mut keys: Vec<_> = t.iter().map(|s| s.key).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["b", "c", "d"]);
         assert_eq!(t.take_all().count(), 3);
         assert_eq!(t.len(), 0);
         assert_eq!(t.iter().count(), 0);
-        assert_eq!(t.next_id(), 0, "no id was taken through next_id");
     }
 
     /// Removing from the middle of a probe run keeps every other word of the run reachable
@@ -403,7 +390,6 @@ mod tests {
                 key: i,
                 value: i,
                 hash,
-                id: i,
                 expiry: (),
                 eviction: (),
             });

@@ -207,6 +207,20 @@ impl Eviction for Lru {
         self.shrink_to_fit(&mut order, host, Some(entry));
     }
 
+    fn replaced(&self, entry: EntryRef, _: u64, host: &dyn EvictionHost<Stamp>) {
+        // The replaced entry's record names the newcomer (same position and key), and its stamp
+        // is below the newcomer's, which is the newest: it stands, so a replacing put adds no
+        // record (before, each left a dead one, and a store with steady replacements rebuilt its
+        // order from every slot every few thousand puts). Only a heavier newcomer needs room.
+        if !host.weighs() || self.capacity.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut order = self.order.lock();
+        if self.capacity.load(Ordering::Acquire) != 0 {
+            self.shrink_to_fit(&mut order, host, Some(entry));
+        }
+    }
+
     fn removed(&self, _: u64, host: &dyn EvictionHost<Stamp>) {
         if self.capacity.load(Ordering::Relaxed) == 0 {
             return; // unbounded: no records

@@ -1,19 +1,25 @@
 //! How a policy names an entry, and what it and the store say about one.
 
 /// Names one stored entry for a policy's queue, in 8 bytes (queues hold a record per entry): the
-/// shard, the entry's position in the shard's slab, and a tag from the entry's id (fresh at every
-/// put), so a record of a removed entry rarely names the entry that reuses its position. When it
-/// does (one newcomer in 65,536 at a reused position), the host shows the policy the newcomer's
-/// own state and the policy judges by that, not by the record (see [`Verdict`]): a record that
-/// never promises more than its entry's state (a deadline or stamp no later than the entry's)
-/// leads to no wrong removal.
+/// shard, the entry's position in the shard's slab, and a tag of 16 bits of its key's hash.
+///
+/// A put that replaces an entry keeps its position and key, so the records of the entry it
+/// replaces name the newcomer: an LRU order needs no new record for a replacement (its old
+/// record's stamp is below the newcomer's), which keeps replacing puts from filling the order
+/// with dead records. A record of a removed entry names an entry of another key at the same
+/// position once in 65,536 such reuses, and one of the same key re-inserted there always. Either
+/// way the host shows the policy that entry's own state and the policy judges by it, not by the
+/// record (see [`Verdict`]): a record below the entry's priority is requeued at it, and one above
+/// it (a deadline the newcomer does not have) finds the newcomer live until its own record, which
+/// its insert queued, comes first. No record leads to a wrong removal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryRef(u64);
 
 impl EntryRef {
-    /// The entry at position `at` of shard `shard`, whose id is `id`.
-    pub fn new(shard: u16, at: u32, id: u32) -> Self {
-        Self(u64::from(shard) << 48 | u64::from(at) << 16 | u64::from(id & 0xffff))
+    /// The entry at position `at` of shard `shard`, whose key hash (the bits the store keeps)
+    /// is `hash`.
+    pub fn new(shard: u16, at: u32, hash: u32) -> Self {
+        Self(u64::from(shard) << 48 | u64::from(at) << 16 | u64::from(hash & 0xffff))
     }
 
     /// The shard.
@@ -26,9 +32,9 @@ impl EntryRef {
         (self.0 >> 16) as u32
     }
 
-    /// Whether an entry with this id could be the one named.
-    pub fn matches(self, id: u32) -> bool {
-        self.0 & 0xffff == u64::from(id & 0xffff)
+    /// Whether an entry with this key hash could be the one named.
+    pub fn matches(self, hash: u32) -> bool {
+        self.0 & 0xffff == u64::from(hash & 0xffff)
     }
 }
 

@@ -35,6 +35,18 @@ pub trait Eviction: Send + Sync + 'static {
         summary: Self::Summary,
         host: &dyn EvictionHost<Self::State>,
     );
+    /// A put replaced an entry with a new one at the same position (`entry` names both: the
+    /// records of the one replaced name the newcomer). By default, as [`Eviction::inserted`]; a
+    /// policy whose records stay valid for the newcomer (a recency stamp only rises) need not
+    /// add one.
+    fn replaced(
+        &self,
+        entry: EntryRef,
+        summary: Self::Summary,
+        host: &dyn EvictionHost<Self::State>,
+    ) {
+        self.inserted(entry, summary, host);
+    }
     /// An entry left the store by a way the policy did not drive (see
     /// [`Expiry::removed`](super::Expiry::removed)).
     fn removed(&self, summary: Self::Summary, host: &dyn EvictionHost<Self::State>);

@@ -65,7 +65,7 @@ impl<'a, K, V, P: Policies<K>, S> HostCall<'a, K, V, P, S> {
         for (index, shard) in self.inner.shards.iter().enumerate() {
             let table = sync::write(&shard.table);
             for (at, s) in table.positions() {
-                f(EntryRef::new(index as u16, at, s.id), s);
+                f(EntryRef::new(index as u16, at, s.hash), s);
             }
         }
     }
@@ -89,7 +89,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
         let at: At = entry.at();
         {
             let table = sync::read(&shard.table);
-            let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
+            let Some(slot) = table.get(at).filter(|s| entry.matches(s.hash)) else {
                 return Verdict::Forget;
             };
             if let Err(verdict) = decide(slot, Under::Shared) {
@@ -97,7 +97,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
             }
         }
         let mut table = sync::write(&shard.table);
-        let Some(slot) = table.get(at).filter(|s| entry.matches(s.id)) else {
+        let Some(slot) = table.get(at).filter(|s| entry.matches(s.hash)) else {
             return Verdict::Forget;
         };
         match decide(slot, Under::Exclusive) {

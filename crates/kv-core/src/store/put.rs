@@ -64,12 +64,10 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
             (P::Expiry::summary(&expiry), P::Eviction::summary(&eviction));
         let (entry, displaced) = {
             let mut table = sync::write(&shard.table);
-            let id = table.next_id();
             let slot = Slot {
                 key,
                 value,
                 hash: hash as u32,
-                id,
                 expiry,
                 eviction,
             };
@@ -116,15 +114,24 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
                     (at, Displaced::Nothing)
                 }
             };
-            (EntryRef::new(shard_index as u16, at, id), displaced)
+            (EntryRef::new(shard_index as u16, at, hash as u32), displaced)
         };
         let host = HostCall::new(inner);
         inner
             .expiry
             .inserted(entry, expiry_summary, &host.for_expiry());
-        inner
-            .eviction
-            .inserted(entry, eviction_summary, &host.for_eviction());
+        match displaced {
+            Displaced::Nothing => {
+                inner
+                    .eviction
+                    .inserted(entry, eviction_summary, &host.for_eviction());
+            }
+            Displaced::Live(_) | Displaced::Expired(_) => {
+                inner
+                    .eviction
+                    .replaced(entry, eviction_summary, &host.for_eviction());
+            }
+        }
         if P::Expiry::uses_clock() && inner.expiry.may_have_expired(now) {
             // Incremental reclaiming: a little at every write, so unread entries do not pile up.
             inner.expiry.reclaim(now, 2, &host.for_expiry());

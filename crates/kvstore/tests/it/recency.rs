@@ -145,6 +145,28 @@ fn clear_drops_every_record_of_the_policies_at_once() {
     s.validate().unwrap();
 }
 
+/// A put over a live key keeps the entry's position and key, so the LRU record of the entry it
+/// replaces names the newcomer (its stamp below the newcomer's): replacing puts add no record.
+/// Before, each left a dead record, and the order was rebuilt from every slot whenever dead
+/// records outnumbered half the entries.
+#[test]
+fn replacing_puts_add_no_records_to_the_lru_order() {
+    let s: Store<u64, u64> = Store::builder().capacity(100).build();
+    for k in 0..100 {
+        s.put(k, k);
+    }
+    for round in 0..100 {
+        for k in 0..100 {
+            s.put(k, round);
+        }
+    }
+    assert_eq!(s.eviction().ordered(), 100);
+    // The order is still exact: 0 was replaced first in the last round, so it goes first.
+    s.put(1_000, 0);
+    assert!(!s.has(&0) && s.has(&1) && s.has(&1_000));
+    s.validate().unwrap();
+}
+
 /// Records of deleted entries are reclaimed as the deletes happen (a check every 256
 /// removals), so after deleting everything the policies hold a few hundred records at most, not
 /// one per former entry.
