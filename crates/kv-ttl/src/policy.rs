@@ -219,6 +219,17 @@ impl Expiry for Ttl {
     }
 
     #[inline]
+    fn replaced(&self, entry: EntryRef, deadline: u64, replaced: u64, host: &dyn Host<TtlState>) {
+        // The replaced entry's record (at or before its deadline) names the newcomer, so it
+        // covers a deadline no earlier than that one: a put that renews a TTL adds no record
+        // (before, each left a dead one behind, and the index was rebuilt from every slot once
+        // they outnumbered half the entries). An earlier deadline needs its own record.
+        if deadline == NEVER || (replaced != NEVER && deadline >= replaced) {
+            return;
+        }
+        self.inserted(entry, deadline, host);
+    }
+
     fn may_have_expired(&self, now: u64) -> bool {
         self.earliest.load(Ordering::Acquire) <= now
     }

@@ -42,6 +42,20 @@ pub trait Expiry: Send + Sync + 'static {
     fn read_exclusive(state: &mut Self::State, now: u64, lag: u64) -> Read;
     /// The store took in a new entry (after releasing its shard lock).
     fn inserted(&self, entry: EntryRef, summary: Self::Summary, host: &dyn Host<Self::State>);
+    /// A put replaced an entry (whose summary was `replaced`) with a new one at the same
+    /// position: `entry` names both, so the records of the one replaced name the newcomer. By
+    /// default, as [`Expiry::inserted`]; a policy whose old record still covers the newcomer
+    /// need not add one.
+    fn replaced(
+        &self,
+        entry: EntryRef,
+        summary: Self::Summary,
+        replaced: Self::Summary,
+        host: &dyn Host<Self::State>,
+    ) {
+        let _ = replaced;
+        self.inserted(entry, summary, host);
+    }
     /// A cheap check: could anything be expired at `now`? (`false` is certain.)
     fn may_have_expired(&self, now: u64) -> bool;
     /// Reclaims up to `limit` expired entries; returns how many.

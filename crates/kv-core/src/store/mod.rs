@@ -114,6 +114,13 @@ pub(super) struct Gone<K, V, XS, ES> {
     value: Option<V>,
 }
 
+impl<K, V, XS: Copy, ES> Gone<K, V, XS, ES> {
+    /// The expiry policy's summary of the entry removed.
+    pub(super) fn expiry(&self) -> XS {
+        self.expiry
+    }
+}
+
 impl<K, V, XS, ES> Gone<K, V, XS, ES> {
     /// The value, if the removal kept it for the caller (or no listener took it).
     pub(super) fn into_value(self) -> Option<V> {

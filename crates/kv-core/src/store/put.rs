@@ -117,16 +117,23 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
             (EntryRef::new(shard_index as u16, at, hash as u32), displaced)
         };
         let host = HostCall::new(inner);
-        inner
-            .expiry
-            .inserted(entry, expiry_summary, &host.for_expiry());
-        match displaced {
+        match &displaced {
             Displaced::Nothing => {
+                inner
+                    .expiry
+                    .inserted(entry, expiry_summary, &host.for_expiry());
                 inner
                     .eviction
                     .inserted(entry, eviction_summary, &host.for_eviction());
             }
-            Displaced::Live(_) | Displaced::Expired(_) => {
+            // The replaced entry's records name the newcomer (same position and key).
+            Displaced::Live(old) | Displaced::Expired(old) => {
+                inner.expiry.replaced(
+                    entry,
+                    expiry_summary,
+                    old.expiry(),
+                    &host.for_expiry(),
+                );
                 inner
                     .eviction
                     .replaced(entry, eviction_summary, &host.for_eviction());

@@ -167,6 +167,35 @@ fn replacing_puts_add_no_records_to_the_lru_order() {
     s.validate().unwrap();
 }
 
+/// A put that renews a key's TTL (a deadline no earlier than the one it replaces) adds no
+/// record to the expiry index: the replaced entry's record names the newcomer and comes no later
+/// than its deadline. One that shortens it adds one, and is reclaimed at its own deadline.
+#[test]
+fn puts_renewing_a_ttl_add_no_records_and_a_shortened_ttl_is_reclaimed_in_time() {
+    let clock = kvstore::ManualClock::new();
+    let s: Store<u64, u64> = Store::builder().clock(clock.clone()).build();
+    let ttl = |secs| kvstore::PutOptions::new().with_ttl(Duration::from_secs(secs));
+    for k in 0..100 {
+        s.put_with(k, k, &ttl(60));
+    }
+    for round in 0..100 {
+        clock.advance(Duration::from_millis(100));
+        for k in 0..100 {
+            s.put_with(k, round, &ttl(60));
+        }
+    }
+    assert_eq!(s.expiry().indexed(), 100);
+    // Renewed 10 s ago: the first records (at 60 s) are reached and requeued, nothing expires.
+    clock.advance(Duration::from_secs(50));
+    assert_eq!(s.purge_expired(), 0);
+    assert_eq!(s.len(), 100);
+    s.put_with(7, 7, &ttl(1));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(s.purge_expired(), 1, "the shortened TTL has a record of its own");
+    assert!(!s.has(&7));
+    s.validate().unwrap();
+}
+
 /// Records of deleted entries are reclaimed as the deletes happen (a check every 256
 /// removals), so after deleting everything the policies hold a few hundred records at most, not
 /// one per former entry.
