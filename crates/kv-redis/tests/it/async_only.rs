@@ -196,6 +196,8 @@ async fn an_async_call_during_an_outage_errors_within_its_timeout_and_the_store_
     assert_eq!(value.as_deref(), Some("2"));
 }
 
+/// Without the `tls` feature (with it, `tls.rs` connects for real).
+#[cfg(not(feature = "tls"))]
 #[tokio::test]
 async fn a_rediss_url_on_the_async_store_is_a_plain_error_that_hides_the_password() {
     for url in [
