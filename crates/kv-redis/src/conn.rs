@@ -311,3 +311,40 @@ impl Exec for Connector {
         std::future::ready(Connector::pipeline(self, script, &cmds))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> Settings {
+        let url = ConnectionUrl::parse(url).expect("a valid URL");
+        Settings {
+            timeouts: Timeouts::resolve(&url, None, None),
+            url,
+            #[cfg(feature = "tls")]
+            ca: None,
+        }
+    }
+
+    /// Told by the parsed scheme, before anything connects; `cargo xtask test` runs this in a
+    /// build without the feature.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn a_rediss_url_without_the_tls_feature_is_a_url_error_that_names_the_feature() {
+        for url in ["rediss://u:pw-X9@h:1", "rediss+cluster://u:pw-X9@h:1,h:2"] {
+            let err = settings(url).target().err().expect(url);
+            assert!(matches!(err, RedisStoreError::Url { .. }), "{err:?}");
+            assert!(err.to_string().contains("`tls` feature"), "{err}");
+            assert!(!format!("{err} {err:?}").contains("pw-X9"), "{err:?}");
+        }
+        assert!(settings("redis://u:pw-X9@h:1").target().is_ok());
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_rediss_url_with_the_tls_feature_makes_a_client() {
+        for url in ["rediss://u:pw-X9@h:1", "rediss+cluster://u:pw-X9@h:1,h:2"] {
+            assert!(settings(url).target().is_ok(), "{url}");
+        }
+    }
+}
