@@ -85,25 +85,27 @@ impl TlsServer {
         let ca_file = pki.write("ca.pem", &ca.pem());
         let cert_file = pki.write("server.pem", &cert);
         let key_file = pki.write("server.key", &key);
-        let tls_port = support::free_port().to_string();
         let path = |p: &Path| p.to_str().expect("a UTF-8 temp path").to_string();
-        let args = [
-            "--tls-port".to_string(),
-            tls_port.clone(),
-            "--tls-cert-file".into(),
-            path(&cert_file),
-            "--tls-key-file".into(),
-            path(&key_file),
-            "--tls-ca-cert-file".into(),
-            path(&ca_file),
-            "--tls-auth-clients".into(),
-            "no".into(),
-        ];
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let server = OwnServer::start(&args)?;
+        // A new TLS port for each try: one that was taken makes the server exit.
+        let mut tls_port = 0;
+        let server = OwnServer::start_with(|| {
+            tls_port = support::free_port();
+            vec![
+                "--tls-port".to_string(),
+                tls_port.to_string(),
+                "--tls-cert-file".into(),
+                path(&cert_file),
+                "--tls-key-file".into(),
+                path(&key_file),
+                "--tls-ca-cert-file".into(),
+                path(&ca_file),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ]
+        })?;
         Some(Self {
             server,
-            tls_port: tls_port.parse().expect("a port"),
+            tls_port,
             ca_pem: ca.pem(),
             ca_file,
             _pki: pki,
