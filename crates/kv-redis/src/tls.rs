@@ -79,30 +79,83 @@ impl CaSource {
 
 /// What went wrong, in the user's terms, when `e` is a failed TLS handshake; `None` otherwise.
 pub(crate) fn failure(e: &RedisError) -> Option<String> {
-    let tls = rustls_error(e)?;
-    let why = match tls {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::UnknownIssuer => {
+    if let Some(tls) = rustls_error(e) {
+        return Some(format!("{} ({tls})", Refusal::of(tls).advice()));
+    }
+    // The cluster clients keep only the text of each node's failure.
+    let text = e.to_string();
+    let refusal = Refusal::of_text(&text)?;
+    Some(format!("{} ({text})", refusal.advice()))
+}
+
+/// Why a handshake failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    UnknownCa,
+    OtherHost,
+    Expired,
+    NotYetValid,
+    OtherCertificate,
+    NotTls,
+    Handshake,
+}
+
+impl Refusal {
+    fn of(e: &rustls::Error) -> Self {
+        match e {
+            rustls::Error::InvalidCertificate(cert) => match cert {
+                CertificateError::UnknownIssuer => Self::UnknownCa,
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => Self::OtherHost,
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    Self::Expired
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    Self::NotYetValid
+                }
+                _ => Self::OtherCertificate,
+            },
+            rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+                Self::NotTls
+            }
+            _ => Self::Handshake,
+        }
+    }
+
+    /// From the text of a certificate error (rustls's `Display` of the variants above).
+    fn of_text(text: &str) -> Option<Self> {
+        let (_, cert) = text.split_once("invalid peer certificate: ")?;
+        Some(if cert.starts_with("UnknownIssuer") {
+            Self::UnknownCa
+        } else if cert.starts_with("certificate not valid for name")
+            || cert.starts_with("NotValidForName")
+        {
+            Self::OtherHost
+        } else if cert.starts_with("certificate expired") || cert.starts_with("Expired") {
+            Self::Expired
+        } else if cert.starts_with("certificate not valid yet") || cert.starts_with("NotValidYet") {
+            Self::NotYetValid
+        } else {
+            Self::OtherCertificate
+        })
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            Self::UnknownCa => {
                 "the server's certificate is not signed by a CA this client trusts; give the CA \
                  that signed it with ServerBuilder::tls_ca_cert or tls_ca_cert_file"
             }
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                "the server's certificate does not name the host of the URL"
+            Self::OtherHost => "the server's certificate does not name the host of the URL",
+            Self::Expired => "the server's certificate has expired",
+            Self::NotYetValid => "the server's certificate is not valid yet",
+            Self::OtherCertificate => "the server's certificate was refused",
+            Self::NotTls => {
+                "the server does not speak TLS on this port (is it the server's --tls-port?)"
             }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "the server's certificate has expired"
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "the server's certificate is not valid yet"
-            }
-            _ => "the server's certificate was refused",
-        },
-        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
-            "the server does not speak TLS on this port (is it the server's --tls-port?)"
+            Self::Handshake => "the TLS handshake failed",
         }
-        _ => "the TLS handshake failed",
-    };
-    Some(format!("{why} ({tls})"))
+    }
 }
 
 /// The rustls error somewhere in `e`'s chain of causes: redis-rs keeps the I/O error that carries
@@ -124,4 +177,29 @@ fn rustls_error(e: &RedisError) -> Option<&rustls::Error> {
         };
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text of each certificate error, as a cluster client reports it, names the same
+    /// refusal as the error itself.
+    #[test]
+    fn a_certificate_error_reads_the_same_from_its_text() {
+        let errors = [
+            (CertificateError::UnknownIssuer, Refusal::UnknownCa),
+            (CertificateError::NotValidForName, Refusal::OtherHost),
+            (CertificateError::Expired, Refusal::Expired),
+            (CertificateError::NotValidYet, Refusal::NotYetValid),
+            (CertificateError::BadSignature, Refusal::OtherCertificate),
+        ];
+        for (cert, refusal) in errors {
+            let e = rustls::Error::InvalidCertificate(cert);
+            assert_eq!(Refusal::of(&e), refusal, "{e}");
+            let text = format!("Failed to connect to each cluster node (h:1: {e}; h:2: {e})");
+            assert_eq!(Refusal::of_text(&text), Some(refusal), "{text}");
+        }
+        assert_eq!(Refusal::of_text("Connection refused (os error 111)"), None);
+    }
 }

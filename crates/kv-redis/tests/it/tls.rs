@@ -1,10 +1,11 @@
 //! TLS for real (feature `tls`): a `redis-server` with a `--tls-port`, whose certificate a CA
 //! that the test makes (rcgen) has signed, in a temporary directory the test makes and removes.
-//! The sync and the async stores reach it when given that CA, and refuse it, with
-//! [`RedisStoreError::Tls`] and no hang, when its certificate comes from another CA or names
-//! another host.
+//! The sync and the async stores reach it (and a three-master cluster with `tls-cluster yes`)
+//! when given that CA, and refuse it, with [`RedisStoreError::Tls`] and no hang, when its
+//! certificate comes from another CA or names another host.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,48 @@ fn leaf(ca: &CertifiedIssuer<'static, KeyPair>, hosts: &[&str]) -> (String, Stri
     (cert.pem(), key.serialize_pem())
 }
 
+/// A CA of the test's own and a server certificate for `hosts` that it signed, as files.
+struct Certs {
+    ca_pem: String,
+    ca_file: PathBuf,
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    _pki: Pki,
+}
+
+impl Certs {
+    fn new(hosts: &[&str]) -> Self {
+        let pki = Pki::new();
+        let ca = ca("kv-redis test CA");
+        let (cert, key) = leaf(&ca, hosts);
+        Self {
+            ca_pem: ca.pem(),
+            ca_file: pki.write("ca.pem", &ca.pem()),
+            cert_file: pki.write("server.pem", &cert),
+            key_file: pki.write("server.key", &key),
+            _pki: pki,
+        }
+    }
+
+    /// redis-server's arguments to speak TLS on `tls_port` with these certificates (and to
+    /// want no client certificate).
+    fn server_args(&self, tls_port: u16) -> Vec<String> {
+        let path = |p: &Path| p.to_str().expect("a UTF-8 temp path").to_string();
+        vec![
+            "--tls-port".into(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            path(&self.cert_file),
+            "--tls-key-file".into(),
+            path(&self.key_file),
+            "--tls-ca-cert-file".into(),
+            path(&self.ca_file),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
+    }
+}
+
 /// A redis-server that speaks TLS on `tls_port` with a certificate for `hosts` signed by a CA
 /// of its own, `ca_pem` (and plain RESP on its other port, for the readiness check).
 struct TlsServer {
@@ -74,41 +117,24 @@ struct TlsServer {
     tls_port: u16,
     ca_pem: String,
     ca_file: PathBuf,
-    _pki: Pki,
+    _certs: Certs,
 }
 
 impl TlsServer {
     fn start(hosts: &[&str]) -> Option<Self> {
-        let pki = Pki::new();
-        let ca = ca("kv-redis test CA");
-        let (cert, key) = leaf(&ca, hosts);
-        let ca_file = pki.write("ca.pem", &ca.pem());
-        let cert_file = pki.write("server.pem", &cert);
-        let key_file = pki.write("server.key", &key);
-        let path = |p: &Path| p.to_str().expect("a UTF-8 temp path").to_string();
+        let certs = Certs::new(hosts);
         // A new TLS port for each try: one that was taken makes the server exit.
         let mut tls_port = 0;
         let server = OwnServer::start_with(|| {
             tls_port = support::free_port();
-            vec![
-                "--tls-port".to_string(),
-                tls_port.to_string(),
-                "--tls-cert-file".into(),
-                path(&cert_file),
-                "--tls-key-file".into(),
-                path(&key_file),
-                "--tls-ca-cert-file".into(),
-                path(&ca_file),
-                "--tls-auth-clients".into(),
-                "no".into(),
-            ]
+            certs.server_args(tls_port)
         })?;
         Some(Self {
             server,
             tls_port,
-            ca_pem: ca.pem(),
-            ca_file,
-            _pki: pki,
+            ca_pem: certs.ca_pem.clone(),
+            ca_file: certs.ca_file.clone(),
+            _certs: certs,
         })
     }
 
@@ -302,4 +328,105 @@ fn a_plain_port_on_a_rediss_url_is_an_error_within_the_timeout() {
         }
     }
     assert!(start.elapsed() < NO_HANG, "took {:?}", start.elapsed());
+}
+
+/// Three masters with `tls-cluster yes` (the cluster bus and the addresses `CLUSTER SLOTS` hands
+/// out are TLS too), reached by the sync and the async cluster clients through the CA, and
+/// refused without it.
+#[test]
+fn a_cluster_over_tls_is_reached_through_the_ca_and_refused_without_it() {
+    if Command::new("redis-cli").arg("--version").output().is_err() {
+        return;
+    }
+    let certs = Certs::new(&["127.0.0.1"]);
+    let mut nodes = Vec::new();
+    let mut tls_ports = Vec::new();
+    for _ in 0..3 {
+        let mut tls_port = 0;
+        let Some(node) = OwnServer::start_with(|| {
+            tls_port = support::free_port();
+            let mut args = certs.server_args(tls_port);
+            for arg in ["--tls-cluster", "yes", "--cluster-enabled", "yes"] {
+                args.push(arg.into());
+            }
+            args.extend(["--cluster-config-file".into(), "nodes.conf".into()]);
+            args
+        }) else {
+            return;
+        };
+        nodes.push(node);
+        tls_ports.push(tls_port);
+    }
+    let addrs: Vec<String> = tls_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out = Command::new("redis-cli")
+        .arg("--tls")
+        .arg("--cacert")
+        .arg(&certs.ca_file)
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli runs");
+    assert!(
+        out.status.success(),
+        "redis-cli --cluster create: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ready = Instant::now();
+    while !nodes.iter().all(|n| {
+        support::query(n.port, "CLUSTER INFO").is_some_and(|s| s.contains("cluster_state:ok"))
+    }) {
+        assert!(ready.elapsed() < NO_HANG, "the TLS cluster is not ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let url = format!("rediss+cluster://:tls-pass-K2@{}", addrs.join(","));
+    // No password on these servers: the URL with one is only for the refusals below.
+    let trusted = format!("rediss+cluster://{}", addrs.join(","));
+    let ns = support::unique_ns("tls-cluster");
+    let sync = TypedRedisStore::<String>::new(
+        RedisServer::builder(&trusted)
+            .tls_ca_cert(certs.ca_pem.clone())
+            .connect()
+            .unwrap()
+            .namespace(&ns),
+    );
+    sync.put("k".into(), "over TLS".into(), &PutOptions::new())
+        .unwrap();
+    let rt = async_runtime();
+    let server = rt
+        .block_on(
+            RedisServer::builder(&trusted)
+                .tls_ca_cert_file(&certs.ca_file)
+                .connect_async(),
+        )
+        .unwrap();
+    let asy = AsyncTypedRedisStore::<String>::new(server.namespace(&ns));
+    assert_eq!(
+        rt.block_on(asy.get(&"k".to_string())).unwrap().as_deref(),
+        Some("over TLS")
+    );
+
+    let says = ["not signed by a CA this client trusts", "UnknownIssuer"];
+    let other = ca("another CA").pem();
+    let start = Instant::now();
+    assert_tls_error(
+        RedisServer::builder(&url)
+            .tls_ca_cert(other.clone())
+            .connect()
+            .unwrap_err(),
+        &says,
+    );
+    assert_tls_error(
+        rt.block_on(
+            RedisServer::builder(&url)
+                .tls_ca_cert(other)
+                .connect_async(),
+        )
+        .unwrap_err(),
+        &says,
+    );
+    assert!(start.elapsed() < NO_HANG, "took {:?}", start.elapsed());
+    sync.get_ref().drop_namespace().unwrap();
 }
