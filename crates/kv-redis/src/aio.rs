@@ -22,7 +22,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::conn::{Settings, Target, Timeouts, store_error};
+use crate::conn::{Settings, Target, Timeouts, is_unknown_script, store_error};
 use crate::names::Names;
 use crate::ops::{Call, Exec, Ops};
 use crate::typed::{decode_found, encode_json, found_or_stored};
@@ -156,9 +156,7 @@ impl Exec for Connector {
         let pipe = &pipe;
         self.timed(|mut c| async move {
             match pipe.query_async(&mut c).await {
-                Err(e)
-                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
+                Err(e) if is_unknown_script(&e) => {
                     script.prepare_invoke().load_async(&mut c).await?;
                     pipe.query_async(&mut c).await
                 }

@@ -247,7 +247,7 @@ impl Connector {
             return Ok(Vec::new());
         }
         self.run_on(|conn| match conn.pipeline(cmds) {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            Err(e) if is_unknown_script(&e) => {
                 script.load(conn.as_like())?;
                 conn.pipeline(cmds)
             }
@@ -279,6 +279,13 @@ pub(crate) fn store_error(url: &ConnectionUrl, e: &RedisError) -> RedisStoreErro
     } else {
         RedisStoreError::Server { url, reason }
     }
+}
+
+/// Whether `e` says that the server does not know a script (it restarted, or someone ran `SCRIPT
+/// FLUSH`). redis-rs's `Script::invoke` loads the script and retries by itself, but a pipeline
+/// of `EVALSHA` calls fails whole: the sync and the async pipelines then load it and send again.
+pub(crate) fn is_unknown_script(e: &RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 /// Whether the connection that gave `e` must be dropped.
