@@ -6,7 +6,8 @@
 //!   unreferenced snapshots rejected, the loom models, the harness on the example cases, and
 //!   `cargo doc` with warnings denied; the Redis backend's tests and the example cases also run
 //!   on a real `redis-server` and a three-master Redis Cluster that it starts on loopback ports
-//!   (and stops, also on failure).
+//!   (and stops, also on failure); kv-redis runs with its `tls` feature, whose tests start a
+//!   `redis-server --tls-port` of their own.
 //! - `loom`: only the loom models.
 //!
 //! Plain `std::process::Command`; no dependencies, so it builds in seconds.
@@ -116,7 +117,7 @@ fn test(args: &[String]) -> Result {
             "--all-targets",
             "--locked",
             "--features",
-            "kvstore/metrics,kvstore/json,kvstore/redis,kv-metrics/schema,kv-redis/tokio",
+            "kvstore/metrics,kvstore/json,kvstore/redis,kv-metrics/schema,kv-redis/tokio,kv-redis/tls",
             "--",
             "-D",
             "warnings",
@@ -199,6 +200,10 @@ fn test(args: &[String]) -> Result {
         ]),
     )?;
     run(
+        "kv-redis without features: unit tests (rediss:// without `tls` is a URL error)",
+        cargo().args(["test", "-p", "kv-redis", "--lib", "--locked"]),
+    )?;
+    run(
         "harness without its `redis` feature (a library user's build): unit tests",
         cargo().args([
             "test",
@@ -267,7 +272,8 @@ fn snapshot_tests(servers: &redis::Servers) -> Result {
         "--workspace",
         "--locked",
         "--features",
-        "kv-metrics/schema,kv-redis/tokio",
+        // `kv-redis/tls`: its TLS tests start a redis-server with --tls-port of their own.
+        "kv-metrics/schema,kv-redis/tokio,kv-redis/tls",
     ])
     .env("INSTA_UPDATE", "no")
     .env("CI", "true")

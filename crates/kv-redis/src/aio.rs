@@ -17,17 +17,16 @@ use std::time::Duration;
 use kv_core::{AsyncBackend, BoxFuture, Dump, Metrics};
 use kv_ttl::PutOptions;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Client, Cmd, Pipeline, RedisFuture, Script, Value};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::conn::{Timeouts, store_error};
+use crate::conn::{Settings, Target, Timeouts, is_unknown_script, store_error};
 use crate::names::Names;
 use crate::ops::{Call, Exec, Ops};
 use crate::typed::{decode_found, encode_json, found_or_stored};
-use crate::url::{ConnectionUrl, Endpoint};
+use crate::url::ConnectionUrl;
 use crate::{RedisStoreError, ServerBuilder};
 
 /// A multiplexed connection to a server or a cluster (cheap to clone: clones share it).
@@ -73,23 +72,12 @@ struct Connector {
 }
 
 impl Connector {
-    async fn open(url: ConnectionUrl, timeouts: Timeouts) -> Result<Self, RedisStoreError> {
-        if url.redacted.starts_with("rediss") {
-            return Err(RedisStoreError::Url {
-                url: url.redacted.clone(),
-                reason: "TLS (rediss://) is not supported on the async stores yet; use the sync \
-                         RedisServer (with the `tls` feature)"
-                    .into(),
-            });
-        }
-        let bad_url = |e: redis::RedisError| RedisStoreError::Url {
-            reason: url.scrub(&e.to_string()),
-            url: url.redacted.clone(),
-        };
+    async fn open(settings: Settings) -> Result<Self, RedisStoreError> {
+        let target = settings.target()?;
+        let Settings { url, timeouts, .. } = settings;
         let connecting = async {
-            match &url.endpoint {
-                Endpoint::Single(u) => {
-                    let client = Client::open(u.as_str()).map_err(bad_url)?;
+            match target {
+                Target::Single(client) => {
                     let config = ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(timeouts.connect))
                         .set_response_timeout(Some(timeouts.response))
@@ -101,22 +89,10 @@ impl Connector {
                         .get_connection_manager_with_config(config)
                         .await
                         .map(Conn::Single)
-                        .map_err(|e| store_error(&url, &e))
                 }
-                Endpoint::Cluster(nodes) => {
-                    let client = ClusterClientBuilder::new(nodes.clone())
-                        .connection_timeout(timeouts.connect)
-                        .response_timeout(timeouts.response)
-                        .retries(2)
-                        .build()
-                        .map_err(bad_url)?;
-                    client
-                        .get_async_connection()
-                        .await
-                        .map(Conn::Cluster)
-                        .map_err(|e| store_error(&url, &e))
-                }
+                Target::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
             }
+            .map_err(|e| store_error(&url, &e))
         };
         let limit = timeouts.connect.saturating_mul(2) + timeouts.response;
         let conn = match tokio::time::timeout(limit, connecting).await {
@@ -180,9 +156,7 @@ impl Exec for Connector {
         let pipe = &pipe;
         self.timed(|mut c| async move {
             match pipe.query_async(&mut c).await {
-                Err(e)
-                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
+                Err(e) if is_unknown_script(&e) => {
                     script.prepare_invoke().load_async(&mut c).await?;
                     pipe.query_async(&mut c).await
                 }
@@ -198,9 +172,8 @@ impl ServerBuilder {
     /// multiplexed, reconnecting connection (a [`ConnectionManager`], or the async cluster
     /// client), shared by every task and namespace opened from it.
     pub async fn connect_async(self) -> Result<AsyncRedisServer, RedisStoreError> {
-        let (url, timeouts) = self.resolve()?;
         Ok(AsyncRedisServer {
-            connector: Arc::new(Connector::open(url, timeouts).await?),
+            connector: Arc::new(Connector::open(self.resolve()?).await?),
         })
     }
 }

@@ -42,7 +42,73 @@ impl Timeouts {
     }
 }
 
-enum Target {
+/// Everything a connection needs, from the URL and the [`ServerBuilder`](crate::ServerBuilder).
+pub(crate) struct Settings {
+    pub url: ConnectionUrl,
+    pub timeouts: Timeouts,
+    /// The CA to trust instead of the built-in roots.
+    #[cfg(feature = "tls")]
+    pub ca: Option<crate::tls::CaSource>,
+}
+
+impl Settings {
+    /// The client for these settings, not connected yet (the sync and the async stores both
+    /// start from it).
+    pub(crate) fn target(&self) -> Result<Target, RedisStoreError> {
+        let url = &self.url;
+        let bad_url = |reason: String| RedisStoreError::Url {
+            reason,
+            url: url.redacted.clone(),
+        };
+        #[cfg(not(feature = "tls"))]
+        if url.tls {
+            return Err(bad_url(
+                "TLS (rediss://) needs kv-redis's `tls` feature".into(),
+            ));
+        }
+        #[cfg(feature = "tls")]
+        let certs = match &self.ca {
+            Some(_) if !url.tls => {
+                return Err(bad_url(
+                    "a TLS CA certificate was given, but the URL is not rediss:// (or \
+                     rediss+cluster://)"
+                        .into(),
+                ));
+            }
+            Some(ca) => Some(ca.certificates(url)?),
+            None => None,
+        };
+        let redis_error = |e: RedisError| bad_url(url.scrub(&e.to_string()));
+        match &url.endpoint {
+            Endpoint::Single(u) => {
+                #[cfg(feature = "tls")]
+                if let Some(certs) = certs {
+                    return Client::build_with_tls(u.as_str(), certs)
+                        .map(Target::Single)
+                        .map_err(redis_error);
+                }
+                Client::open(u.as_str())
+                    .map(Target::Single)
+                    .map_err(redis_error)
+            }
+            Endpoint::Cluster(nodes) => {
+                let builder = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(self.timeouts.connect)
+                    .response_timeout(self.timeouts.response)
+                    .retries(2);
+                #[cfg(feature = "tls")]
+                let builder = match certs {
+                    Some(certs) => builder.certs(certs),
+                    None => builder,
+                };
+                builder.build().map(Target::Cluster).map_err(redis_error)
+            }
+        }
+    }
+}
+
+/// A client of one server or of a cluster, not connected yet.
+pub(crate) enum Target {
     Single(Client),
     Cluster(ClusterClient),
 }
@@ -100,25 +166,13 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// Opens one connection to `url`, so a wrong address or password is reported now.
-    pub(crate) fn open(url: ConnectionUrl, timeouts: Timeouts) -> Result<Self, RedisStoreError> {
-        let target = match &url.endpoint {
-            Endpoint::Single(u) => Client::open(u.as_str()).map(Target::Single),
-            Endpoint::Cluster(nodes) => ClusterClientBuilder::new(nodes.clone())
-                .connection_timeout(timeouts.connect)
-                .response_timeout(timeouts.response)
-                .retries(2)
-                .build()
-                .map(Target::Cluster),
-        }
-        .map_err(|e| RedisStoreError::Url {
-            reason: url.scrub(&e.to_string()),
-            url: url.redacted.clone(),
-        })?;
+    /// Opens one connection, so a wrong address, password or certificate is reported now.
+    pub(crate) fn open(settings: Settings) -> Result<Self, RedisStoreError> {
+        let target = settings.target()?;
         let connector = Self {
-            url,
+            url: settings.url,
             target,
-            timeouts,
+            timeouts: settings.timeouts,
             idle: Mutex::new(Vec::new()),
         };
         connector.run(|c| redis::cmd("PING").query::<()>(c))?;
@@ -193,7 +247,7 @@ impl Connector {
             return Ok(Vec::new());
         }
         self.run_on(|conn| match conn.pipeline(cmds) {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            Err(e) if is_unknown_script(&e) => {
                 script.load(conn.as_like())?;
                 conn.pipeline(cmds)
             }
@@ -209,6 +263,13 @@ impl Connector {
 
 /// `e` as this crate's error, its message scrubbed of the password of `url`.
 pub(crate) fn store_error(url: &ConnectionUrl, e: &RedisError) -> RedisStoreError {
+    #[cfg(feature = "tls")]
+    if let Some(reason) = crate::tls::failure(e) {
+        return RedisStoreError::Tls {
+            url: url.redacted.clone(),
+            reason: url.scrub(&reason),
+        };
+    }
     let reason = url.scrub(&e.to_string());
     let url = url.redacted.clone();
     if e.kind() == redis::ErrorKind::AuthenticationFailed {
@@ -218,6 +279,13 @@ pub(crate) fn store_error(url: &ConnectionUrl, e: &RedisError) -> RedisStoreErro
     } else {
         RedisStoreError::Server { url, reason }
     }
+}
+
+/// Whether `e` says that the server does not know a script (it restarted, or someone ran `SCRIPT
+/// FLUSH`). redis-rs's `Script::invoke` loads the script and retries by itself, but a pipeline
+/// of `EVALSHA` calls fails whole: the sync and the async pipelines then load it and send again.
+pub(crate) fn is_unknown_script(e: &RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 /// Whether the connection that gave `e` must be dropped.
@@ -248,5 +316,42 @@ impl Exec for Connector {
     ) -> impl Future<Output = Result<Vec<redis::Value>, RedisStoreError>> + Send {
         let cmds: Vec<Cmd> = calls.iter().map(Call::evalsha).collect();
         std::future::ready(Connector::pipeline(self, script, &cmds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> Settings {
+        let url = ConnectionUrl::parse(url).expect("a valid URL");
+        Settings {
+            timeouts: Timeouts::resolve(&url, None, None),
+            url,
+            #[cfg(feature = "tls")]
+            ca: None,
+        }
+    }
+
+    /// Told by the parsed scheme, before anything connects; `cargo xtask test` runs this in a
+    /// build without the feature.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn a_rediss_url_without_the_tls_feature_is_a_url_error_that_names_the_feature() {
+        for url in ["rediss://u:pw-X9@h:1", "rediss+cluster://u:pw-X9@h:1,h:2"] {
+            let err = settings(url).target().err().expect(url);
+            assert!(matches!(err, RedisStoreError::Url { .. }), "{err:?}");
+            assert!(err.to_string().contains("`tls` feature"), "{err}");
+            assert!(!format!("{err} {err:?}").contains("pw-X9"), "{err:?}");
+        }
+        assert!(settings("redis://u:pw-X9@h:1").target().is_ok());
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_rediss_url_with_the_tls_feature_makes_a_client() {
+        for url in ["rediss://u:pw-X9@h:1", "rediss+cluster://u:pw-X9@h:1,h:2"] {
+            assert!(settings(url).target().is_ok(), "{url}");
+        }
     }
 }

@@ -30,6 +30,15 @@ pub enum RedisStoreError {
         /// The server's message.
         reason: String,
     },
+    /// A `rediss://` connection failed its TLS handshake (the server's certificate is not trusted
+    /// or does not name the host, the port does not speak TLS), or the CA certificate given to
+    /// the builder cannot be used (feature `tls`). Retrying does not help: the configuration does.
+    Tls {
+        /// The server (redacted URL).
+        url: String,
+        /// What failed, and what to do about it.
+        reason: String,
+    },
     /// An operation that removes several entries kept finding a different set of victims because
     /// other clients changed the namespace meanwhile; it changed nothing. Retry it.
     Contention {
@@ -58,6 +67,9 @@ impl fmt::Display for RedisStoreError {
             ),
             Self::Server { url, reason } => {
                 write!(f, "Redis at {url} answered with an error: {reason}")
+            }
+            Self::Tls { url, reason } => {
+                write!(f, "TLS with Redis at {url} failed: {reason}")
             }
             Self::Contention { operation } => write!(
                 f,

@@ -99,6 +99,22 @@
 //! counters the replica had received. Replication is asynchronous: writes the master
 //! acknowledged but had not yet passed on are lost with it. Other namespaces are not affected.
 //!
+//! # TLS (feature `tls`)
+//!
+//! `rediss://host:port` (and `rediss+cluster://host:port,...`) connects over TLS with rustls, for
+//! the sync and the async stores. The server's certificate is always verified, host name
+//! included. By default the web's public CAs are trusted (a managed Redis); a server whose
+//! certificate a private CA signed (a `redis-server --tls-port` of your own) needs that CA, given
+//! with `ServerBuilder::tls_ca_cert(pem)` or `tls_ca_cert_file(path)` (then the only CAs
+//! trusted). A server the client does not trust is refused when connecting, with
+//! [`RedisStoreError::Tls`]:
+//!
+//! ```text
+//! TLS with Redis at rediss://10.0.0.5:6380 failed: the server's certificate is not signed by a
+//! CA this client trusts; give the CA that signed it with ServerBuilder::tls_ca_cert or
+//! tls_ca_cert_file (invalid peer certificate: UnknownIssuer)
+//! ```
+//!
 //! # Async (feature `tokio`)
 //!
 //! `AsyncRedisStore` and `AsyncTypedRedisStore<V>` implement [`kv_core::AsyncBackend`] with the
@@ -106,8 +122,7 @@
 //! so sync and async processes share namespaces. `AsyncRedisServer` holds one multiplexed,
 //! reconnecting connection (redis-rs's `ConnectionManager`, or its async cluster client) that
 //! every task shares; each call is bounded by the connect plus the response timeout. Without the
-//! feature nothing async is compiled. `rediss://` on the async stores is not supported yet (it
-//! needs redis-rs's `tokio-rustls-comp`).
+//! feature nothing async is compiled.
 
 #[cfg(feature = "tokio")]
 mod aio;
@@ -117,6 +132,8 @@ mod names;
 mod ops;
 mod scripts;
 mod store;
+#[cfg(feature = "tls")]
+mod tls;
 mod typed;
 mod url;
 

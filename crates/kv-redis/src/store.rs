@@ -11,7 +11,7 @@ use kv_core::{Backend, Dump, Metrics};
 use kv_ttl::PutOptions;
 
 use crate::RedisStoreError;
-use crate::conn::{Connector, Timeouts};
+use crate::conn::{Connector, Settings, Timeouts};
 use crate::names::Names;
 use crate::ops::{Ops, block};
 use crate::url::ConnectionUrl;
@@ -89,6 +89,8 @@ pub struct ServerBuilder {
     url: String,
     connect_timeout: Option<Duration>,
     response_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    ca: Option<crate::tls::CaSource>,
 }
 
 impl ServerBuilder {
@@ -97,6 +99,8 @@ impl ServerBuilder {
             url: url.to_string(),
             connect_timeout: None,
             response_timeout: None,
+            #[cfg(feature = "tls")]
+            ca: None,
         }
     }
 
@@ -117,19 +121,58 @@ impl ServerBuilder {
         self.connect_timeout(timeout).response_timeout(timeout)
     }
 
-    /// The URL parsed, and the timeouts it ends up with.
-    pub(crate) fn resolve(&self) -> Result<(ConnectionUrl, Timeouts), RedisStoreError> {
+    /// Trusts the CA certificates in `pem` (PEM text, one or more `-----BEGIN CERTIFICATE-----`
+    /// blocks) for a `rediss://` server, instead of the web's public CAs built in: the way to
+    /// reach a server whose certificate a private CA signed (feature `tls`). Only these CAs are
+    /// trusted, and the certificate must still name the URL's host. On a `redis://` URL it is an
+    /// error ([`RedisStoreError::Url`]); a PEM with no usable certificate is a
+    /// [`RedisStoreError::Tls`] when connecting.
+    ///
+    /// ```no_run
+    /// use kv_redis::RedisServer;
+    ///
+    /// # fn main() -> Result<(), kv_redis::RedisStoreError> {
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt").expect("the CA certificate");
+    /// let server = RedisServer::builder("rediss://redis.internal:6380")
+    ///     .tls_ca_cert(ca)
+    ///     .connect()?; // or .connect_async().await? for the async stores (feature `tokio`)
+    /// // A server whose certificate another CA signed is refused:
+    /// // Err(RedisStoreError::Tls { reason: "the server's certificate is not signed by a CA
+    /// // this client trusts; ... (invalid peer certificate: UnknownIssuer)", .. })
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_cert(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(crate::tls::CaSource::Pem(pem.into()));
+        self
+    }
+
+    /// Trusts the CA certificates of the PEM file at `path`, read when connecting: see
+    /// [`tls_ca_cert`](Self::tls_ca_cert) (feature `tls`). A file that cannot be read is a
+    /// [`RedisStoreError::Tls`] naming it.
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_cert_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca = Some(crate::tls::CaSource::File(path.into()));
+        self
+    }
+
+    /// The URL parsed, with the timeouts it ends up with and the builder's other settings.
+    pub(crate) fn resolve(self) -> Result<Settings, RedisStoreError> {
         let url = ConnectionUrl::parse(&self.url)?;
         let timeouts = Timeouts::resolve(&url, self.connect_timeout, self.response_timeout);
-        Ok((url, timeouts))
+        Ok(Settings {
+            url,
+            timeouts,
+            #[cfg(feature = "tls")]
+            ca: self.ca,
+        })
     }
 
     /// Connects (one connection now, so a wrong address or password is reported at once), for
     /// the sync store.
     pub fn connect(self) -> Result<RedisServer, RedisStoreError> {
-        let (url, timeouts) = self.resolve()?;
         Ok(RedisServer {
-            connector: Arc::new(Connector::open(url, timeouts)?),
+            connector: Arc::new(Connector::open(self.resolve()?)?),
         })
     }
 }

@@ -22,6 +22,8 @@ pub(crate) enum Endpoint {
 #[derive(Clone)]
 pub(crate) struct ConnectionUrl {
     pub endpoint: Endpoint,
+    /// Whether the scheme asks for TLS (`rediss://`, `rediss+cluster://`).
+    pub tls: bool,
     /// The URL as given, password replaced by `***`: the only form that is ever printed.
     pub redacted: String,
     /// The password as written and as decoded, to scrub from messages of the client library.
@@ -142,6 +144,7 @@ impl ConnectionUrl {
         };
         Ok(Self {
             endpoint,
+            tls: matches!(scheme, "rediss" | "rediss+cluster"),
             redacted,
             secrets,
             connect_timeout,

@@ -196,6 +196,8 @@ async fn an_async_call_during_an_outage_errors_within_its_timeout_and_the_store_
     assert_eq!(value.as_deref(), Some("2"));
 }
 
+/// Without the `tls` feature (with it, `tls.rs` connects for real).
+#[cfg(not(feature = "tls"))]
 #[tokio::test]
 async fn a_rediss_url_on_the_async_store_is_a_plain_error_that_hides_the_password() {
     for url in [
@@ -207,4 +209,41 @@ async fn a_rediss_url_on_the_async_store_is_a_plain_error_that_hides_the_passwor
         assert!(err.to_string().contains("TLS"), "{err}");
         assert!(!format!("{err} {err:?}").contains("tls-pass-K2"), "{err:?}");
     }
+}
+
+/// The async store's pipelines load their script again after `SCRIPT FLUSH`, as the sync
+/// store's do.
+#[tokio::test]
+async fn async_pipelined_calls_load_their_script_again_after_a_script_flush() {
+    let Some(own) = OwnServer::start(&[]) else {
+        return;
+    };
+    let server = AsyncRedisServer::connect(&own.url()).await.unwrap();
+    let store = server.namespace("flush");
+    let entries = [
+        ("a".to_string(), b"1".to_vec()),
+        ("b".to_string(), b"2".to_vec()),
+    ];
+    let keys = ["a".to_string(), "b".to_string()];
+    store.put_many(&entries, &PutOptions::new()).await.unwrap();
+    assert_eq!(
+        support::query(own.port, "SCRIPT FLUSH").as_deref(),
+        Some("+OK\r\n")
+    );
+    assert_eq!(
+        store.get_many(&keys).await.unwrap(),
+        [Some(b"1".to_vec()), Some(b"2".to_vec())]
+    );
+    assert_eq!(
+        support::query(own.port, "SCRIPT FLUSH").as_deref(),
+        Some("+OK\r\n")
+    );
+    store
+        .put_many(&[("c".to_string(), b"3".to_vec())], &PutOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&"c".to_string()).await.unwrap(),
+        Some(b"3".to_vec())
+    );
 }

@@ -531,3 +531,36 @@ fn a_sync_call_to_a_hung_server_errors_within_the_url_timeout_and_the_store_carr
     assert!(took >= Duration::from_millis(500), "gave up after {took:?}");
     assert_eq!(store.get(&"a".to_string()).unwrap(), Some(b"1".to_vec()));
 }
+
+/// A server that forgot the scripts (it restarted, or someone ran `SCRIPT FLUSH`) still serves
+/// pipelined calls: `get_many` and `put_many` load their script and send again (redis-rs does
+/// that for single calls only).
+#[test]
+fn pipelined_calls_load_their_script_again_after_a_script_flush() {
+    let Some(own) = OwnServer::start(&[]) else {
+        return;
+    };
+    let store = RedisServer::connect(&own.url()).unwrap().namespace("flush");
+    let entries = [
+        ("a".to_string(), b"1".to_vec()),
+        ("b".to_string(), b"2".to_vec()),
+    ];
+    let keys = ["a".to_string(), "b".to_string()];
+    store.put_many(&entries, &PutOptions::new()).unwrap();
+    assert_eq!(
+        support::query(own.port, "SCRIPT FLUSH").as_deref(),
+        Some("+OK\r\n")
+    );
+    assert_eq!(
+        store.get_many(&keys).unwrap(),
+        [Some(b"1".to_vec()), Some(b"2".to_vec())]
+    );
+    assert_eq!(
+        support::query(own.port, "SCRIPT FLUSH").as_deref(),
+        Some("+OK\r\n")
+    );
+    store
+        .put_many(&[("c".to_string(), b"3".to_vec())], &PutOptions::new())
+        .unwrap();
+    assert_eq!(store.get(&"c".to_string()).unwrap(), Some(b"3".to_vec()));
+}

@@ -147,11 +147,23 @@ fn keep_alive(script: &str) {
         .push(child);
 }
 
+/// A loopback port that was free a moment ago and that this process has not handed out before
+/// (a port is released before its server binds it, so two tests could otherwise be given the
+/// same one). Another process may still take it first: [`OwnServer`] then starts again on
+/// another port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
@@ -200,25 +212,49 @@ pub struct OwnServer {
 impl OwnServer {
     /// Starts a server on a free port, with `extra` arguments (`None` without a binary).
     pub fn start(extra: &[&str]) -> Option<Self> {
+        Self::start_with(|| extra.iter().map(|a| a.to_string()).collect())
+    }
+
+    /// Starts a server on a free port, with the arguments `extra` returns. When the port was
+    /// taken before the server could bind it (or another port that `extra` picked was), the
+    /// server exits: it starts again on a new port, with `extra` called again.
+    pub fn start_with(mut extra: impl FnMut() -> Vec<String>) -> Option<Self> {
         if redis_server_missing() {
             unavailable("a private redis-server", "no `redis-server` on the PATH")?;
         }
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("kv-redis-own-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut s = Self {
-            port,
-            dir,
-            child: None,
-            extra: extra.iter().map(|a| a.to_string()).collect(),
-        };
-        s.restart();
-        Some(s)
+        let mut failures = Vec::new();
+        while failures.len() < 5 {
+            let port = free_port();
+            let dir =
+                std::env::temp_dir().join(format!("kv-redis-own-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let mut s = Self {
+                port,
+                dir,
+                child: None,
+                extra: extra(),
+            };
+            match s.spawn() {
+                Ok(()) => return Some(s),
+                Err(why) => failures.push(format!("port {port}: {why}")),
+            }
+        }
+        panic!("redis-server did not start: {failures:?}");
     }
 
     /// Starts the server again on the same port.
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
+        if let Err(why) = self.spawn() {
+            panic!(
+                "redis-server did not start again on port {}: {why}",
+                self.port
+            );
+        }
+    }
+
+    /// Starts the process and waits until it answers on its port, or fails if it exits first.
+    fn spawn(&mut self) -> Result<(), String> {
+        let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
             .arg("--dir")
@@ -227,8 +263,33 @@ impl OwnServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server starts");
+        let pid = child.id();
+        let start = Instant::now();
+        let mut locked = false;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("it exited ({status}): a port taken?"));
+            }
+            if locked {
+                break;
+            }
+            // Its own process id, so that another server on a taken port does not pass for it.
+            // A server with a password only says `-NOAUTH`: taken for its own if it still runs
+            // a round later (one that lost its port exits as it starts).
+            match query(self.port, "INFO server") {
+                Some(info) if info.contains(&format!("process_id:{pid}\r")) => break,
+                Some(reply) => locked = reply.starts_with("-NOAUTH"),
+                None => {}
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("no answer after 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.child = Some(child);
-        wait_for_ping(self.port);
+        Ok(())
     }
 
     /// Kills the server process (as a crash would) and waits for it to be gone.
@@ -260,4 +321,25 @@ impl Drop for OwnServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A server whose port is taken exits; [`OwnServer::start_with`] then starts it on a new port.
+#[test]
+fn an_own_server_whose_port_is_taken_starts_again_on_another() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let taken_port = taken.local_addr().expect("its address").port();
+    let mut tries = 0;
+    let Some(own) = OwnServer::start_with(|| {
+        tries += 1;
+        // The first try's `--port` (the last one wins) is the port held above.
+        match tries {
+            1 => vec!["--port".into(), taken_port.to_string()],
+            _ => Vec::new(),
+        }
+    }) else {
+        return;
+    };
+    assert_eq!(tries, 2);
+    assert_ne!(own.port, taken_port);
+    assert!(query(own.port, "PING").is_some_and(|r| r.starts_with("+PONG")));
 }
