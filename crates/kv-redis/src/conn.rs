@@ -130,6 +130,16 @@ impl Connector {
         &self.url.redacted
     }
 
+    /// The URL as parsed (the near cache opens its own connections to the same server).
+    pub(crate) fn url(&self) -> &ConnectionUrl {
+        &self.url
+    }
+
+    /// The connect and response timeouts.
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     fn connect(&self) -> RedisResult<Conn> {
         match &self.target {
             Target::Single(client) => {

@@ -1,0 +1,295 @@
+//! The invalidation connection: one per near cache, to the server (on a cluster, the master of
+//! the namespace's slot) that holds the namespace. It turns on `CLIENT TRACKING` in broadcast
+//! mode for the namespace's entry keys, redirected to itself, and subscribes to
+//! `__redis__:invalidate` (RESP2, so any Redis from 6.0 on), then drops the near copy of every
+//! key a message names. A thread reads it; the thread stops once every handle of its near cache
+//! is gone.
+//!
+//! When the connection fails (an error, or no answer to a heartbeat `PING`), the near tier is
+//! emptied and switched off before anything else, since what was missed cannot be known; the
+//! thread then connects again, turns tracking on, subscribes, and only then empties the tier
+//! again (reads that went to the server in between may have filled nothing: their tickets are
+//! void) and switches it back on.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use redis::{Client, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
+
+use crate::RedisStoreError;
+use crate::conn::{Connector, Timeouts, store_error};
+use crate::names::key_of;
+use crate::url::{ConnectionUrl, Endpoint};
+
+use super::tier::Tier;
+
+/// The channel Redis sends invalidations to in RESP2.
+const CHANNEL: &str = "__redis__:invalidate";
+
+/// How long the thread waits for a message before it checks on the connection (a `PING`) and
+/// on its near cache (still in use?). A connection that died without a word is noticed within
+/// about this plus the response timeout.
+pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// The longest pause between two attempts to connect again.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Where the namespace lives, and how to find it again after a failover.
+pub(crate) struct Source {
+    pub(crate) connector: Arc<Connector>,
+    /// The namespace's counters key (any of its keys: they share one slot).
+    pub(crate) slot_key: String,
+    /// What the namespace's entry keys start with: the broadcast prefix.
+    pub(crate) prefix: String,
+    /// `CLIENT SETNAME` of the connection, so an operator can find it in `CLIENT LIST`.
+    pub(crate) name: String,
+}
+
+impl Source {
+    fn url(&self) -> &ConnectionUrl {
+        self.connector.url()
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        self.connector.timeouts()
+    }
+
+    fn error(&self, e: &redis::RedisError) -> RedisStoreError {
+        store_error(self.url(), e)
+    }
+
+    /// The server to listen to: the single server, or the master that serves the namespace's
+    /// slot now (asked through the cluster connection), reached with the seed's credentials.
+    fn target(&self) -> Result<ConnectionInfo, RedisStoreError> {
+        let bad = |reason: String| RedisStoreError::Url {
+            url: self.url().redacted.clone(),
+            reason,
+        };
+        match &self.url().endpoint {
+            Endpoint::Single(u) => u
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| bad(self.url().scrub(&e.to_string()))),
+            Endpoint::Cluster(nodes) => {
+                let seed = nodes
+                    .first()
+                    .ok_or_else(|| bad("a cluster URL with no node".into()))?
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(|e| bad(self.url().scrub(&e.to_string())))?;
+                let (host, port) = self.slot_master()?;
+                let mut addr = seed.addr().clone();
+                match &mut addr {
+                    ConnectionAddr::Tcp(h, p)
+                    | ConnectionAddr::TcpTls {
+                        host: h, port: p, ..
+                    } => {
+                        *h = host;
+                        *p = port;
+                    }
+                    _ => return Err(bad("a cluster node that is not a TCP address".into())),
+                }
+                Ok(seed.set_addr(addr))
+            }
+        }
+    }
+
+    /// The host and port of the master serving the namespace's slot.
+    fn slot_master(&self) -> Result<(String, u16), RedisStoreError> {
+        let slot: i64 = self.connector.run(|c| {
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(&self.slot_key)
+                .query(c)
+        })?;
+        let ranges: Vec<Value> = self
+            .connector
+            .run(|c| redis::cmd("CLUSTER").arg("SLOTS").query(c))?;
+        for range in ranges {
+            let Value::Array(fields) = range else {
+                continue;
+            };
+            let (Some(Value::Int(lo)), Some(Value::Int(hi)), Some(Value::Array(master))) =
+                (fields.first(), fields.get(1), fields.get(2))
+            else {
+                continue;
+            };
+            if !(*lo..=*hi).contains(&slot) {
+                continue;
+            }
+            let host = match master.first() {
+                Some(Value::BulkString(h)) => String::from_utf8_lossy(h).into_owned(),
+                _ => break,
+            };
+            let port = match master.get(1) {
+                Some(Value::Int(p)) => u16::try_from(*p).ok(),
+                _ => None,
+            };
+            if let Some(port) = port {
+                return Ok((host, port));
+            }
+        }
+        Err(RedisStoreError::Server {
+            url: self.url().redacted.clone(),
+            reason: format!("no master serves slot {slot} (CLUSTER SLOTS)"),
+        })
+    }
+
+    /// A connection with tracking on, redirected to itself (not yet subscribed), and the master
+    /// it reached on a cluster.
+    fn open(&self) -> Result<(Connection, Option<(String, u16)>), RedisStoreError> {
+        let info = self.target()?;
+        let master = match info.addr() {
+            ConnectionAddr::Tcp(h, p)
+            | ConnectionAddr::TcpTls {
+                host: h, port: p, ..
+            } if matches!(self.url().endpoint, Endpoint::Cluster(_)) => Some((h.clone(), *p)),
+            _ => None,
+        };
+        let t = self.timeouts();
+        let run = || -> redis::RedisResult<Connection> {
+            let mut con = Client::open(info)?.get_connection_with_timeout(t.connect)?;
+            con.set_read_timeout(Some(t.response))?;
+            con.set_write_timeout(Some(t.response))?;
+            redis::cmd("CLIENT")
+                .arg("SETNAME")
+                .arg(&self.name)
+                .query::<()>(&mut con)?;
+            let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con)?;
+            redis::cmd("CLIENT")
+                .arg("TRACKING")
+                .arg("ON")
+                .arg("REDIRECT")
+                .arg(id)
+                .arg("BCAST")
+                .arg("PREFIX")
+                .arg(&self.prefix)
+                .query::<()>(&mut con)?;
+            Ok(con)
+        };
+        run().map(|c| (c, master)).map_err(|e| self.error(&e))
+    }
+
+    /// Whether the namespace's slot is still served by `master` (always, on a single server).
+    /// An error counts as moved: the connection is set up again either way.
+    fn still_served_by(&self, master: &Option<(String, u16)>) -> bool {
+        match master {
+            None => true,
+            Some(m) => self.slot_master().is_ok_and(|now| &now == m),
+        }
+    }
+}
+
+/// Starts the invalidation thread of `tier` and waits until tracking is on (the first
+/// connection's error otherwise, and the thread is not started).
+pub(crate) fn start(tier: &Arc<Tier>, source: Source) -> Result<(), RedisStoreError> {
+    let (first, first_result) = mpsc::channel();
+    let weak = Arc::downgrade(tier);
+    std::thread::Builder::new()
+        .name("kv-near-invalidate".into())
+        .spawn(move || run(weak, source, first))
+        .map_err(|e| RedisStoreError::Unavailable {
+            url: String::new(),
+            reason: format!("cannot start the invalidation thread: {e}"),
+        })?;
+    first_result.recv().unwrap_or_else(|_| {
+        Err(RedisStoreError::Unavailable {
+            url: String::new(),
+            reason: "the invalidation thread stopped".into(),
+        })
+    })
+}
+
+fn run(tier: Weak<Tier>, source: Source, first: mpsc::Sender<Result<(), RedisStoreError>>) {
+    let mut first = Some(first);
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        match source.open() {
+            Ok((mut con, master)) => {
+                backoff = Duration::from_millis(20);
+                serve(&tier, &source, &mut con, &master, &mut first);
+            }
+            Err(e) => {
+                if let Some(first) = first.take() {
+                    let _ = first.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let Some(t) = tier.upgrade() else { return };
+        // Already off and empty if tracking was ever on; once more costs nothing.
+        t.reset(false);
+        drop(t);
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Subscribes `con` and applies its messages until it fails or the near cache is gone.
+fn serve(
+    tier: &Weak<Tier>,
+    source: &Source,
+    con: &mut Connection,
+    master: &Option<(String, u16)>,
+    first: &mut Option<mpsc::Sender<Result<(), RedisStoreError>>>,
+) {
+    let mut sub = con.as_pubsub();
+    if let Err(e) = sub.subscribe(CHANNEL) {
+        if let Some(first) = first.take() {
+            let _ = first.send(Err(source.error(&e)));
+        }
+        return;
+    }
+    let Some(t) = tier.upgrade() else { return };
+    // Tracking is on from here: whatever the tier held was kept without it.
+    t.reset(true);
+    drop(t);
+    if let Some(first) = first.take() {
+        let _ = first.send(Ok(()));
+    }
+    if sub.set_read_timeout(Some(HEARTBEAT)).is_err() {
+        return;
+    }
+    loop {
+        let msg = sub.get_message();
+        let Some(t) = tier.upgrade() else { return };
+        match msg {
+            Ok(msg) => {
+                if msg.get_channel_name() == CHANNEL {
+                    apply(&t, &source.prefix, msg.get_payload::<Value>().ok());
+                }
+            }
+            Err(e) if e.is_timeout() => {
+                // Quiet: check that the connection still answers and still reaches the
+                // namespace's master.
+                let answered = sub.ping::<Value>().is_ok();
+                if !answered || !source.still_served_by(master) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Applies one invalidation message: a list of keys, or nil for a flush of the database (or a
+/// broadcast the server could not name keys for).
+fn apply(tier: &Tier, prefix: &str, payload: Option<Value>) {
+    tier.count_message();
+    let keys = match payload {
+        Some(Value::Array(keys)) => keys,
+        _ => return tier.reset(true),
+    };
+    for k in keys {
+        let key = match &k {
+            Value::BulkString(b) => b.strip_prefix(prefix.as_bytes()).and_then(key_of),
+            _ => None,
+        };
+        match key {
+            Some(key) => tier.invalidate(&key, true),
+            // Not a key this crate writes under the prefix: drop everything rather than guess.
+            None => return tier.reset(true),
+        }
+    }
+}
