@@ -7,5 +7,6 @@ mod async_only;
 mod contract;
 #[cfg(feature = "tokio")]
 mod failover;
+mod near;
 mod redis_only;
 mod support;
