@@ -99,6 +99,17 @@
 //! counters the replica had received. Replication is asynchronous: writes the master
 //! acknowledged but had not yet passed on are lost with it. Other namespaces are not affected.
 //!
+//! # Near cache
+//!
+//! [`NearCache`] fronts a namespace with an in-process near tier (its own capacity, exact LRU):
+//! repeated reads of a key cost no round trip until someone changes it. Its writes go to the
+//! server and drop the near copy; other clients' writes reach it through `CLIENT TRACKING`
+//! (broadcast mode for the namespace's entry keys, on one connection per near cache, to the
+//! master of the namespace's slot on a cluster). Entries with a read budget or a sliding TTL are
+//! never kept near, a near copy expires before the server's deadline, and a lost invalidation
+//! connection empties the near tier. The rules, and the measured delay before another client's
+//! write is seen, are in `docs/semantics.md` ("Near cache"). Sync only for now.
+//!
 //! # Async (feature `tokio`)
 //!
 //! `AsyncRedisStore` and `AsyncTypedRedisStore<V>` implement [`kv_core::AsyncBackend`] with the
