@@ -390,63 +390,74 @@ fn clear_on_any_process_empties_every_near_tier_of_the_namespace() {
     }
 }
 
-/// The id of the invalidation connection of namespace `ns`'s near cache (its `CLIENT SETNAME`).
-fn invalidation_client_id(con: &mut redis::Connection, ns: &str) -> i64 {
-    let list: String = redis::cmd("CLIENT").arg("LIST").query(con).unwrap();
-    let name = format!("name=kv-near:{}", ns); // the test names need no escaping
-    let line = list
-        .lines()
-        .find(|l| l.split(' ').any(|f| f == name))
-        .unwrap_or_else(|| panic!("no client {name} in\n{list}"));
-    line.split(' ')
-        .find_map(|f| f.strip_prefix("id="))
-        .unwrap()
-        .parse()
-        .unwrap()
+/// The node that holds the invalidation connection of namespace `ns`'s near cache (found by its
+/// `CLIENT SETNAME`), a connection to it and the connection's id.
+fn invalidation_client(url: &str, ns: &str) -> (redis::Connection, i64) {
+    let nodes: Vec<String> = match url.strip_prefix("redis+cluster://") {
+        Some(list) => list.split(',').map(|n| format!("redis://{n}")).collect(),
+        None => vec![url.to_string()],
+    };
+    let name = format!("name=kv-near:{ns}"); // the test names need no escaping
+    for node in nodes {
+        let mut con = redis::Client::open(node.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+        if let Some(line) = list.lines().find(|l| l.split(' ').any(|f| f == name)) {
+            let id = line
+                .split(' ')
+                .find_map(|f| f.strip_prefix("id="))
+                .unwrap()
+                .parse()
+                .unwrap();
+            return (con, id);
+        }
+    }
+    panic!("no client {name} on any node of {url}");
 }
 
 #[test]
 fn a_killed_invalidation_connection_empties_the_near_tier_and_tracking_comes_back() {
-    let Some(url) = support::single() else { return };
-    let ns = support::unique_ns("near-kill");
-    let nc = near(&url, &ns);
-    put_settled(&nc, "k", "v1");
-    get(&nc, "k");
-    assert_near_hit(&nc, "k", "v1");
-    let resets = nc.near_metrics().resets;
-    // Cut the connection and change the entry in one step, so its invalidation is never sent:
-    // only emptying the near tier on the cut keeps `v1` from being served.
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let id = invalidation_client_id(&mut con, &ns);
-    let entry = format!("kv:{{{ns}}}:e:k");
-    let _: () = redis::pipe()
-        .atomic()
-        .cmd("CLIENT")
-        .arg("KILL")
-        .arg("ID")
-        .arg(id)
-        .ignore()
-        .cmd("HSET")
-        .arg(&entry)
-        .arg("v")
-        .arg("v2")
-        .ignore()
-        .query(&mut con)
-        .unwrap();
-    wait_for_tracking_again(&nc, resets);
-    assert_eq!(
-        get(&nc, "k").as_deref(),
-        Some("v2"),
-        "a near copy survived the cut"
-    );
-    assert_near_hit(&nc, "k", "v2");
-    // Tracking is on again: another client's write reaches the near tier.
-    put(&other(&url, &ns), "k", "v3");
-    wait_for(&nc, "k", Some("v3"), STALENESS_BOUND);
-    nc.store().drop_namespace().unwrap();
+    for url in urls() {
+        let ns = support::unique_ns("near-kill");
+        let nc = near(&url, &ns);
+        put_settled(&nc, "k", "v1");
+        get(&nc, "k");
+        assert_near_hit(&nc, "k", "v1");
+        let resets = nc.near_metrics().resets;
+        // Cut the connection and change the entry in one step, so its invalidation is never
+        // sent: only emptying the near tier on the cut keeps `v1` from being served. On a
+        // cluster the connection is on the master of the namespace's slot, the node with the
+        // entry.
+        let (mut con, id) = invalidation_client(&url, &ns);
+        let entry = format!("kv:{{{ns}}}:e:k");
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .ignore()
+            .cmd("HSET")
+            .arg(&entry)
+            .arg("v")
+            .arg("v2")
+            .ignore()
+            .query(&mut con)
+            .unwrap();
+        wait_for_tracking_again(&nc, resets);
+        assert_eq!(
+            get(&nc, "k").as_deref(),
+            Some("v2"),
+            "a near copy survived the cut ({url})"
+        );
+        assert_near_hit(&nc, "k", "v2");
+        // Tracking is on again: another client's write reaches the near tier.
+        put(&other(&url, &ns), "k", "v3");
+        wait_for(&nc, "k", Some("v3"), STALENESS_BOUND);
+        nc.store().drop_namespace().unwrap();
+    }
 }
 
 #[test]
