@@ -50,8 +50,9 @@ fn near_get_script() -> &'static Script {
 /// A [`RedisStore`] namespace with a near tier: an in-process store, with its own capacity, that
 /// answers repeated reads of a key without a round trip until someone changes the key.
 ///
-/// - `get` answers from the near tier when it holds the key; otherwise it reads the server (a
-///   normal `get`: counted, LRU use) and keeps the value near, unless the entry has a read
+/// - `get` answers from the near tier when it holds the key (or knows it absent); otherwise it
+///   reads the server (a normal `get`: counted, LRU use) and keeps the value near (or that the
+///   key is absent), unless the entry has a read
 ///   budget or a sliding TTL (every read of those must reach the server) or a deadline on a
 ///   frozen clock. A near copy expires no later than the entry's deadline on the server.
 /// - Every write (`put`, `del`, `remove`, `get_or_insert`, `clear`, ...) goes to the server and
@@ -149,7 +150,11 @@ impl NearCache {
         let call = ops.key_call(near_get_script(), key);
         let reply = block(ops.exec.eval(&call))?;
         let (value, keep) = match reply {
-            Value::Nil => return Ok(None),
+            Value::Nil => {
+                // Absent: kept near too; creating the key is a change that invalidates it.
+                self.tier.fill(ticket, key, None, None);
+                return Ok(None);
+            }
             Value::Array(mut pair) if pair.len() == 2 => match (pair.pop(), pair.pop()) {
                 (Some(Value::Int(keep)), Some(Value::BulkString(v))) => (v, keep),
                 _ => return Err(decode_value("get", &Value::Array(pair))),
@@ -162,7 +167,7 @@ impl NearCache {
             _ => None,
         };
         if let Some(left) = left {
-            self.tier.fill(ticket, key, value.clone(), left);
+            self.tier.fill(ticket, key, Some(value.clone()), left);
         }
         Ok(Some(value))
     }
@@ -199,11 +204,11 @@ impl Backend for NearCache {
         self.write(&k, |s| s.put(key, value, options))
     }
 
-    /// From the near tier when it holds `key` (no round trip, not counted on the server),
-    /// otherwise from the server.
+    /// From the near tier when it holds `key` or knows it absent (no round trip, not counted on
+    /// the server), otherwise from the server.
     fn get(&self, key: &String) -> Result<Option<Vec<u8>>, RedisStoreError> {
-        if let Some(v) = self.tier.get(key) {
-            return Ok(Some(v));
+        if let Some(found) = self.tier.get(key) {
+            return Ok(found);
         }
         self.read_through(key)
     }

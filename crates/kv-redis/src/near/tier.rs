@@ -29,7 +29,8 @@ const NEAR_TICK: Duration = Duration::from_millis(1);
 /// counts as a reset for those fills (they are then not stored, which is always safe).
 const RECENT_LIMIT: usize = 4096;
 
-type NearStore = Store<String, Vec<u8>, Slots<Ttl, Lru>>;
+/// A near copy: the value, or `None` for a key the server said it does not hold.
+type NearStore = Store<String, Option<Vec<u8>>, Slots<Ttl, Lru>>;
 
 /// What a read took before it sent its request: the invalidation sequence number at that point.
 #[derive(Clone, Copy, Debug)]
@@ -88,8 +89,9 @@ impl Tier {
         self.fence.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The near copy of `key`, if tracking is on and the tier holds a live one.
-    pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
+    /// The near copy of `key` (`Some(None)`: known absent), if tracking is on and the tier
+    /// holds a live one.
+    pub(crate) fn get(&self, key: &str) -> Option<Option<Vec<u8>>> {
         if !self.live.load(Ordering::Acquire) {
             self.counts.bypassed.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -106,11 +108,17 @@ impl Tier {
         }
     }
 
-    /// Stores what a read found, unless the key was invalidated (or the tier reset) after
+    /// Stores what a read found (`None`: nothing), unless the key was invalidated (or the tier reset) after
     /// `ticket`, or tracking is off. `left` is the entry's time to its server deadline as the
     /// server saw it (`None`: no deadline); the near copy's deadline counts from the ticket, so
     /// it comes before the server's.
-    pub(crate) fn fill(&self, ticket: Ticket, key: &str, value: Vec<u8>, left: Option<Duration>) {
+    pub(crate) fn fill(
+        &self,
+        ticket: Ticket,
+        key: &str,
+        value: Option<Vec<u8>>,
+        left: Option<Duration>,
+    ) {
         let mut options = PutOptions::new();
         if let Some(left) = left {
             let deadline = ticket.taken + left;
@@ -208,9 +216,9 @@ pub struct NearMetrics {
     pub hits: u64,
     /// Reads that went to the server: not in the near tier, or tracking was off.
     pub misses: u64,
-    /// Values the server returned that the near tier kept.
+    /// Values (or absences) the server returned that the near tier kept.
     pub fills: u64,
-    /// Values the server returned that the near tier did not keep because an invalidation, a
+    /// Values (or absences) the server returned that the near tier did not keep because an invalidation, a
     /// write of this process or a reset overtook the read.
     pub fills_dropped: u64,
     /// Near copies that reached their deadline (the server's, less the round trip).
@@ -224,7 +232,7 @@ pub struct NearMetrics {
     /// Times the near tier was emptied as a whole: the invalidation connection lost or set up,
     /// a flush of the database, or a bulk operation of this process.
     pub resets: u64,
-    /// Near copies held now (including expired ones not yet reclaimed).
+    /// Near copies (values and absences) held now, including expired ones not yet reclaimed.
     pub size: u64,
     /// Whether tracking is on now, so reads may be answered by the near tier.
     pub live: bool,
@@ -245,14 +253,14 @@ mod tests {
         let t = live_tier();
         let ticket = t.ticket();
         t.invalidate("k", true);
-        t.fill(ticket, "k", b"old".to_vec(), None);
+        t.fill(ticket, "k", Some(b"old".to_vec()), None);
         assert_eq!(t.get("k"), None);
         assert_eq!(t.metrics().fills_dropped, 1);
         // Another key's invalidation does not void it.
         let ticket = t.ticket();
         t.invalidate("other", true);
-        t.fill(ticket, "k", b"new".to_vec(), None);
-        assert_eq!(t.get("k").as_deref(), Some(&b"new"[..]));
+        t.fill(ticket, "k", Some(b"new".to_vec()), None);
+        assert_eq!(t.get("k"), Some(Some(b"new".to_vec())));
     }
 
     #[test]
@@ -261,18 +269,18 @@ mod tests {
         let ticket = t.ticket();
         t.reset(false);
         t.reset(true);
-        t.fill(ticket, "k", b"v".to_vec(), None);
+        t.fill(ticket, "k", Some(b"v".to_vec()), None);
         assert_eq!(t.get("k"), None);
     }
 
     #[test]
     fn nothing_is_served_or_kept_while_tracking_is_off() {
         let t = live_tier();
-        t.fill(t.ticket(), "k", b"v".to_vec(), None);
+        t.fill(t.ticket(), "k", Some(b"v".to_vec()), None);
         assert!(t.get("k").is_some());
         t.reset(false);
         assert_eq!(t.get("k"), None);
-        t.fill(t.ticket(), "k", b"v".to_vec(), None);
+        t.fill(t.ticket(), "k", Some(b"v".to_vec()), None);
         assert_eq!(t.metrics().size, 0);
     }
 
@@ -280,14 +288,19 @@ mod tests {
     fn a_near_copy_is_gone_by_the_deadline_counted_from_its_ticket() {
         let t = live_tier();
         let ticket = t.ticket();
-        t.fill(ticket, "k", b"v".to_vec(), Some(Duration::from_millis(300)));
+        t.fill(
+            ticket,
+            "k",
+            Some(b"v".to_vec()),
+            Some(Duration::from_millis(300)),
+        );
         assert!(t.get("k").is_some());
         while Instant::now() < ticket.taken + Duration::from_millis(300) {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(t.get("k"), None);
         // One that is due before it could be stored is not stored.
-        t.fill(t.ticket(), "j", b"v".to_vec(), Some(Duration::ZERO));
+        t.fill(t.ticket(), "j", Some(b"v".to_vec()), Some(Duration::ZERO));
         assert_eq!(t.metrics().fills, 1);
     }
 
@@ -299,7 +312,7 @@ mod tests {
             t.invalidate(&format!("k{i}"), true);
         }
         assert!(t.fence().recent.len() <= RECENT_LIMIT);
-        t.fill(ticket, "fresh", b"v".to_vec(), None);
+        t.fill(ticket, "fresh", Some(b"v".to_vec()), None);
         assert_eq!(t.get("fresh"), None);
     }
 }
