@@ -66,7 +66,7 @@ impl ConnectionLike for Conn {
 }
 
 /// The connection and what a call needs to report errors and bound its time.
-struct Connector {
+pub(crate) struct Connector {
     url: ConnectionUrl,
     conn: Conn,
     timeouts: Timeouts,
@@ -245,6 +245,11 @@ impl fmt::Debug for AsyncRedisServer {
 }
 
 impl AsyncRedisServer {
+    /// The URL as parsed and the timeouts (the near cache opens its own connection).
+    pub(crate) fn url_and_timeouts(&self) -> (&ConnectionUrl, Timeouts) {
+        (&self.connector.url, self.connector.timeouts)
+    }
+
     /// Connects to `url` (timeouts from its query, 5 s each by default): see
     /// [`ServerBuilder::connect_async`].
     pub async fn connect(url: &str) -> Result<Self, RedisStoreError> {
@@ -307,7 +312,7 @@ impl AsyncRedisStore {
         &self.server
     }
 
-    fn ops(&self) -> Ops<'_, Connector> {
+    pub(crate) fn ops(&self) -> Ops<'_, Connector> {
         Ops {
             exec: &self.server.connector,
             names: &self.names,

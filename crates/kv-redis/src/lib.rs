@@ -108,7 +108,8 @@
 //! master of the namespace's slot on a cluster). Entries with a read budget or a sliding TTL are
 //! never kept near, a near copy expires before the server's deadline, and a lost invalidation
 //! connection empties the near tier. The rules, and the measured delay before another client's
-//! write is seen, are in `docs/semantics.md` ("Near cache"). Sync only for now.
+//! write is seen, are in `docs/semantics.md` ("Near cache"). With the `tokio` feature,
+//! `AsyncNearCache` is the same on the async store.
 //!
 //! # Async (feature `tokio`)
 //!
@@ -136,6 +137,8 @@ mod url;
 pub use aio::{AsyncRedisServer, AsyncRedisStore, AsyncTypedRedisStore};
 pub use conn::DEFAULT_TIMEOUT;
 pub use error::RedisStoreError;
+#[cfg(feature = "tokio")]
+pub use near::AsyncNearCache;
 pub use near::{NearCache, NearMetrics};
 pub use store::{RedisServer, RedisStore, ServerBuilder};
 pub use typed::TypedRedisStore;

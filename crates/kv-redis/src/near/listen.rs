@@ -18,7 +18,7 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 
 use crate::RedisStoreError;
-use crate::conn::{Connector, Timeouts, store_error};
+use crate::conn::{Timeouts, store_error};
 use crate::names::key_of;
 use crate::url::{ConnectionUrl, Endpoint};
 
@@ -37,7 +37,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Where the namespace lives, and how to find it again after a failover.
 pub(crate) struct Source {
-    pub(crate) connector: Arc<Connector>,
+    pub(crate) url: ConnectionUrl,
+    pub(crate) timeouts: Timeouts,
     /// The namespace's counters key (any of its keys: they share one slot).
     pub(crate) slot_key: String,
     /// What the namespace's entry keys start with: the broadcast prefix.
@@ -48,15 +49,20 @@ pub(crate) struct Source {
 
 impl Source {
     fn url(&self) -> &ConnectionUrl {
-        self.connector.url()
-    }
-
-    fn timeouts(&self) -> Timeouts {
-        self.connector.timeouts()
+        &self.url
     }
 
     fn error(&self, e: &redis::RedisError) -> RedisStoreError {
         store_error(self.url(), e)
+    }
+
+    /// A plain connection to `info`, with the timeouts.
+    fn connect(&self, info: ConnectionInfo) -> redis::RedisResult<Connection> {
+        let t = self.timeouts;
+        let con = Client::open(info)?.get_connection_with_timeout(t.connect)?;
+        con.set_read_timeout(Some(t.response))?;
+        con.set_write_timeout(Some(t.response))?;
+        Ok(con)
     }
 
     /// The server to listen to: the single server, or the master that serves the namespace's
@@ -95,17 +101,38 @@ impl Source {
         }
     }
 
-    /// The host and port of the master serving the namespace's slot.
+    /// The host and port of the master serving the namespace's slot, asked of the first seed
+    /// node that answers.
     fn slot_master(&self) -> Result<(String, u16), RedisStoreError> {
-        let slot: i64 = self.connector.run(|c| {
-            redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(&self.slot_key)
-                .query(c)
-        })?;
-        let ranges: Vec<Value> = self
-            .connector
-            .run(|c| redis::cmd("CLUSTER").arg("SLOTS").query(c))?;
+        let Endpoint::Cluster(nodes) = &self.url().endpoint else {
+            return Err(RedisStoreError::Url {
+                url: self.url().redacted.clone(),
+                reason: "not a cluster URL".into(),
+            });
+        };
+        let mut last = None;
+        for node in nodes {
+            let ask = || -> redis::RedisResult<(i64, Vec<Value>)> {
+                let mut con = self.connect(node.as_str().into_connection_info()?)?;
+                let slot = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(&self.slot_key)
+                    .query(&mut con)?;
+                Ok((slot, redis::cmd("CLUSTER").arg("SLOTS").query(&mut con)?))
+            };
+            match ask() {
+                Ok((slot, ranges)) => return self.master_of(slot, ranges),
+                Err(e) => last = Some(self.error(&e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| RedisStoreError::Url {
+            url: self.url().redacted.clone(),
+            reason: "a cluster URL with no node".into(),
+        }))
+    }
+
+    /// The master that `CLUSTER SLOTS` (`ranges`) names for `slot`.
+    fn master_of(&self, slot: i64, ranges: Vec<Value>) -> Result<(String, u16), RedisStoreError> {
         for range in ranges {
             let Value::Array(fields) = range else {
                 continue;
@@ -147,11 +174,8 @@ impl Source {
             } if matches!(self.url().endpoint, Endpoint::Cluster(_)) => Some((h.clone(), *p)),
             _ => None,
         };
-        let t = self.timeouts();
         let run = || -> redis::RedisResult<Connection> {
-            let mut con = Client::open(info)?.get_connection_with_timeout(t.connect)?;
-            con.set_read_timeout(Some(t.response))?;
-            con.set_write_timeout(Some(t.response))?;
+            let mut con = self.connect(info)?;
             redis::cmd("CLIENT")
                 .arg("SETNAME")
                 .arg(&self.name)
@@ -181,19 +205,30 @@ impl Source {
     }
 }
 
-/// Starts the invalidation thread of `tier` and waits until tracking is on (the first
-/// connection's error otherwise, and the thread is not started).
-pub(crate) fn start(tier: &Arc<Tier>, source: Source) -> Result<(), RedisStoreError> {
+/// What the first connection of a new near cache came to: tracking on, or its error.
+pub(crate) type First = mpsc::Receiver<Result<(), RedisStoreError>>;
+
+/// Starts the invalidation thread of `tier`; the answer says when tracking is first on (or the
+/// first connection's error, and the thread is gone).
+pub(crate) fn start(tier: &Arc<Tier>, source: Source) -> Result<First, RedisStoreError> {
     let (first, first_result) = mpsc::channel();
     let weak = Arc::downgrade(tier);
+    let url = source.url.redacted.clone();
     std::thread::Builder::new()
         .name("kv-near-invalidate".into())
         .spawn(move || run(weak, source, first))
         .map_err(|e| RedisStoreError::Unavailable {
-            url: String::new(),
+            url,
             reason: format!("cannot start the invalidation thread: {e}"),
         })?;
-    first_result.recv().unwrap_or_else(|_| {
+    Ok(first_result)
+}
+
+/// The first connection's outcome, from its answer (or the thread's end).
+pub(crate) fn first_outcome(
+    answer: Result<Result<(), RedisStoreError>, mpsc::RecvError>,
+) -> Result<(), RedisStoreError> {
+    answer.unwrap_or_else(|_| {
         Err(RedisStoreError::Unavailable {
             url: String::new(),
             reason: "the invalidation thread stopped".into(),

@@ -2,6 +2,8 @@
 //! Redis's server-assisted invalidation (`CLIENT TRACKING`). The rules are in
 //! `docs/semantics.md`, "Near cache".
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod listen;
 mod tier;
 
@@ -13,10 +15,15 @@ use kv_core::{Backend, Dump, Metrics};
 use kv_ttl::PutOptions;
 use redis::{Script, Value};
 
+use crate::conn::Timeouts;
+use crate::names::{Names, escape};
 use crate::ops::{Exec, block, decode_value};
 use crate::scripts::PRELUDE;
+use crate::url::ConnectionUrl;
 use crate::{RedisStore, RedisStoreError};
 
+#[cfg(feature = "tokio")]
+pub use aio::AsyncNearCache;
 pub use tier::NearMetrics;
 use tier::Tier;
 
@@ -42,9 +49,58 @@ if MANUAL then return {v, -2} end
 return {v, math.max(0, math.floor(tonumber(d) - n))}
 "#;
 
-fn near_get_script() -> &'static Script {
+pub(crate) fn near_get_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| Script::new(&format!("{PRELUDE}{NEAR_GET}")))
+}
+
+/// Where the invalidation connection of namespace `namespace` (keys `names`) goes.
+pub(crate) fn source(
+    url: &ConnectionUrl,
+    timeouts: Timeouts,
+    names: &Names,
+    namespace: &str,
+) -> listen::Source {
+    listen::Source {
+        url: url.clone(),
+        timeouts,
+        slot_key: names.meta.clone(),
+        prefix: names.entry_prefix.clone(),
+        name: format!("kv-near:{}", escape(namespace.as_bytes())),
+    }
+}
+
+impl Tier {
+    /// Decodes the reply of `NEAR_GET` for `key`, keeps what the server allows near (unless
+    /// `ticket` was overtaken), and returns the value.
+    pub(crate) fn fill_from(
+        &self,
+        ticket: tier::Ticket,
+        key: &str,
+        reply: Value,
+    ) -> Result<Option<Vec<u8>>, RedisStoreError> {
+        let (value, keep) = match reply {
+            Value::Nil => {
+                // Absent: kept near too; creating the key is a change that invalidates it.
+                self.fill(ticket, key, None, None);
+                return Ok(None);
+            }
+            Value::Array(mut pair) if pair.len() == 2 => match (pair.pop(), pair.pop()) {
+                (Some(Value::Int(keep)), Some(Value::BulkString(v))) => (v, keep),
+                _ => return Err(decode_value("get", &Value::Array(pair))),
+            },
+            other => return Err(decode_value("get", &other)),
+        };
+        let left = match keep {
+            -1 => Some(None),
+            us if us >= 0 => Some(Some(Duration::from_micros(us.unsigned_abs()))),
+            _ => None,
+        };
+        if let Some(left) = left {
+            self.fill(ticket, key, Some(value.clone()), left);
+        }
+        Ok(Some(value))
+    }
 }
 
 /// A [`RedisStore`] namespace with a near tier: an in-process store, with its own capacity, that
@@ -105,17 +161,14 @@ impl NearCache {
     /// error.
     pub fn new(store: RedisStore, capacity: usize) -> Result<Self, RedisStoreError> {
         let tier = Arc::new(Tier::new(capacity));
-        let names = store.ops().names;
-        let source = listen::Source {
-            connector: store.server().connector.clone(),
-            slot_key: names.meta.clone(),
-            prefix: names.entry_prefix.clone(),
-            name: format!(
-                "kv-near:{}",
-                crate::names::escape(store.namespace().as_bytes())
-            ),
-        };
-        listen::start(&tier, source)?;
+        let connector = &store.server().connector;
+        let source = source(
+            connector.url(),
+            connector.timeouts(),
+            store.ops().names,
+            store.namespace(),
+        );
+        listen::first_outcome(listen::start(&tier, source)?.recv())?;
         Ok(Self { store, tier })
     }
 
@@ -147,29 +200,8 @@ impl NearCache {
     fn read_through(&self, key: &str) -> Result<Option<Vec<u8>>, RedisStoreError> {
         let ticket = self.tier.ticket();
         let ops = self.store.ops();
-        let call = ops.key_call(near_get_script(), key);
-        let reply = block(ops.exec.eval(&call))?;
-        let (value, keep) = match reply {
-            Value::Nil => {
-                // Absent: kept near too; creating the key is a change that invalidates it.
-                self.tier.fill(ticket, key, None, None);
-                return Ok(None);
-            }
-            Value::Array(mut pair) if pair.len() == 2 => match (pair.pop(), pair.pop()) {
-                (Some(Value::Int(keep)), Some(Value::BulkString(v))) => (v, keep),
-                _ => return Err(decode_value("get", &Value::Array(pair))),
-            },
-            other => return Err(decode_value("get", &other)),
-        };
-        let left = match keep {
-            -1 => Some(None),
-            us if us >= 0 => Some(Some(Duration::from_micros(us.unsigned_abs()))),
-            _ => None,
-        };
-        if let Some(left) = left {
-            self.tier.fill(ticket, key, Some(value.clone()), left);
-        }
-        Ok(Some(value))
+        let reply = block(ops.exec.eval(&ops.key_call(near_get_script(), key)));
+        self.tier.fill_from(ticket, key, reply?)
     }
 
     /// Runs a write of `key` on the server, then drops its near copy (also when the write

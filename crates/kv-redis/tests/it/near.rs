@@ -523,3 +523,93 @@ fn a_server_restart_empties_the_near_tier_and_tracking_comes_back() {
     let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
     wait_for(&nc, "k", None, STALENESS_BOUND);
 }
+
+/// The async near cache: the same tier and invalidation connection, async server calls.
+#[cfg(feature = "tokio")]
+mod async_near {
+    use super::*;
+    use kv_core::AsyncBackend;
+    use kv_redis::{AsyncNearCache, AsyncRedisServer};
+
+    async fn near(url: &str, ns: &str) -> AsyncNearCache {
+        let server = AsyncRedisServer::connect(url).await.unwrap();
+        AsyncNearCache::new(server.namespace(ns), 1000)
+            .await
+            .unwrap()
+    }
+
+    async fn get(nc: &AsyncNearCache, key: &str) -> Option<String> {
+        nc.get(&k(key))
+            .await
+            .unwrap()
+            .map(|v| String::from_utf8(v).unwrap())
+    }
+
+    async fn put(nc: &AsyncNearCache, key: &str, v: &str) {
+        nc.put(k(key), v.as_bytes().to_vec(), &PutOptions::new())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_near_cache_reads_its_own_writes_at_once_and_sees_others_within_the_bound() {
+        for url in urls() {
+            let ns = support::unique_ns("async-near");
+            let nc = near(&url, &ns).await;
+            let before = nc.near_metrics().invalidations;
+            put(&nc, "a", "1").await;
+            assert_eq!(get(&nc, "a").await.as_deref(), Some("1"));
+            // The write's own invalidation comes back; then a copy stays near.
+            let start = Instant::now();
+            while nc.near_metrics().invalidations == before {
+                assert!(start.elapsed() < STALENESS_BOUND, "no invalidation");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            get(&nc, "a").await;
+            let hits = nc.near_metrics().hits;
+            assert_eq!(get(&nc, "a").await.as_deref(), Some("1"));
+            assert_eq!(
+                nc.near_metrics().hits,
+                hits + 1,
+                "not read from the near tier"
+            );
+            // Another client's write is seen within the bound.
+            super::put(&other(&url, &ns), "a", "2");
+            let start = Instant::now();
+            while get(&nc, "a").await.as_deref() != Some("2") {
+                assert!(
+                    start.elapsed() < STALENESS_BOUND,
+                    "{url}: the write was not seen"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            put(&nc, "a", "3").await;
+            assert_eq!(get(&nc, "a").await.as_deref(), Some("3"));
+            nc.clear().await.unwrap();
+            assert_eq!(get(&nc, "a").await, None);
+            nc.store().drop_namespace().await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_near_cache_never_keeps_a_read_budget_near() {
+        let Some(url) = support::single() else { return };
+        let ns = support::unique_ns("async-near-budget");
+        let nc = near(&url, &ns).await;
+        nc.put(
+            k("token"),
+            b"t".to_vec(),
+            &PutOptions::new().with_max_reads(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(get(&nc, "token").await.as_deref(), Some("t"));
+        assert_eq!(
+            get(&nc, "token").await,
+            None,
+            "a one-shot token was read twice"
+        );
+        assert_eq!(nc.near_metrics().hits, 0);
+        nc.store().drop_namespace().await.unwrap();
+    }
+}
