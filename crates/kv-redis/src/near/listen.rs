@@ -13,7 +13,7 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 
@@ -27,9 +27,10 @@ use super::tier::Tier;
 /// The channel Redis sends invalidations to in RESP2.
 const CHANNEL: &str = "__redis__:invalidate";
 
-/// How long the thread waits for a message before it checks on the connection (a `PING`) and
-/// on its near cache (still in use?). A connection that died without a word is noticed within
-/// about this plus the response timeout.
+/// How often the thread checks on the connection (a `PING`; on a cluster, whether the slot's
+/// master moved), and the longest it waits for a message before it looks whether its near
+/// cache is still in use. A connection that died without a word is noticed within about twice
+/// this plus the response timeout.
 pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
 
 /// The longest pause between two attempts to connect again.
@@ -286,6 +287,7 @@ fn serve(
     if sub.set_read_timeout(Some(HEARTBEAT)).is_err() {
         return;
     }
+    let mut checked = Instant::now();
     loop {
         let msg = sub.get_message();
         let Some(t) = tier.upgrade() else { return };
@@ -295,15 +297,16 @@ fn serve(
                     apply(&t, &source.prefix, msg.get_payload::<Value>().ok());
                 }
             }
-            Err(e) if e.is_timeout() => {
-                // Quiet: check that the connection still answers and still reaches the
-                // namespace's master.
-                let answered = sub.ping::<Value>().is_ok();
-                if !answered || !source.still_served_by(master) {
-                    return;
-                }
-            }
+            Err(e) if e.is_timeout() => {}
             Err(_) => return,
+        }
+        // Every heartbeat, busy or quiet: the connection still answers, and on a cluster it
+        // still reaches the master of the namespace's slot (a failover moves the slot).
+        if checked.elapsed() >= HEARTBEAT {
+            if sub.ping::<Value>().is_err() || !source.still_served_by(master) {
+                return;
+            }
+            checked = Instant::now();
         }
     }
 }
