@@ -90,6 +90,23 @@ fn wait_for(nc: &NearCache, key: &str, want: Option<&str>, within: Duration) -> 
     }
 }
 
+/// Reads `key` until the near tier answers it with `want`, failing after the staleness bound.
+fn wait_for_near_hit(nc: &NearCache, key: &str, want: &str) {
+    let start = Instant::now();
+    loop {
+        let hits = nc.near_metrics().hits;
+        let got = get(nc, key);
+        if nc.near_metrics().hits > hits && got.as_deref() == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < STALENESS_BOUND,
+            "{key} not read from the near tier as {want:?} within {STALENESS_BOUND:?}: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Reads `key` and asserts the near tier answered.
 fn assert_near_hit(nc: &NearCache, key: &str, want: &str) {
     let before = nc.near_metrics().hits;
@@ -231,13 +248,14 @@ fn a_near_copy_expires_no_later_than_its_server_deadline() {
     let Some(url) = support::single() else { return };
     let ns = support::unique_ns("near-deadline");
     let nc = near(&url, &ns);
-    let ttl = Duration::from_secs(3);
+    let ttl = Duration::from_secs(5);
+    let before = nc.near_metrics().invalidations;
     nc.put(k("a"), b"1".to_vec(), &PutOptions::new().with_ttl(ttl))
         .unwrap();
     // The server's deadline is at most `ttl` after the put returned.
     let deadline = Instant::now() + ttl;
-    assert_eq!(get(&nc, "a").as_deref(), Some("1"));
-    assert_near_hit(&nc, "a", "1");
+    wait_for_invalidation(&nc, before);
+    wait_for_near_hit(&nc, "a", "1");
     std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
     assert_eq!(
         get(&nc, "a"),
@@ -253,6 +271,7 @@ fn entries_with_a_deadline_on_a_frozen_clock_are_not_kept_near() {
     let ns = support::unique_ns("near-frozen");
     let nc = near(&url, &ns);
     nc.store().freeze_clock().unwrap();
+    let before = nc.near_metrics().invalidations;
     nc.put(
         k("a"),
         b"1".to_vec(),
@@ -260,6 +279,15 @@ fn entries_with_a_deadline_on_a_frozen_clock_are_not_kept_near() {
     )
     .unwrap();
     put(&nc, "forever", "f");
+    // Both writes' own invalidations are back, so what is kept near stays.
+    let start = Instant::now();
+    while nc.near_metrics().invalidations < before + 2 {
+        assert!(
+            start.elapsed() < STALENESS_BOUND,
+            "the writes' invalidations did not come"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     for _ in 0..2 {
         assert_eq!(get(&nc, "a").as_deref(), Some("1"));
         assert_eq!(get(&nc, "forever").as_deref(), Some("f"));
@@ -380,9 +408,7 @@ fn a_value_read_while_another_client_writes_never_sticks_in_the_near_tier() {
         });
         wait_for(&nc, "k", Some(&last.to_string()), STALENESS_BOUND);
         // Settled: the near tier keeps the last value and serves it.
-        std::thread::sleep(Duration::from_millis(50));
-        get(&nc, "k");
-        assert_near_hit(&nc, "k", &last.to_string());
+        wait_for_near_hit(&nc, "k", &last.to_string());
         nc.store().drop_namespace().unwrap();
     }
 }
