@@ -11,6 +11,7 @@
 //! again (reads that went to the server in between may have filled nothing: their tickets are
 //! void) and switches it back on.
 
+use std::cell::RefCell;
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -46,6 +47,9 @@ pub(crate) struct Source {
     pub(crate) prefix: String,
     /// `CLIENT SETNAME` of the connection, so an operator can find it in `CLIENT LIST`.
     pub(crate) name: String,
+    /// On a cluster, the seed connection that last answered where the slot is (kept: only the
+    /// invalidation thread uses it).
+    pub(crate) asker: RefCell<Option<Connection>>,
 }
 
 impl Source {
@@ -111,18 +115,33 @@ impl Source {
                 reason: "not a cluster URL".into(),
             });
         };
+        let ask = |con: &mut Connection| -> redis::RedisResult<(i64, Vec<Value>)> {
+            let slot = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(&self.slot_key)
+                .query(con)?;
+            Ok((slot, redis::cmd("CLUSTER").arg("SLOTS").query(con)?))
+        };
+        // The connection that answered last time first: the heartbeat asks every 0.5 s.
+        let mut asker = self.asker.borrow_mut();
+        if let Some(con) = asker.as_mut() {
+            match ask(con) {
+                Ok((slot, ranges)) => return self.master_of(slot, ranges),
+                Err(_) => *asker = None,
+            }
+        }
         let mut last = None;
         for node in nodes {
-            let ask = || -> redis::RedisResult<(i64, Vec<Value>)> {
-                let mut con = self.connect(node.as_str().into_connection_info()?)?;
-                let slot = redis::cmd("CLUSTER")
-                    .arg("KEYSLOT")
-                    .arg(&self.slot_key)
-                    .query(&mut con)?;
-                Ok((slot, redis::cmd("CLUSTER").arg("SLOTS").query(&mut con)?))
-            };
-            match ask() {
-                Ok((slot, ranges)) => return self.master_of(slot, ranges),
+            let answer = node
+                .as_str()
+                .into_connection_info()
+                .and_then(|info| self.connect(info))
+                .and_then(|mut con| ask(&mut con).map(|a| (a, con)));
+            match answer {
+                Ok(((slot, ranges), con)) => {
+                    *asker = Some(con);
+                    return self.master_of(slot, ranges);
+                }
                 Err(e) => last = Some(self.error(&e)),
             }
         }

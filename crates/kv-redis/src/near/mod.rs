@@ -67,6 +67,7 @@ pub(crate) fn source(
         slot_key: names.meta.clone(),
         prefix: names.entry_prefix.clone(),
         name: format!("kv-near:{}", escape(namespace.as_bytes())),
+        asker: Default::default(),
     }
 }
 
