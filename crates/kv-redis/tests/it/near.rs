@@ -639,3 +639,36 @@ mod async_near {
         nc.store().drop_namespace().await.unwrap();
     }
 }
+
+/// A failover of the namespace's master (feature `tokio`, where the failover cluster lives).
+#[cfg(feature = "tokio")]
+#[test]
+fn a_failover_of_the_slots_master_empties_the_near_tier_and_tracking_moves_to_the_new_master() {
+    use crate::failover::{cluster_with_replicas, kill_master_of, until_ok};
+    let Some((mut nodes, url)) = cluster_with_replicas() else {
+        return;
+    };
+    let ns = support::unique_ns("near-failover");
+    let nc = near(&url, &ns);
+    put_settled(&nc, "k", "v1");
+    get(&nc, "k");
+    assert_near_hit(&nc, "k", "v1");
+    let resets = nc.near_metrics().resets;
+    kill_master_of(&mut nodes, &ns);
+    wait_for_tracking_again(&nc, resets);
+    // The promoted replica serves the entry; the near tier was emptied, so it is read there.
+    let misses = nc.near_metrics().misses;
+    let (got, _) = until_ok("get through the near cache", || nc.get(&k("k")));
+    assert_eq!(got.as_deref(), Some(&b"v1"[..]));
+    assert!(
+        nc.near_metrics().misses > misses,
+        "served from a near tier kept across the failover"
+    );
+    // Tracking is on at the new master: another client's write reaches the near tier.
+    let writer = other(&url, &ns);
+    until_ok("put by another client", || {
+        writer.put(k("k"), b"v2".to_vec(), &PutOptions::new())
+    });
+    wait_for(&nc, "k", Some("v2"), STALENESS_BOUND);
+    nc.store().drop_namespace().unwrap();
+}
