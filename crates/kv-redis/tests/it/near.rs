@@ -672,3 +672,29 @@ fn a_failover_of_the_slots_master_empties_the_near_tier_and_tracking_moves_to_th
     wait_for(&nc, "k", Some("v2"), STALENESS_BOUND);
     nc.store().drop_namespace().unwrap();
 }
+
+#[test]
+fn dropping_the_last_handle_closes_the_invalidation_connection() {
+    let Some(url) = support::single() else { return };
+    let ns = support::unique_ns("near-drop");
+    let nc = near(&url, &ns);
+    let (mut con, id) = invalidation_client(&url, &ns);
+    let clone = nc.clone();
+    drop(nc);
+    let listed = |con: &mut redis::Connection| {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(con).unwrap();
+        list.lines()
+            .any(|l| l.split(' ').any(|f| f == format!("id={id}")))
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(listed(&mut con), "closed while a clone was still in use");
+    drop(clone);
+    let start = Instant::now();
+    while listed(&mut con) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still open 10 s after the last drop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
