@@ -233,12 +233,18 @@ fn entries_with_a_read_budget_or_a_sliding_ttl_never_live_in_the_near_tier() {
         .with_ttl(Duration::from_secs(600))
         .with_sliding_ttl();
     nc.put(k("session"), b"s".to_vec(), &sliding).unwrap();
-    for _ in 0..3 {
+    // Many reads in a row: each read changes the entry on the server, so a near copy kept by
+    // mistake would live only until that change's invalidation arrived; back-to-back reads
+    // would still find it now and then.
+    let budget = PutOptions::new().with_max_reads(1_000);
+    nc.put(k("budget"), b"b".to_vec(), &budget).unwrap();
+    for _ in 0..50 {
         assert_eq!(get(&nc, "session").as_deref(), Some("s"));
+        assert_eq!(get(&nc, "budget").as_deref(), Some("b"));
     }
-    // Every read reached the server: 2 token hits, 1 miss, 3 sliding refreshes.
+    // Every read reached the server: 2 token hits, 1 miss, 50 sliding refreshes, 50 reads spent.
     let (server, near) = nc.tier_metrics().unwrap();
-    assert_eq!((server.hits, server.misses), (5, 1));
+    assert_eq!((server.hits, server.misses), (102, 1));
     assert_eq!(near.hits, 0);
     nc.store().drop_namespace().unwrap();
 }
