@@ -133,7 +133,8 @@ pub fn bench(args: &[String]) -> Result {
 /// `bench --redis [--ops N]`: the `redis` example of kv-bench (W2 and W5 at 1 and 2 threads,
 /// in-process and on Redis, one call per operation and pipelined; then the async store, the sync
 /// store and `redis-benchmark` at 1, 8 and 64 callers) on a server and a cluster this starts,
-/// 100,000 operations per measurement by default. Prints two Markdown tables.
+/// 100,000 operations per measurement by default. Prints two Markdown tables; then the `near`
+/// example (the near cache against plain Redis per call, W2 and a read-mostly plan).
 fn redis(args: &[String]) -> Result {
     let mut ops = 100_000;
     let mut it = args.iter();
@@ -150,7 +151,16 @@ fn redis(args: &[String]) -> Result {
     }
     run(
         "build the Redis measurement (release)",
-        cargo().args(["build", "--release", "-p", "kv-bench", "--example", "redis"]),
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "kv-bench",
+            "--example",
+            "redis",
+            "--example",
+            "near",
+        ]),
     )?;
     let servers = crate::redis::Servers::start()?;
     run(
@@ -164,6 +174,22 @@ fn redis(args: &[String]) -> Result {
                 "kv-bench",
                 "--example",
                 "redis",
+                "--",
+            ])
+            .args(["--url", &servers.single, "--cluster", &servers.cluster])
+            .args(["--ops", &ops.to_string()]),
+    )?;
+    run(
+        "the near cache vs plain Redis per call",
+        cargo()
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "kv-bench",
+                "--example",
+                "near",
                 "--",
             ])
             .args(["--url", &servers.single, "--cluster", &servers.cluster])

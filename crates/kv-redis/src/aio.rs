@@ -22,7 +22,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::conn::{Settings, Target, Timeouts, is_unknown_script, store_error};
+use crate::conn::{Settings, Target, Timeouts, Trust, is_unknown_script, store_error};
 use crate::names::Names;
 use crate::ops::{Call, Exec, Ops};
 use crate::typed::{decode_found, encode_json, found_or_stored};
@@ -65,15 +65,16 @@ impl ConnectionLike for Conn {
 }
 
 /// The connection and what a call needs to report errors and bound its time.
-struct Connector {
+pub(crate) struct Connector {
     url: ConnectionUrl,
     conn: Conn,
     timeouts: Timeouts,
+    trust: Trust,
 }
 
 impl Connector {
     async fn open(settings: Settings) -> Result<Self, RedisStoreError> {
-        let target = settings.target()?;
+        let (target, trust) = settings.target()?;
         let Settings { url, timeouts, .. } = settings;
         let connecting = async {
             match target {
@@ -103,6 +104,7 @@ impl Connector {
             url,
             conn,
             timeouts,
+            trust,
         };
         connector.query(&redis::cmd("PING")).await?;
         Ok(connector)
@@ -218,6 +220,16 @@ impl fmt::Debug for AsyncRedisServer {
 }
 
 impl AsyncRedisServer {
+    /// The URL as parsed, the timeouts and the CA trusted (the near cache opens its own
+    /// connection).
+    pub(crate) fn url_timeouts_trust(&self) -> (&ConnectionUrl, Timeouts, &Trust) {
+        (
+            &self.connector.url,
+            self.connector.timeouts,
+            &self.connector.trust,
+        )
+    }
+
     /// Connects to `url` (timeouts from its query, 5 s each by default): see
     /// [`ServerBuilder::connect_async`].
     pub async fn connect(url: &str) -> Result<Self, RedisStoreError> {
@@ -280,7 +292,7 @@ impl AsyncRedisStore {
         &self.server
     }
 
-    fn ops(&self) -> Ops<'_, Connector> {
+    pub(crate) fn ops(&self) -> Ops<'_, Connector> {
         Ops {
             exec: &self.server.connector,
             names: &self.names,

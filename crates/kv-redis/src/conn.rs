@@ -10,7 +10,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
-use redis::{Client, Cmd, Connection, ConnectionLike, FromRedisValue, RedisError, RedisResult};
+use redis::{
+    Client, Cmd, Connection, ConnectionLike, FromRedisValue, IntoConnectionInfo, RedisError,
+    RedisResult,
+};
 
 use crate::RedisStoreError;
 use crate::ops::{Call, Exec};
@@ -42,6 +45,24 @@ impl Timeouts {
     }
 }
 
+/// The CA certificates trusted instead of the built-in roots, if the builder gave any (feature
+/// `tls`): kept with the connector, for the connections the near cache opens itself.
+#[cfg(feature = "tls")]
+pub(crate) type Trust = Option<redis::TlsCertificates>;
+#[cfg(not(feature = "tls"))]
+pub(crate) type Trust = ();
+
+/// A client of one server, trusting what `trust` says over TLS.
+pub(crate) fn client(info: impl IntoConnectionInfo, trust: &Trust) -> RedisResult<Client> {
+    #[cfg(feature = "tls")]
+    if let Some(certs) = trust {
+        return Client::build_with_tls(info, certs.clone());
+    }
+    #[cfg(not(feature = "tls"))]
+    let () = trust;
+    Client::open(info)
+}
+
 /// Everything a connection needs, from the URL and the [`ServerBuilder`](crate::ServerBuilder).
 pub(crate) struct Settings {
     pub url: ConnectionUrl,
@@ -53,8 +74,8 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// The client for these settings, not connected yet (the sync and the async stores both
-    /// start from it).
-    pub(crate) fn target(&self) -> Result<Target, RedisStoreError> {
+    /// start from it), and the CA it trusts.
+    pub(crate) fn target(&self) -> Result<(Target, Trust), RedisStoreError> {
         let url = &self.url;
         let bad_url = |reason: String| RedisStoreError::Url {
             reason,
@@ -67,7 +88,7 @@ impl Settings {
             ));
         }
         #[cfg(feature = "tls")]
-        let certs = match &self.ca {
+        let trust = match &self.ca {
             Some(_) if !url.tls => {
                 return Err(bad_url(
                     "a TLS CA certificate was given, but the URL is not rediss:// (or \
@@ -78,30 +99,27 @@ impl Settings {
             Some(ca) => Some(ca.certificates(url)?),
             None => None,
         };
+        #[cfg(not(feature = "tls"))]
+        let trust: Trust = ();
         let redis_error = |e: RedisError| bad_url(url.scrub(&e.to_string()));
         match &url.endpoint {
-            Endpoint::Single(u) => {
-                #[cfg(feature = "tls")]
-                if let Some(certs) = certs {
-                    return Client::build_with_tls(u.as_str(), certs)
-                        .map(Target::Single)
-                        .map_err(redis_error);
-                }
-                Client::open(u.as_str())
-                    .map(Target::Single)
-                    .map_err(redis_error)
-            }
+            Endpoint::Single(u) => client(u.as_str(), &trust)
+                .map(|c| (Target::Single(c), trust))
+                .map_err(redis_error),
             Endpoint::Cluster(nodes) => {
                 let builder = ClusterClientBuilder::new(nodes.clone())
                     .connection_timeout(self.timeouts.connect)
                     .response_timeout(self.timeouts.response)
                     .retries(2);
                 #[cfg(feature = "tls")]
-                let builder = match certs {
-                    Some(certs) => builder.certs(certs),
+                let builder = match &trust {
+                    Some(certs) => builder.certs(certs.clone()),
                     None => builder,
                 };
-                builder.build().map(Target::Cluster).map_err(redis_error)
+                builder
+                    .build()
+                    .map(|c| (Target::Cluster(c), trust))
+                    .map_err(redis_error)
             }
         }
     }
@@ -152,6 +170,7 @@ impl Conn {
 pub(crate) struct Connector {
     url: ConnectionUrl,
     target: Target,
+    trust: Trust,
     timeouts: Timeouts,
     idle: Mutex<Vec<Conn>>,
 }
@@ -168,10 +187,11 @@ impl fmt::Debug for Connector {
 impl Connector {
     /// Opens one connection, so a wrong address, password or certificate is reported now.
     pub(crate) fn open(settings: Settings) -> Result<Self, RedisStoreError> {
-        let target = settings.target()?;
+        let (target, trust) = settings.target()?;
         let connector = Self {
             url: settings.url,
             target,
+            trust,
             timeouts: settings.timeouts,
             idle: Mutex::new(Vec::new()),
         };
@@ -182,6 +202,21 @@ impl Connector {
     /// The URL, password hidden.
     pub(crate) fn redacted_url(&self) -> &str {
         &self.url.redacted
+    }
+
+    /// The URL as parsed (the near cache opens its own connections to the same server).
+    pub(crate) fn url(&self) -> &ConnectionUrl {
+        &self.url
+    }
+
+    /// The connect and response timeouts.
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The CA trusted over TLS.
+    pub(crate) fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     fn connect(&self) -> RedisResult<Conn> {

@@ -115,6 +115,18 @@
 //! tls_ca_cert_file (invalid peer certificate: UnknownIssuer)
 //! ```
 //!
+//! # Near cache
+//!
+//! [`NearCache`] fronts a namespace with an in-process near tier (its own capacity, exact LRU):
+//! repeated reads of a key cost no round trip until someone changes it. Its writes go to the
+//! server and drop the near copy; other clients' writes reach it through `CLIENT TRACKING`
+//! (broadcast mode for the namespace's entry keys, on one connection per near cache, to the
+//! master of the namespace's slot on a cluster). Entries with a read budget or a sliding TTL are
+//! never kept near, a near copy expires before the server's deadline, and a lost invalidation
+//! connection empties the near tier. The rules, and the measured delay before another client's
+//! write is seen, are in `docs/semantics.md` ("Near cache"). With the `tokio` feature,
+//! `AsyncNearCache` is the same on the async store.
+//!
 //! # Async (feature `tokio`)
 //!
 //! `AsyncRedisStore` and `AsyncTypedRedisStore<V>` implement [`kv_core::AsyncBackend`] with the
@@ -129,6 +141,7 @@ mod aio;
 mod conn;
 mod error;
 mod names;
+mod near;
 mod ops;
 mod scripts;
 mod store;
@@ -141,5 +154,8 @@ mod url;
 pub use aio::{AsyncRedisServer, AsyncRedisStore, AsyncTypedRedisStore};
 pub use conn::DEFAULT_TIMEOUT;
 pub use error::RedisStoreError;
+#[cfg(feature = "tokio")]
+pub use near::AsyncNearCache;
+pub use near::{NearCache, NearMetrics};
 pub use store::{RedisServer, RedisStore, ServerBuilder};
 pub use typed::TypedRedisStore;

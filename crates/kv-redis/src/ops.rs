@@ -132,7 +132,7 @@ pub(crate) fn decode(what: &str) -> RedisStoreError {
     }
 }
 
-fn decode_value(what: &str, v: &Value) -> RedisStoreError {
+pub(crate) fn decode_value(what: &str, v: &Value) -> RedisStoreError {
     RedisStoreError::Decode {
         reason: format!("{what}: unexpected reply {v:?}"),
     }
@@ -179,7 +179,7 @@ impl<E: Exec> Ops<'_, E> {
     }
 
     /// A call of `script` on the entry of `key`, with its member as the only argument.
-    fn key_call(&self, script: &'static Script, key: &str) -> Call {
+    pub(crate) fn key_call(&self, script: &'static Script, key: &str) -> Call {
         let m = member(key);
         self.call(script, Some(self.names.entry(&m)), vec![m.into_bytes()])
     }

@@ -39,7 +39,7 @@ use redis::Script;
 pub(crate) const SLACK_MS: u64 = 2_000;
 
 /// Shared by every script: time, entry state, the capacity plan, removal.
-const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
 local M, L, X = KEYS[1], KEYS[2], KEYS[3]
 local PFX = ARGV[1]
 local SLACK = tonumber(ARGV[2])

@@ -20,7 +20,7 @@ use crate::url::ConnectionUrl;
 /// (cheap to clone). See the crate docs for the URLs it takes.
 #[derive(Clone)]
 pub struct RedisServer {
-    connector: Arc<Connector>,
+    pub(crate) connector: Arc<Connector>,
 }
 
 impl fmt::Debug for RedisServer {
@@ -211,7 +211,7 @@ impl RedisStore {
         &self.server
     }
 
-    fn ops(&self) -> Ops<'_, Connector> {
+    pub(crate) fn ops(&self) -> Ops<'_, Connector> {
         Ops {
             exec: &self.server.connector,
             names: &self.names,

@@ -546,7 +546,10 @@ mod tests {
                 Verdict::Remove
             }
         });
-        assert_eq!(q.run.len() + q.buckets.iter().map(Vec::len).sum::<usize>(), q.len());
+        assert_eq!(
+            q.run.len() + q.buckets.iter().map(Vec::len).sum::<usize>(),
+            q.len()
+        );
         assert!(q.below.is_empty());
         let requeued = popped.iter().filter(|&&p| p % 10 == 0).count();
         assert_eq!(

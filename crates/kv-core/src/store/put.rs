@@ -114,7 +114,10 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
                     (at, Displaced::Nothing)
                 }
             };
-            (EntryRef::new(shard_index as u16, at, hash as u32), displaced)
+            (
+                EntryRef::new(shard_index as u16, at, hash as u32),
+                displaced,
+            )
         };
         let host = HostCall::new(inner);
         match &displaced {
@@ -128,12 +131,9 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
             }
             // The replaced entry's records name the newcomer (same position and key).
             Displaced::Live(old) | Displaced::Expired(old) => {
-                inner.expiry.replaced(
-                    entry,
-                    expiry_summary,
-                    old.expiry(),
-                    &host.for_expiry(),
-                );
+                inner
+                    .expiry
+                    .replaced(entry, expiry_summary, old.expiry(), &host.for_expiry());
                 inner
                     .eviction
                     .replaced(entry, eviction_summary, &host.for_eviction());

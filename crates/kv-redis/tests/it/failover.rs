@@ -59,7 +59,10 @@ fn replica_caught_up(port: u16) -> bool {
 
 /// Calls `f` until it succeeds, keeping what it returned meanwhile (what a caller sees during the
 /// failover); fails the test after [`FAILOVER`].
-fn until_ok<T>(what: &str, mut f: impl FnMut() -> Result<T, RedisStoreError>) -> (T, Vec<String>) {
+pub(crate) fn until_ok<T>(
+    what: &str,
+    mut f: impl FnMut() -> Result<T, RedisStoreError>,
+) -> (T, Vec<String>) {
     let start = Instant::now();
     let mut seen = Vec::new();
     loop {
@@ -81,10 +84,11 @@ fn until_ok<T>(what: &str, mut f: impl FnMut() -> Result<T, RedisStoreError>) ->
     }
 }
 
-#[test]
-fn a_killed_master_is_replaced_by_its_replica_and_both_stores_carry_on() {
+/// A cluster of three masters with one replica each and a 1 s node timeout, its nodes and its
+/// URL (`None` without `redis-server` or `redis-cli`).
+pub(crate) fn cluster_with_replicas() -> Option<(Vec<OwnServer>, String)> {
     if Command::new("redis-cli").arg("--version").output().is_err() {
-        return;
+        return None;
     }
     let args = [
         "--cluster-enabled",
@@ -94,9 +98,7 @@ fn a_killed_master_is_replaced_by_its_replica_and_both_stores_carry_on() {
         "--cluster-node-timeout",
         "1000",
     ];
-    let Some(first) = OwnServer::start(&args) else {
-        return;
-    };
+    let first = OwnServer::start(&args)?;
     let mut nodes = vec![first];
     for _ in 0..5 {
         nodes.push(OwnServer::start(&args).expect("redis-server starts"));
@@ -124,6 +126,32 @@ fn a_killed_master_is_replaced_by_its_replica_and_both_stores_carry_on() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let url = format!("redis+cluster://{}?timeout=1s", addrs.join(","));
+    Some((nodes, url))
+}
+
+/// Kills the master serving namespace `ns`'s slot once its replica has caught up with it.
+pub(crate) fn kill_master_of(nodes: &mut [OwnServer], ns: &str) -> u16 {
+    let slot = support::query(nodes[0].port, &format!("CLUSTER KEYSLOT kv:{{{ns}}}:m"))
+        .and_then(|r| r.trim().trim_start_matches(':').parse::<u16>().ok())
+        .expect("the namespace's slot");
+    let master = master_of(nodes, slot).expect("a master serves the slot");
+    let caught_up = Instant::now();
+    while !replica_caught_up(nodes[master].port) {
+        assert!(
+            caught_up.elapsed() < FAILOVER,
+            "the replica does not catch up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nodes[master].kill();
+    slot
+}
+
+#[test]
+fn a_killed_master_is_replaced_by_its_replica_and_both_stores_carry_on() {
+    let Some((mut nodes, url)) = cluster_with_replicas() else {
+        return;
+    };
     let ns = support::unique_ns("failover");
     let sync = TypedRedisStore::<String>::open(&url, &ns).unwrap();
     let rt = async_runtime();
@@ -139,19 +167,7 @@ fn a_killed_master_is_replaced_by_its_replica_and_both_stores_carry_on() {
     .unwrap();
 
     // The namespace's master, once its replica has caught up with it.
-    let slot = support::query(nodes[0].port, &format!("CLUSTER KEYSLOT kv:{{{ns}}}:m"))
-        .and_then(|r| r.trim().trim_start_matches(':').parse::<u16>().ok())
-        .expect("the namespace's slot");
-    let master = master_of(&nodes, slot).expect("a master serves the slot");
-    let caught_up = Instant::now();
-    while !replica_caught_up(nodes[master].port) {
-        assert!(
-            caught_up.elapsed() < FAILOVER,
-            "the replica does not catch up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    nodes[master].kill();
+    let slot = kill_master_of(&mut nodes, &ns);
     let killed = Instant::now();
 
     // During the failover calls fail (Unavailable or a cluster error), then the promoted

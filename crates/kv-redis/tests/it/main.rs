@@ -8,6 +8,7 @@ mod async_only;
 mod contract;
 #[cfg(feature = "tokio")]
 mod failover;
+mod near;
 mod redis_only;
 mod support;
 #[cfg(all(feature = "tls", feature = "tokio"))]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kv_core::{AsyncBackend, Backend};
-use kv_redis::{AsyncTypedRedisStore, RedisServer, RedisStoreError, TypedRedisStore};
+use kv_redis::{AsyncTypedRedisStore, NearCache, RedisServer, RedisStoreError, TypedRedisStore};
 use kvstore::PutOptions;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
@@ -227,6 +227,56 @@ fn an_async_store_reaches_a_tls_server_through_the_ca_it_is_given() {
     );
     assert_eq!(rt.block_on(store.get(&"tok".to_string())).unwrap(), None);
     rt.block_on(store.get_ref().drop_namespace()).unwrap();
+}
+
+/// The near cache opens its own invalidation connection: over TLS it trusts the CA the store
+/// was given (without it, `NearCache::new` failed the handshake against the built-in roots).
+#[test]
+fn a_near_cache_over_tls_is_kept_fresh_through_the_ca_it_is_given() {
+    let Some(tls) = TlsServer::start(&["127.0.0.1"]) else {
+        return;
+    };
+    let url = format!("rediss://127.0.0.1:{}", tls.tls_port);
+    let ns = support::unique_ns("tls-near");
+    let connect = || {
+        RedisServer::builder(&url)
+            .tls_ca_cert(tls.ca_pem.clone())
+            .connect()
+            .unwrap()
+            .namespace(&ns)
+    };
+    let near = NearCache::new(connect(), 100).expect("tracking on over TLS");
+    let writer = connect();
+    let key = "flag".to_string();
+    writer
+        .put(key.clone(), b"on".to_vec(), &PutOptions::new())
+        .unwrap();
+    // The write's invalidation arrives first, so the reads below find the near tier settled.
+    let start = Instant::now();
+    while near.near_metrics().invalidations == 0 {
+        assert!(start.elapsed() < NO_HANG, "no invalidation over TLS");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let read = |n: &NearCache| n.get(&key).unwrap();
+    assert_eq!(read(&near).as_deref(), Some(&b"on"[..]));
+    assert_eq!(read(&near).as_deref(), Some(&b"on"[..]));
+    assert_eq!(
+        near.near_metrics().hits,
+        1,
+        "the second read is answered near"
+    );
+    writer
+        .put(key.clone(), b"off".to_vec(), &PutOptions::new())
+        .unwrap();
+    let start = Instant::now();
+    while read(&near).as_deref() != Some(&b"off"[..]) {
+        assert!(
+            start.elapsed() < NO_HANG,
+            "the write's invalidation never came"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    writer.drop_namespace().unwrap();
 }
 
 #[test]

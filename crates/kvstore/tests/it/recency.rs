@@ -191,7 +191,11 @@ fn puts_renewing_a_ttl_add_no_records_and_a_shortened_ttl_is_reclaimed_in_time()
     assert_eq!(s.len(), 100);
     s.put_with(7, 7, &ttl(1));
     clock.advance(Duration::from_secs(1));
-    assert_eq!(s.purge_expired(), 1, "the shortened TTL has a record of its own");
+    assert_eq!(
+        s.purge_expired(),
+        1,
+        "the shortened TTL has a record of its own"
+    );
     assert!(!s.has(&7));
     s.validate().unwrap();
 }

@@ -46,10 +46,7 @@ const OLD: u64 = 0x1_0007;
 const NEW: u64 = 0x2_0007;
 
 fn one_shard_store(clock: &ManualClock) -> S {
-    S::builder()
-        .shards(1)
-        .clock(clock.clone())
-        .build()
+    S::builder().shards(1).clock(clock.clone()).build()
 }
 
 fn ttl(secs: u64) -> PutOptions {
