@@ -54,6 +54,12 @@ pub trait Expiry: Send + Sync + 'static {
     fn cleared(&self, host: &dyn Host<Self::State>);
     /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
     fn validate(&self, host: &dyn Host<Self::State>) -> Result<(), String>;
+    /// Whether a reload may replace this entry (refresh-ahead, `Refreshing`): `false` for an
+    /// entry whose reads are counted to it (kv-ttl: a read budget), which a reload would reset.
+    #[inline]
+    fn refreshable(_state: &Self::State) -> bool {
+        true
+    }
 }
 
 /// An expiry policy with a store-wide default for puts that name no expiry of their own (kv-ttl's

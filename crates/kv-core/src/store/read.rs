@@ -130,6 +130,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
                     inner.emit(EventKind::Hit, &slot.key);
                     Some(slot.value.clone())
                 }
+                Read::Refresh => self.read_and_reload(shard, table, at),
                 Read::Consumed => {
                     Counters::bump(&shard.counters.hits);
                     inner.emit(EventKind::Hit, &slot.key);

@@ -120,6 +120,8 @@ fn loads(started: u64, succeeded: u64, failed: u64, cancelled: u64, panicked: u6
         failed,
         cancelled,
         panicked,
+        refreshed: 0,
+        refresh_dropped: 0,
         load_time: Duration::ZERO,
     }
 }
@@ -544,7 +546,7 @@ fn load_metrics_count_every_load_sync_and_async_by_how_it_ended_and_its_time() {
     assert_eq!(m.in_flight(), 0);
     assert_eq!(
         m.to_string(),
-        "started=6 succeeded=2 failed=2 cancelled=1 panicked=1 load_time=63s"
+        "started=6 succeeded=2 failed=2 cancelled=1 panicked=1 refreshed=0 refresh_dropped=0 load_time=63s"
     );
 }
 
