@@ -71,3 +71,6 @@ mod loom_recency;
 
 #[cfg(kv_loom)]
 mod loom_loading;
+
+#[cfg(kv_loom)]
+mod loom_refresh;
