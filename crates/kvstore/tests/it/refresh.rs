@@ -556,3 +556,39 @@ fn refresh_reloads_share_no_load_with_get_or_insert() {
         assert_eq!(s.load_metrics(), expected);
     });
 }
+
+#[test]
+fn refresh_the_reload_runs_with_no_store_lock_held() {
+    // A runner that runs the reload at once, on the reading thread: the reload reads and
+    // writes the key's shard, which waits forever if the read still holds its lock. The
+    // reads run in a thread of their own, under a real-time watchdog.
+    let clock = ManualClock::new();
+    let s: S = Store::builder()
+        .clock(clock.clone())
+        .shards(1)
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                |key: &String| Ok::<_, String>(format!("{key} reloaded")),
+                |job: ReloadJob| job(),
+            ),
+        )
+        .build();
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    let reader = {
+        let s = s.clone();
+        thread::spawn(move || (s.get("k"), s.get("k")))
+    };
+    let deadline = Instant::now() + secs(20);
+    while !reader.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the read hung: it started the reload under a store lock"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let (first, second) = reader.join().unwrap();
+    assert_eq!(first.as_deref(), Some("old"));
+    assert_eq!(second.as_deref(), Some("k reloaded"));
+}
