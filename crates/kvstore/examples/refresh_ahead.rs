@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kvstore::{Reloader, RefreshingStore, Store};
+use kvstore::{RefreshingStore, Reloader, Store};
 use tokio::time::sleep;
 
 /// The slow service behind the cache: exchange rates 200 ms away, which move at every lookup.

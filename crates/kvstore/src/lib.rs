@@ -337,5 +337,11 @@ pub type RefreshingPolicies<K = String> =
 pub type RefreshingStore<K = String, V = String> =
     kv_core::Store<K, V, RefreshingPolicies<K>, DefaultHashBuilder>;
 
+/// A typed store with the facade's eviction and listener and the expiry policy `X`: [`Store`]
+/// (`X` = [`StoreExpiry`]) or [`RefreshingStore`] (`X` = [`Refreshing`]`<StoreExpiry>`). What
+/// `register_metrics` takes.
+pub type TypedStore<K, V, X> =
+    kv_core::Store<K, V, kv_core::Slots<X, StoreEviction, EventHub<K>>, DefaultHashBuilder>;
+
 /// The builder of [`Store`].
 pub type Builder<K = String, V = String> = StoreBuilder<K, V, StorePolicies<K>, DefaultHashBuilder>;

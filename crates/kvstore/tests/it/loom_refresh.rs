@@ -71,7 +71,10 @@ fn loom_a_put_racing_a_reload_wins() {
         assert_eq!(s.get("k").as_deref(), Some("put"), "the put wins");
         let loads = s.load_metrics();
         assert_eq!(loads.started, loads.refreshed + loads.refresh_dropped);
-        assert!(loads.started <= 1, "a reload that found its entry gone loads nothing");
+        assert!(
+            loads.started <= 1,
+            "a reload that found its entry gone loads nothing"
+        );
         assert_eq!(s.metrics().current_size, 1);
     });
 }
