@@ -5,6 +5,10 @@
 //! contract's counters, and the `kv.metrics.v1` wire form of `Metrics` stays as it is.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::clock::StoreClock;
@@ -143,9 +147,10 @@ impl LoadCounters {
     }
 }
 
-/// One load being run. Dropped without [`LoadRun::succeeded`] or [`LoadRun::failed`], it counts
-/// as panicked when the thread is unwinding and as cancelled otherwise (an async load's
-/// future was dropped).
+/// One load being run. Its runner says how it ended; a panic in the loader is caught where it
+/// happens and said with [`LoadRun::panicked`] (see [`CatchUnwind`]). Dropped without an end,
+/// it counts as cancelled: the only way left is an async load's future dropped, whether or not
+/// the thread is unwinding from some other panic at that moment.
 pub(crate) struct LoadRun<'a> {
     counters: &'a LoadCounters,
     clock: &'a StoreClock,
@@ -187,11 +192,25 @@ impl LoadRun<'_> {
 impl Drop for LoadRun<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            if std::thread::panicking() {
-                self.end(|c| &c.panicked);
-            } else {
-                self.end(|c| &c.cancelled);
-            }
+            self.end(|c| &c.cancelled);
+        }
+    }
+}
+
+/// Polls `F`, catching a panic in its poll: a load's own panic, told apart from a load dropped
+/// while its caller unwinds from another one (which `std::thread::panicking` at the drop cannot
+/// tell). The store's data stays consistent across a user's panic (`sync::lock`), hence the
+/// `AssertUnwindSafe`.
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
         }
     }
 }

@@ -18,10 +18,10 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 
 use super::{ShardOf, Store, TableOf};
-use crate::loads::LoadRun;
+use crate::loads::{CatchUnwind, LoadRun};
 use crate::metrics::Counters;
 use crate::policy::{EventKind, Eviction, Expiry, Policies};
 use crate::sync::{self, Arc, RwLockWriteGuard};
@@ -160,16 +160,17 @@ where
     if !store.holds_entry(&key, id) {
         return;
     }
-    // Dropped while awaiting (the runtime dropped the task, or the load panicked and unwinds
-    // in it), `run` counts a cancellation or a panic.
+    // Dropped while awaiting (the runtime dropped the task), `run` counts a cancellation. A
+    // panic is caught and counted, as a sync reload's is.
     let run = store.start_load();
-    match load(key.clone()).await {
-        Ok(value) => {
+    match CatchUnwind(pin!(load(key.clone()))).await {
+        Ok(Ok(value)) => {
             let installed = store.install(key, value, id);
             run.reloaded(installed);
             store.deliver_removals();
         }
-        Err(_) => run.failed(),
+        Ok(Err(_)) => run.failed(),
+        Err(_) => run.panicked(),
     }
 }
 
