@@ -269,9 +269,9 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
 impl<K, V, X: Expiry, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
     /// Refresh-ahead (Caffeine's `refreshAfterWrite`): an entry read `period` or more after
     /// its put is returned at once, as any read returns it, and `reloader` reloads it in the
-    /// background; a later read sees the new value. One reload per entry at a time: the read
-    /// that starts it moves the entry's refresh point a period on (so a failed reload is tried
-    /// again a period later, and the old value is kept until it expires). The new value
+    /// background; a later read sees the new value. At most one reload per entry per period:
+    /// the read that starts it moves the entry's refresh point a period on (so a failed reload
+    /// is tried again a period later, and the old value is kept until it expires). The new value
     /// replaces the entry only if nobody wrote the key meanwhile: a put (or a delete, or an
     /// expiry) in between wins, and the reloaded value is dropped. It goes in as a put with no
     /// options (the store's `time_to_live`/`time_to_idle` apply afresh). Entries with a read
