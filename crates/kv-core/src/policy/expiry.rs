@@ -54,6 +54,11 @@ pub trait Expiry: Send + Sync + 'static {
     fn cleared(&self, host: &dyn Host<Self::State>);
     /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
     fn validate(&self, host: &dyn Host<Self::State>) -> Result<(), String>;
+    /// Whether reads may say [`Read::Refresh`] (only `Refreshing` does): when `false` the store
+    /// compiles no reload into its read path, so a store that does not refresh reads exactly
+    /// as it would without the feature.
+    const REFRESHES: bool = false;
+
     /// Whether a reload may replace this entry (refresh-ahead, `Refreshing`): `false` for an
     /// entry whose reads are counted to it (kv-ttl: a read budget), which a reload would reset.
     #[inline]

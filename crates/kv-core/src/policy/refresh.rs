@@ -103,6 +103,8 @@ impl<X: Expiry> Expiry for Refreshing<X> {
     type Options = X::Options;
     type Summary = X::Summary;
 
+    const REFRESHES: bool = true;
+
     #[inline]
     fn uses_clock() -> bool {
         true
