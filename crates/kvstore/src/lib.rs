@@ -319,8 +319,9 @@ pub type RefreshingPolicies<K = String> =
     kv_core::Slots<Refreshing<StoreExpiry>, StoreEviction, EventHub<K>>;
 
 /// A [`Store`] built with `refresh_after` (refresh-ahead): every method of [`Store`], and
-/// entries that a read past their refresh point reloads in the background. Its entries are 16
-/// bytes larger (the refresh point); a plain [`Store`] carries none and pays nothing.
+/// entries that a read past their refresh point reloads in the background. Its entries are 24
+/// bytes larger (the refresh point, the period, the entry's id); a plain [`Store`] carries none
+/// and pays nothing.
 ///
 /// ```
 /// use std::time::Duration;

@@ -59,6 +59,14 @@ pub trait Expiry: Send + Sync + 'static {
     /// as it would without the feature.
     const REFRESHES: bool = false;
 
+    /// Which put made this entry, among every put into the store (`Refreshing` numbers them; 0
+    /// for a policy that does not refresh, whose entries are never asked): a reload goes in
+    /// only over the entry it was started for.
+    #[inline]
+    fn entry_id(_state: &Self::State) -> u64 {
+        0
+    }
+
     /// Whether a reload may replace this entry (refresh-ahead, `Refreshing`): `false` for an
     /// entry whose reads are counted to it (kv-ttl: a read budget), which a reload would reset.
     #[inline]

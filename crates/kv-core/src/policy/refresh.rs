@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{DefaultTtl, EntryRef, Expiry, Host, Read, Verdict};
 use crate::clock::{NEVER, duration_to_nanos};
+use crate::sync::{AtomicU64, Ordering};
 
 /// An expiry policy `X` whose entries also have a refresh point, `period` after their put: the
 /// first read at or after it returns the value as usual and makes the store start one reload
@@ -28,11 +29,13 @@ use crate::clock::{NEVER, duration_to_nanos};
 /// assert_eq!(Refreshing::<NoExpiry>::read_exclusive(&mut entry, 100, 0), Read::Refresh);
 /// assert_eq!(Refreshing::<NoExpiry>::read_exclusive(&mut entry, 150, 0), Read::Live);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Debug)]
 pub struct Refreshing<X> {
     expiry: X,
     /// Nanoseconds from a put (or a claimed refresh) to the next refresh point; 0: none.
     period: u64,
+    /// Puts so far: numbers each entry, so a reload can tell its entry from a newer one.
+    puts: AtomicU64,
 }
 
 impl<X> Refreshing<X> {
@@ -42,6 +45,7 @@ impl<X> Refreshing<X> {
         Self {
             expiry,
             period: duration_to_nanos(period),
+            puts: AtomicU64::new(1),
         }
     }
 
@@ -67,6 +71,8 @@ pub struct RefreshState<S> {
     /// How far a started reload moves `refresh_at` on (the store's period, kept per entry
     /// because a read's hooks see the entry, not the policy).
     period: u64,
+    /// Which put made the entry ([`Expiry::entry_id`]; 0 for one that is never refreshed).
+    id: u64,
 }
 
 impl<S> RefreshState<S> {
@@ -117,15 +123,19 @@ impl<X: Expiry> Expiry for Refreshing<X> {
 
     fn new_state(&self, options: &X::Options, now: u64) -> Self::State {
         let expiry = self.expiry.new_state(options, now);
-        let refresh_at = if self.period != 0 && X::refreshable(&expiry) {
-            after(now, self.period)
+        let (refresh_at, id) = if self.period != 0 && X::refreshable(&expiry) {
+            // One relaxed add on a line every put of this store writes: refreshing stores
+            // only (the slot has no id of its own).
+            let id = self.puts.fetch_add(1, Ordering::Relaxed);
+            (after(now, self.period), id)
         } else {
-            NEVER
+            (NEVER, 0)
         };
         RefreshState {
             expiry,
             refresh_at,
             period: self.period,
+            id,
         }
     }
 
@@ -196,6 +206,11 @@ impl<X: Expiry> Expiry for Refreshing<X> {
     fn refreshable(state: &Self::State) -> bool {
         X::refreshable(&state.expiry)
     }
+
+    #[inline]
+    fn entry_id(state: &Self::State) -> u64 {
+        state.id
+    }
 }
 
 impl<X: DefaultTtl> DefaultTtl for Refreshing<X> {
@@ -219,12 +234,24 @@ mod tests {
     use super::*;
     use crate::NoExpiry;
 
-    /// A refreshing store's entries carry 16 bytes more: the refresh point and the period.
-    /// A store that does not refresh has no `RefreshState` at all.
+    /// A refreshing store's entries carry 24 bytes more: the refresh point, the period and
+    /// the entry's id. A store that does not refresh has no `RefreshState` at all.
     #[test]
-    fn a_refresh_point_costs_an_entry_two_words() {
-        assert_eq!(std::mem::size_of::<RefreshState<()>>(), 16);
-        assert_eq!(std::mem::size_of::<RefreshState<[u64; 3]>>(), 40);
+    fn a_refresh_point_costs_an_entry_three_words() {
+        assert_eq!(std::mem::size_of::<RefreshState<()>>(), 24);
+        assert_eq!(std::mem::size_of::<RefreshState<[u64; 3]>>(), 48);
+    }
+
+    /// Every refreshable entry gets an id of its own; one with no refresh point gets none.
+    #[test]
+    fn each_put_numbers_its_entry() {
+        let policy = Refreshing::new(NoExpiry, Duration::from_nanos(100));
+        let (a, b) = (policy.new_state(&(), 0), policy.new_state(&(), 0));
+        assert_ne!(
+            Refreshing::<NoExpiry>::entry_id(&a),
+            Refreshing::<NoExpiry>::entry_id(&b)
+        );
+        assert_ne!(Refreshing::<NoExpiry>::entry_id(&a), 0);
     }
 
     /// The read at the refresh point claims the reload and moves the point a period on.

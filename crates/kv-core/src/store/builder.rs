@@ -279,7 +279,7 @@ impl<K, V, X: Expiry, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
     /// `refresh_dropped`, `failed`, ...).
     ///
     /// Wraps the expiry slot's policy in [`Refreshing`], so its entries carry a refresh point
-    /// (16 bytes more each); a store built without this carries none and its reads test none.
+    /// (24 bytes more each); a store built without this carries none and its reads test none.
     /// Call it after [`expiry`](Self::expiry), which would replace the wrapper.
     ///
     /// ```

@@ -50,12 +50,13 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         self.write::<false>(key, value, options, 0).flatten()
     }
 
-    /// A reload's put: it replaces the entry only if that is still the live entry `id`, the one
-    /// the reload was started for; otherwise (a put, a delete or an expiry came first) the
-    /// value is dropped and `None` returned. Notifications stay queued as with `insert`.
+    /// A reload's put: it replaces the entry only if that is still the live entry `id`
+    /// ([`Expiry::entry_id`]), the one the reload was started for; otherwise (a put, a delete
+    /// or an expiry came first) the value is dropped and `None` returned. Notifications stay
+    /// queued as with `insert`.
     pub(super) fn insert_over(
         &self,
-        id: u32,
+        id: u64,
         key: K,
         value: V,
         options: &<P::Expiry as Expiry>::Options,
@@ -71,7 +72,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         key: K,
         value: V,
         options: &<P::Expiry as Expiry>::Options,
-        over: u32,
+        over: u64,
     ) -> Option<Option<V>> {
         let inner = &*self.inner;
         let weight = inner.weigher.as_ref().map(|w| w(&key, &value));
@@ -105,7 +106,8 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
             let found = table.find(hash, |s| s.key == slot.key);
             if OVER
                 && !found.and_then(|at| table.get(at)).is_some_and(|old| {
-                    old.id == over && !P::Expiry::is_expired(&old.expiry, inner.now())
+                    P::Expiry::entry_id(&old.expiry) == over
+                        && !P::Expiry::is_expired(&old.expiry, inner.now())
                 })
             {
                 // Written since the reload started: the write wins. The value goes after the

@@ -52,10 +52,10 @@ impl<K, V> std::fmt::Debug for Reloader<K, V> {
     }
 }
 
-/// One reload to run: the entry's key and id, and its store.
+/// One reload to run: the entry's key and id (`Expiry::entry_id`), and its store.
 pub(crate) struct Reload<K, V> {
     key: K,
-    id: u32,
+    id: u64,
     store: Box<dyn Target<K, V>>,
 }
 
@@ -178,10 +178,10 @@ where
 /// the builder before those are final).
 pub(crate) trait Target<K, V>: Send + Sync {
     /// Whether `key` holds the live entry `id`.
-    fn holds_entry(&self, key: &K, id: u32) -> bool;
+    fn holds_entry(&self, key: &K, id: u64) -> bool;
     /// Puts `value` over the live entry `id` of `key`; `false`: it was written meanwhile, and
     /// the value is dropped.
-    fn install(&self, key: K, value: V, id: u32) -> bool;
+    fn install(&self, key: K, value: V, id: u64) -> bool;
     /// Counts a load started now.
     fn start_load(&self) -> LoadRun<'_>;
     /// Delivers the removal listener's notifications (a reload's put queued one).
@@ -191,11 +191,11 @@ pub(crate) trait Target<K, V>: Send + Sync {
 impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Target<K, V>
     for Store<K, V, P, S>
 {
-    fn holds_entry(&self, key: &K, id: u32) -> bool {
+    fn holds_entry(&self, key: &K, id: u64) -> bool {
         self.holds(key, id)
     }
 
-    fn install(&self, key: K, value: V, id: u32) -> bool {
+    fn install(&self, key: K, value: V, id: u64) -> bool {
         // As a put with no options: the store's default TTL, and a new refresh point.
         self.insert_over(id, key, value, &Default::default())
             .is_some()
@@ -212,13 +212,13 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Target<K, V>
 
 impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Whether `key` holds the live entry `id` now.
-    pub(super) fn holds(&self, key: &K, id: u32) -> bool {
+    pub(super) fn holds(&self, key: &K, id: u64) -> bool {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(key);
         let table = sync::read(&inner.shard(hash).table);
-        table
-            .lookup(hash, |s| s.key == *key)
-            .is_some_and(|(_, s)| s.id == id && !P::Expiry::is_expired(&s.expiry, inner.now()))
+        table.lookup(hash, |s| s.key == *key).is_some_and(|(_, s)| {
+            P::Expiry::entry_id(&s.expiry) == id && !P::Expiry::is_expired(&s.expiry, inner.now())
+        })
     }
 
     /// A read that found its entry due for a reload ([`Read::Refresh`]): a hit as any other,
@@ -241,10 +241,12 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         Counters::bump(&shard.counters.hits);
         inner.emit(EventKind::Hit, &slot.key);
         let value = slot.value.clone();
-        let due = inner
-            .reloader
-            .as_ref()
-            .map(|reloader| ((reloader.clone_key)(&slot.key), slot.id));
+        let due = inner.reloader.as_ref().map(|reloader| {
+            (
+                (reloader.clone_key)(&slot.key),
+                P::Expiry::entry_id(&slot.expiry),
+            )
+        });
         drop(table);
         if let (Some(reloader), Some((key, id))) = (&inner.reloader, due) {
             (reloader.start)(Reload {
