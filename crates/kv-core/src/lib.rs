@@ -55,9 +55,13 @@ pub use loads::LoadMetrics;
 pub use metrics::Metrics;
 pub use policy::{
     Capacity, DefaultTtl, EntryRef, EventKind, Eviction, EvictionHost, Expiry, Host, Listener,
-    NoEviction, NoExpiry, NoListener, Policies, PolicyIndex, Read, Slots, Under, Verdict,
+    NoEviction, NoExpiry, NoListener, Policies, PolicyIndex, Read, RefreshState, Refreshing, Slots,
+    Under, Verdict,
 };
 pub use removal::RemovalCause;
 #[cfg(not(kv_loom))]
 pub use store::WeakStore;
-pub use store::{DefaultHashBuilder, Iter, Refused, Store, StoreBuilder, StoreId};
+pub use store::{
+    DefaultHashBuilder, Iter, Refused, ReloadFuture, ReloadJob, Reloader, Store, StoreBuilder,
+    StoreId,
+};

@@ -6,14 +6,16 @@
 //! | `kv_hits_total`, `kv_misses_total`, `kv_expirations_total`, `kv_evictions_total` | counter | `ns` |
 //! | `kv_current_size`, `kv_capacity` (0: unbounded) | gauge | `ns` |
 //! | `kv_loads_started_total` | counter | `ns` |
-//! | `kv_loads_total` | counter | `ns`, `outcome`: `succeeded`, `failed`, `cancelled`, `panicked` |
+//! | `kv_loads_total` | counter | `ns`, `outcome`: `succeeded`, `failed`, `cancelled`, `panicked`, `refreshed`, `refresh_dropped` |
 //! | `kv_load_seconds_total` | gauge (seconds, only rising) | `ns` |
 //!
 //! The load metrics ([`publish_loads`]) are a store's [`LoadMetrics`]. `kv_loads_total` counts
 //! the loads that ended, one series per way of ending, so that summing it over `outcome` means
 //! something (every ended load, once); the loads started are a counter of their own rather than
 //! an `outcome="started"` series, which would count each load twice in that sum. Loads in flight
-//! are `kv_loads_started_total - sum without (outcome) (kv_loads_total)`.
+//! are `kv_loads_started_total - sum without (outcome) (kv_loads_total)`. A refresh-ahead reload
+//! is a load too: it ends as `refreshed` (its value replaced the entry), `refresh_dropped` (the
+//! key was written meanwhile, and the write won), or `failed`, `cancelled`, `panicked`.
 //! `kv_load_seconds_total` is a gauge only because the `metrics` facade's counters hold whole
 //! numbers and a whole-second total would lose every load shorter than a second; it never goes
 //! backwards either, so `rate()` reads it as the counter it is.
@@ -39,14 +41,15 @@ pub const CURRENT_SIZE: &str = "kv_current_size";
 /// `kv_capacity`: the most entries (or total weight, for a store with a weigher) the store holds
 /// before evicting; 0 means unbounded.
 pub const CAPACITY: &str = "kv_capacity";
-/// `kv_loads_started_total`: loads started (a get-or-insert caller ran its loader).
+/// `kv_loads_started_total`: loads started (a get-or-insert caller ran its loader, or a read
+/// started a refresh-ahead reload).
 pub const LOADS_STARTED: &str = "kv_loads_started_total";
 /// `kv_loads_total`: loads that ended, labelled [`OUTCOME_LABEL`].
 pub const LOADS: &str = "kv_loads_total";
 /// `kv_load_seconds_total`: the time ended loads took, in seconds.
 pub const LOAD_SECONDS: &str = "kv_load_seconds_total";
-/// The label of [`LOADS`] saying how a load ended: `succeeded`, `failed`, `cancelled` or
-/// `panicked`.
+/// The label of [`LOADS`] saying how a load ended: `succeeded`, `failed`, `cancelled`,
+/// `panicked`, `refreshed` or `refresh_dropped`.
 pub const OUTCOME_LABEL: &str = "outcome";
 /// The label naming the store's namespace (`""` for the default store).
 pub const NAMESPACE_LABEL: &str = "ns";
@@ -86,6 +89,8 @@ pub fn publish_loads(namespace: &str, loads: &LoadMetrics) {
         ("failed", loads.failed),
         ("cancelled", loads.cancelled),
         ("panicked", loads.panicked),
+        ("refreshed", loads.refreshed),
+        ("refresh_dropped", loads.refresh_dropped),
     ] {
         metrics::counter!(LOADS, NAMESPACE_LABEL => ns.clone(), OUTCOME_LABEL => outcome)
             .absolute(count);
@@ -126,12 +131,12 @@ pub fn describe() {
     metrics::describe_counter!(
         LOADS_STARTED,
         Unit::Count,
-        "Loads a kv store's get-or-insert callers started."
+        "Loads a kv store's get-or-insert callers and refresh-ahead reloads started."
     );
     metrics::describe_counter!(
         LOADS,
         Unit::Count,
-        "Loads of a kv store that ended, by outcome: succeeded, failed, cancelled, panicked."
+        "Loads of a kv store that ended, by outcome: succeeded, failed, cancelled, panicked, refreshed, refresh_dropped."
     );
     metrics::describe_gauge!(
         LOAD_SECONDS,

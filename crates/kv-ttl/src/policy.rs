@@ -272,6 +272,12 @@ impl Expiry for Ttl {
             .lock_rarely()
             .check_covers("expiry index", deadlines(host))
     }
+
+    /// An entry with a read budget is never refreshed: a reload would reset its budget.
+    #[inline]
+    fn refreshable(state: &TtlState) -> bool {
+        state.reads_left == 0
+    }
 }
 
 /// Store-wide TTL defaults: with [`Ttl`] in a store's expiry slot, the builder's

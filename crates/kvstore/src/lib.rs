@@ -64,7 +64,8 @@
 //! | `try_get_with(k, f)` / `get_or_insert_with` (fallible) | `try_get_or_insert_with(k, f)` |
 //! | moka `future::Cache::get_with(k, fut).await` / quick_cache `get_value_or_guard_async(&k).await` | `get_or_insert_async(k, fut).await` (any runtime; one load per key; a cancelled or panicking load is taken over by a waiter) |
 //! | moka `future::Cache::try_get_with(k, fut).await` | `try_get_or_insert_async(k, fut).await` (the error, as `Arc<E>`, reaches every waiter of the load) |
-//! | (no load statistics in either) | `load_metrics()`: loads started, succeeded, failed, cancelled, panicked, and their time |
+//! | Caffeine `refreshAfterWrite(d)` with a `CacheLoader` (moka and quick_cache have none) | `builder().refresh_after(d, Reloader::sync(f))` or `Reloader::spawned(async_f, spawn)`: a read past the refresh point returns the current value at once and starts one reload; a put in between wins ([`RefreshingStore`]) |
+//! | (no load statistics in either) | `load_metrics()`: loads started, succeeded, failed, cancelled, panicked, refreshed (and reloads dropped), and their time |
 //! | `contains_key(&k)` | `has(&k)` (not a read: no hit, no refresh, no LRU move) |
 //! | `remove(&k)` | `remove(&k)` (`del(&k)` for a `bool`) |
 //! | `invalidate_all()` / `clear()` | `clear()` |
@@ -105,6 +106,39 @@
 //! let loads = profiles.load_metrics();
 //! assert_eq!((loads.started, loads.succeeded, loads.failed), (2, 1, 1));
 //! # });
+//! ```
+//!
+//! # Refresh-ahead: reloading hot entries before they go stale
+//!
+//! `refresh_after(d, reloader)` gives every entry a refresh point `d` after its put. The first
+//! read at or after it returns the current value at once, as any read does, and starts one
+//! reload in the background (on a thread, a pool, or your runtime: [`Reloader`]); a later read
+//! sees the reloaded value. A put in between wins: the reload's value is then dropped. A failed
+//! reload keeps the old value (until its TTL) and is tried again a period later. Entries with a
+//! read budget are never refreshed. The store's type gains the refresh points:
+//! [`RefreshingStore`]. The `refresh_ahead` example runs it on tokio.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kvstore::{ManualClock, Reloader, ReloadJob, RefreshingStore, Store};
+//!
+//! let clock = ManualClock::new();
+//! let prices: RefreshingStore<String, u64> = Store::builder()
+//!     .clock(clock.clone())
+//!     .time_to_live(Duration::from_secs(300)) // stale after 5 minutes at worst
+//!     .refresh_after(
+//!         Duration::from_secs(60),
+//!         // A sync lookup; here run at once on the reading thread (`Reloader::sync` runs each
+//!         // reload on a thread of its own).
+//!         Reloader::sync_with(|item: &String| Ok::<_, String>(item.len() as u64 * 100),
+//!                             |reload: ReloadJob| reload()),
+//!     )
+//!     .build();
+//! prices.put("apple".into(), 400);
+//! clock.advance(Duration::from_secs(60));
+//! assert_eq!(prices.get("apple"), Some(400)); // at once, the current value; a reload starts
+//! assert_eq!(prices.get("apple"), Some(500)); // the reloaded value
+//! assert_eq!(prices.load_metrics().refreshed, 1);
 //! ```
 //!
 //! # Cleanup when entries go: the removal listener
@@ -218,8 +252,8 @@ pub use shortcuts::{del, get, has, keys, put, stats};
 
 pub use kv_core::{
     Backend, BoxError, Boxed, Clock, CoarseClock, DefaultHashBuilder, Dump, DynBackend, EventKind,
-    KeyQuery, Listener, LoadMetrics, ManualClock, Metrics, Refused, RemovalCause, StoreBuilder,
-    SystemClock, infallible,
+    KeyQuery, Listener, LoadMetrics, ManualClock, Metrics, Refreshing, Refused, ReloadFuture,
+    ReloadJob, Reloader, RemovalCause, StoreBuilder, SystemClock, infallible,
 };
 #[cfg(feature = "lru")]
 pub use kv_lru::Lru;
@@ -278,6 +312,37 @@ pub type StorePolicies<K = String> = kv_core::Slots<StoreExpiry, StoreEviction, 
 /// assert_eq!(store.get("hits"), Some(1));
 /// ```
 pub type Store<K = String, V = String> = kv_core::Store<K, V, StorePolicies<K>, DefaultHashBuilder>;
+
+/// What fills the policy slots of a [`RefreshingStore`]: [`StorePolicies`] with its expiry
+/// policy wrapped in [`Refreshing`], which gives each entry a refresh point.
+pub type RefreshingPolicies<K = String> =
+    kv_core::Slots<Refreshing<StoreExpiry>, StoreEviction, EventHub<K>>;
+
+/// A [`Store`] built with `refresh_after` (refresh-ahead): every method of [`Store`], and
+/// entries that a read past their refresh point reloads in the background. Its entries are 24
+/// bytes larger (the refresh point, the period, the entry's id); a plain [`Store`] carries none
+/// and pays nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use kvstore::{RefreshingStore, Reloader, Store};
+///
+/// let store: RefreshingStore<String, String> = Store::builder()
+///     .refresh_after(Duration::from_secs(30), Reloader::sync(|key: &String| {
+///         Ok::<_, std::io::Error>(format!("fresh {key}"))
+///     }))
+///     .build();
+/// store.put("a".into(), "first".into());
+/// assert_eq!(store.get("a").as_deref(), Some("first"));
+/// ```
+pub type RefreshingStore<K = String, V = String> =
+    kv_core::Store<K, V, RefreshingPolicies<K>, DefaultHashBuilder>;
+
+/// A typed store with the facade's eviction and listener and the expiry policy `X`: [`Store`]
+/// (`X` = [`StoreExpiry`]) or [`RefreshingStore`] (`X` = [`Refreshing`]`<StoreExpiry>`). What
+/// `register_metrics` takes.
+pub type TypedStore<K, V, X> =
+    kv_core::Store<K, V, kv_core::Slots<X, StoreEviction, EventHub<K>>, DefaultHashBuilder>;
 
 /// The builder of [`Store`].
 pub type Builder<K = String, V = String> = StoreBuilder<K, V, StorePolicies<K>, DefaultHashBuilder>;

@@ -79,4 +79,7 @@ pub enum Read {
     /// The read succeeds and uses the entry up: remove it (counted as consumed, not as an
     /// expiration or eviction).
     Consumed,
+    /// The read succeeds, the entry stays, and its refresh point has passed: the store starts
+    /// a reload of it (only a refreshing expiry policy, `Refreshing`, says this).
+    Refresh,
 }

@@ -68,6 +68,25 @@ pub trait Expiry: Send + Sync + 'static {
     fn cleared(&self, host: &dyn Host<Self::State>);
     /// Checks the policy's own bookkeeping against the entries (for tests; the store is quiet).
     fn validate(&self, host: &dyn Host<Self::State>) -> Result<(), String>;
+    /// Whether reads may say [`Read::Refresh`] (only `Refreshing` does): when `false` the store
+    /// compiles no reload into its read path, so a store that does not refresh reads exactly
+    /// as it would without the feature.
+    const REFRESHES: bool = false;
+
+    /// Which put made this entry, among every put into the store (`Refreshing` numbers them; 0
+    /// for a policy that does not refresh, whose entries are never asked): a reload goes in
+    /// only over the entry it was started for.
+    #[inline]
+    fn entry_id(_state: &Self::State) -> u64 {
+        0
+    }
+
+    /// Whether a reload may replace this entry (refresh-ahead, `Refreshing`): `false` for an
+    /// entry whose reads are counted to it (kv-ttl: a read budget), which a reload would reset.
+    #[inline]
+    fn refreshable(_state: &Self::State) -> bool {
+        true
+    }
 }
 
 /// An expiry policy with a store-wide default for puts that name no expiry of their own (kv-ttl's

@@ -9,6 +9,8 @@
 //! - [`Eviction`] (`eviction.rs`) is told of every use, decides whether an entry may be stored at
 //!   all, and which entry goes when the store is over its capacity: `kv-lru` implements it.
 //! - [`Listener`] (`listener.rs`) receives the store's events.
+//! - [`Refreshing`] (`refresh.rs`) wraps an expiry policy to give entries a refresh point: a
+//!   read past it says [`Read::Refresh`], and the store starts a reload (refresh-ahead).
 //!
 //! The store knows neither deadlines nor recency nor capacity: each policy keeps its per-entry
 //! state in the entry (an associated `State` type the store stores opaquely) and its own index
@@ -27,6 +29,7 @@ mod host;
 mod index;
 mod listener;
 pub mod queue;
+mod refresh;
 mod slots;
 
 pub use entry::{EntryRef, Read, Under, Verdict};
@@ -35,4 +38,5 @@ pub use expiry::{DefaultTtl, Expiry, NoExpiry};
 pub use host::{EvictionHost, Host};
 pub use index::PolicyIndex;
 pub use listener::{EventKind, Listener, NoListener};
+pub use refresh::{RefreshState, Refreshing};
 pub use slots::{Policies, Slots};

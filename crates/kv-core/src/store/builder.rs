@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::{Inner, Shard, Store, StoreId, Weigher};
+use super::{Inner, Reloader, Shard, Store, StoreId, Weigher};
 use crate::clock::{Clock, DEFAULT_TICK, StoreClock};
-use crate::policy::{Capacity, DefaultTtl, Expiry, Policies, Slots};
+use crate::policy::{Capacity, DefaultTtl, Expiry, Policies, Refreshing, Slots};
 use crate::removal::{RemovalCause, Removals};
 use crate::sync::{self, Arc, DefaultHashBuilder};
 
@@ -34,6 +34,7 @@ pub struct StoreBuilder<K, V, P = Slots, S = DefaultHashBuilder> {
     policies: P,
     removals: Option<Box<Removals<K, V>>>,
     weigher: Option<Weigher<K, V>>,
+    reloader: Option<Reloader<K, V>>,
     _kv: PhantomData<fn(K, V)>,
 }
 
@@ -61,6 +62,7 @@ impl<K, V, P, S> StoreBuilder<K, V, P, S> {
             policies,
             removals: None,
             weigher: None,
+            reloader: None,
             _kv: PhantomData,
         }
     }
@@ -76,6 +78,7 @@ impl<K, V, P, S> StoreBuilder<K, V, P, S> {
             policies,
             removals: self.removals,
             weigher: self.weigher,
+            reloader: self.reloader,
             _kv: PhantomData,
         }
     }
@@ -149,6 +152,7 @@ impl<K, V, P, S> StoreBuilder<K, V, P, S> {
                 weigher: self.weigher,
                 flights: crate::flight::Flights::new(),
                 loads: crate::loads::LoadCounters::default(),
+                reloader: self.reloader,
             }),
         }
     }
@@ -259,6 +263,75 @@ impl<K, V, X, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
                 )
             },
         )
+    }
+}
+
+impl<K, V, X: Expiry, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
+    /// Refresh-ahead (Caffeine's `refreshAfterWrite`): an entry read `period` or more after
+    /// its put is returned at once, as any read returns it, and `reloader` reloads it in the
+    /// background; a later read sees the new value. At most one reload per entry per period:
+    /// the read that starts it moves the entry's refresh point a period on (so a failed reload
+    /// is tried again a period later, and the old value is kept until it expires). The new value
+    /// replaces the entry only if nobody wrote the key meanwhile: a put (or a delete, or an
+    /// expiry) in between wins, and the reloaded value is dropped. It goes in as a put with no
+    /// options (the store's `time_to_live`/`time_to_idle` apply afresh). Entries with a read
+    /// budget are never refreshed. [`Store::load_metrics`] counts the reloads (`refreshed`,
+    /// `refresh_dropped`, `failed`, ...).
+    ///
+    /// Wraps the expiry slot's policy in [`Refreshing`], so its entries carry a refresh point
+    /// (24 bytes more each); a store built without this carries none and its reads test none.
+    /// Call it after [`expiry`](Self::expiry), which would replace the wrapper.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use kv_core::{ManualClock, ReloadJob, Reloader, StoreBuilder};
+    ///
+    /// let clock = ManualClock::new();
+    /// let version = Arc::new(AtomicU64::new(2));
+    /// let source = Arc::clone(&version);
+    /// let store = StoreBuilder::<String, u64>::new()
+    ///     .clock(clock.clone())
+    ///     .refresh_after(
+    ///         Duration::from_secs(60),
+    ///         // Reloads run where `run` says: here, at once, on the reading thread.
+    ///         Reloader::sync_with(
+    ///             move |_key: &String| Ok::<_, String>(source.load(Ordering::Relaxed)),
+    ///             |reload: ReloadJob| reload(),
+    ///         ),
+    ///     )
+    ///     .build();
+    /// store.put("config".into(), 1);
+    /// clock.advance(Duration::from_secs(60));
+    /// assert_eq!(store.get("config"), Some(1)); // the current value; a reload starts
+    /// assert_eq!(store.get("config"), Some(2)); // the reloaded one
+    /// assert_eq!(store.load_metrics().refreshed, 1);
+    /// ```
+    pub fn refresh_after(
+        self,
+        period: Duration,
+        reloader: Reloader<K, V>,
+    ) -> StoreBuilder<K, V, Slots<Refreshing<X>, E, L>, S> {
+        let mut builder = self.retype(
+            |Slots {
+                 expiry,
+                 eviction,
+                 listener,
+             },
+             s| {
+                (
+                    Slots {
+                        expiry: Refreshing::new(expiry, period),
+                        eviction,
+                        listener,
+                    },
+                    s,
+                )
+            },
+        );
+        builder.reloader = Some(reloader);
+        builder
     }
 }
 

@@ -8,6 +8,7 @@
 //! keeping a map of keys being loaded.
 
 use std::convert::Infallible;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::Store;
 use crate::backend::infallible;
@@ -98,17 +99,27 @@ where
             return Ok(value);
         }
         inner.miss(inner.shard(hash), &key);
-        // Counts the load's end; unwound by a panic in `load`, it counts a panic.
         let run = inner.loads.start(&inner.clock);
-        let value = match load() {
-            Ok(value) => value,
-            Err(error) => {
-                run.failed();
-                return Err(error);
+        // A panic in `load` (or in storing its value: a user's `Hash`, the weigher) is counted,
+        // then goes on unwinding in this caller.
+        let loaded = catch_unwind(AssertUnwindSafe(|| {
+            let value = load()?;
+            self.insert(key, value.clone(), options);
+            Ok(value)
+        }));
+        match loaded {
+            Ok(Ok(value)) => {
+                run.succeeded();
+                Ok(value)
             }
-        };
-        self.insert(key, value.clone(), options);
-        run.succeeded();
-        Ok(value)
+            Ok(Err(error)) => {
+                run.failed();
+                Err(error)
+            }
+            Err(panic) => {
+                run.panicked();
+                resume_unwind(panic)
+            }
+        }
     }
 }

@@ -17,10 +17,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::hash::Hash;
+use std::panic::resume_unwind;
+use std::pin::pin;
 
 use super::Store;
 use crate::flight::{Outcome, Role, SharedError};
-use crate::loads::LoadMetrics;
+use crate::loads::{CatchUnwind, LoadMetrics};
 use crate::policy::{Expiry, Policies};
 use crate::{StoreHasher, StoreKey, StoreValue};
 
@@ -166,22 +168,33 @@ where
         }
         inner.miss(inner.shard(inner.hasher.hash_one(&key)), &key);
         let run = inner.loads.start(&inner.clock);
-        // Dropped while awaiting (cancelled, or unwound by a panic), `run` counts it and
-        // `lead` wakes the waiters to take over; nothing is stored.
-        match load.await {
-            Ok(value) => {
-                // Stored before the flight ends, so its waiters find it.
-                self.insert(key, value.clone(), &options);
+        // Dropped while awaiting (cancelled), `run` counts a cancellation and `lead` wakes the
+        // waiters to take over; nothing is stored. A panic in the load (or in storing its
+        // value) is caught to be counted as one, and then goes on unwinding in this task.
+        let loaded = CatchUnwind(pin!(async {
+            let value = load.await?;
+            // Stored before the flight ends, so its waiters find it.
+            self.insert(key, value.clone(), &options);
+            Ok(value)
+        }))
+        .await;
+        match loaded {
+            Ok(Ok(value)) => {
                 run.succeeded();
                 lead.end(Outcome::Stored);
                 inner.deliver_removals();
                 Ok(value)
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 let error = SharedError::new(error);
                 run.failed();
                 lead.end(Outcome::Failed(Box::new(SharedError::clone(&error))));
                 Err(error)
+            }
+            Err(panic) => {
+                run.panicked();
+                drop(lead); // abandoned: a waiter takes over
+                resume_unwind(panic)
             }
         }
     }

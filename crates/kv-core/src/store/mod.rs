@@ -23,6 +23,7 @@ mod load;
 mod load_async;
 mod put;
 mod read;
+mod refresh;
 mod remove;
 mod time;
 mod validate;
@@ -31,6 +32,7 @@ mod whole;
 
 pub use builder::StoreBuilder;
 pub use read::Refused;
+pub use refresh::{ReloadFuture, ReloadJob, Reloader};
 pub use sync::DefaultHashBuilder;
 pub use visit::Iter;
 
@@ -172,6 +174,8 @@ struct Inner<K, V, P: Policies<K>, S> {
     flights: crate::flight::Flights<K>,
     /// What the loaders ran, sync and async.
     loads: crate::loads::LoadCounters,
+    /// What reloads entries past their refresh point (see `refresh`), if the store refreshes.
+    reloader: Option<Reloader<K, V>>,
 }
 
 /// A concurrent in-memory key/value store, generic over its policies `P` (an expiry policy, an

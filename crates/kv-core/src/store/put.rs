@@ -47,12 +47,42 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         value: V,
         options: &<P::Expiry as Expiry>::Options,
     ) -> Option<V> {
+        self.write::<false>(key, value, options, 0).flatten()
+    }
+
+    /// A reload's put: it replaces the entry only if that is still the live entry `id`
+    /// ([`Expiry::entry_id`]), the one the reload was started for; otherwise (a put, a delete
+    /// or an expiry came first) the value is dropped and `None` returned. Notifications stay
+    /// queued as with `insert`.
+    pub(super) fn insert_over(
+        &self,
+        id: u64,
+        key: K,
+        value: V,
+        options: &<P::Expiry as Expiry>::Options,
+    ) -> Option<Option<V>> {
+        self.write::<true>(key, value, options, id)
+    }
+
+    /// The put behind both: `OVER` makes it conditional on the live entry `over` (`None`: not
+    /// stored); a plain put always stores (`Some`).
+    #[inline]
+    fn write<const OVER: bool>(
+        &self,
+        key: K,
+        value: V,
+        options: &<P::Expiry as Expiry>::Options,
+        over: u64,
+    ) -> Option<Option<V>> {
         let inner = &*self.inner;
         let weight = inner.weigher.as_ref().map(|w| w(&key, &value));
         if let Some(weight) = weight
             && !inner.eviction.admits(weight)
         {
-            return self.refuse(key, value);
+            if OVER && !self.holds(&key, over) {
+                return None;
+            }
+            return Some(self.refuse(key, value));
         }
         let now = inner.now_for_put(options);
         let hash = inner.hasher.hash_one(&key);
@@ -72,6 +102,18 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
                 eviction,
             };
             let found = table.find(hash, |s| s.key == slot.key);
+            if OVER
+                && !found.and_then(|at| table.get(at)).is_some_and(|old| {
+                    P::Expiry::entry_id(&old.expiry) == over
+                        && !P::Expiry::is_expired(&old.expiry, inner.now())
+                })
+            {
+                // Written since the reload started: the write wins. The value goes after the
+                // lock is released.
+                drop(table);
+                drop(slot);
+                return None;
+            }
             if let Some(weight) = weight {
                 shard.reweigh(weight, 0);
             }
@@ -144,10 +186,10 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
             inner.expiry.reclaim(now, 2, &host.for_expiry());
         }
         drop(host);
-        match displaced {
+        Some(match displaced {
             Displaced::Live(old) => old.into_value(),
             Displaced::Expired(_) | Displaced::Nothing => None,
-        }
+        })
     }
 
     /// A put of an entry heavier than the whole capacity: it is not stored. Whatever `key`

@@ -124,7 +124,8 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         let time = inner.now_for(at_start, &slot.expiry);
         Ok(
             match P::Expiry::read_exclusive(&mut slot.expiry, time.now, time.lag) {
-                Read::Live => {
+                Read::Refresh if P::Expiry::REFRESHES => self.read_and_reload(shard, table, at),
+                Read::Live | Read::Refresh => {
                     inner.eviction.touch(&shard.eviction, &slot.eviction);
                     Counters::bump(&shard.counters.hits);
                     inner.emit(EventKind::Hit, &slot.key);

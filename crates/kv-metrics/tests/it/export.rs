@@ -174,6 +174,8 @@ fn publish_loads_sets_started_each_outcome_and_the_seconds() {
         failed: 3,
         cancelled: 2,
         panicked: 1,
+        refreshed: 4,
+        refresh_dropped: 6,
         load_time: std::time::Duration::from_millis(2_500),
     };
     metrics::with_local_recorder(&recorder, || {
@@ -189,5 +191,7 @@ fn publish_loads_sets_started_each_outcome_and_the_seconds() {
     assert_eq!(outcome("failed"), Some(3.0));
     assert_eq!(outcome("cancelled"), Some(2.0));
     assert_eq!(outcome("panicked"), Some(1.0));
+    assert_eq!(outcome("refreshed"), Some(4.0));
+    assert_eq!(outcome("refresh_dropped"), Some(6.0));
     assert_eq!(recorder.value("kv_load_seconds_total", "p1/n1"), Some(2.5));
 }

@@ -165,6 +165,8 @@ pub fn publish_metrics() {
 /// drop(jobs); // the next publish counts its hits and misses still, and its size as 0
 /// ```
 #[cfg(all(feature = "metrics", not(kv_loom)))]
-pub fn register_metrics<K: kv_core::StoreKey, V: kv_core::StoreValue>(store: &crate::Store<K, V>) {
+pub fn register_metrics<K: kv_core::StoreKey, V: kv_core::StoreValue, X: kv_core::Expiry>(
+    store: &crate::TypedStore<K, V, X>,
+) {
     write().published.register(store);
 }

@@ -14,9 +14,9 @@
 use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 
-use kv_core::{LoadMetrics, StoreId, StoreKey, StoreValue};
+use kv_core::{Expiry, LoadMetrics, StoreId, StoreKey, StoreValue};
 
-use crate::{AnyStore, Metrics, Store};
+use crate::{AnyStore, Metrics, TypedStore};
 
 /// The publisher's books: what is left of stores that are gone, and the stores it reads that
 /// are not in the registry.
@@ -80,7 +80,7 @@ impl std::ops::Add for Counters {
     }
 }
 
-fn read<K: StoreKey, V: StoreValue>(store: &Store<K, V>) -> Reading {
+fn read<K: StoreKey, V: StoreValue, X: Expiry>(store: &TypedStore<K, V, X>) -> Reading {
     #[cfg(feature = "lru")]
     let capacity = store.capacity();
     #[cfg(not(feature = "lru"))]
@@ -93,7 +93,10 @@ fn read<K: StoreKey, V: StoreValue>(store: &Store<K, V>) -> Reading {
 }
 
 impl Source {
-    fn new<K: StoreKey, V: StoreValue>(store: &Store<K, V>, named: bool) -> Self {
+    fn new<K: StoreKey, V: StoreValue, X: Expiry>(
+        store: &TypedStore<K, V, X>,
+        named: bool,
+    ) -> Self {
         let weak = store.downgrade();
         Self {
             name: store.listener().namespace().to_owned(),
@@ -203,7 +206,10 @@ impl Published {
 
     /// Reads the typed `store` from now on, under its namespace; a store registered already
     /// changes nothing.
-    pub(super) fn register<K: StoreKey, V: StoreValue>(&mut self, store: &Store<K, V>) {
+    pub(super) fn register<K: StoreKey, V: StoreValue, X: Expiry>(
+        &mut self,
+        store: &TypedStore<K, V, X>,
+    ) {
         let id = store.id();
         if !self.sources.iter().any(|source| source.id == id) {
             self.sources.push(Source::new(store, true));

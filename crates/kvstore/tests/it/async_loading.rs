@@ -120,6 +120,8 @@ fn loads(started: u64, succeeded: u64, failed: u64, cancelled: u64, panicked: u6
         failed,
         cancelled,
         panicked,
+        refreshed: 0,
+        refresh_dropped: 0,
         load_time: Duration::ZERO,
     }
 }
@@ -544,7 +546,7 @@ fn load_metrics_count_every_load_sync_and_async_by_how_it_ended_and_its_time() {
     assert_eq!(m.in_flight(), 0);
     assert_eq!(
         m.to_string(),
-        "started=6 succeeded=2 failed=2 cancelled=1 panicked=1 load_time=63s"
+        "started=6 succeeded=2 failed=2 cancelled=1 panicked=1 refreshed=0 refresh_dropped=0 load_time=63s"
     );
 }
 
@@ -574,4 +576,112 @@ fn an_async_hit_that_consumes_an_entry_delivers_its_removal_before_returning() {
         "consumed, and told before returning"
     );
     assert!(!store.has("tok"));
+}
+
+/// Counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A load that is pending until `open` is set (and wakes nobody: the test polls it again).
+fn gate(open: &Arc<std::sync::atomic::AtomicBool>) -> impl Future<Output = String> + use<> {
+    let open = Arc::clone(open);
+    std::future::poll_fn(move |_| {
+        if open.load(Ordering::SeqCst) {
+            std::task::Poll::Ready("loaded".to_string())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+}
+
+#[test]
+fn a_waiter_polled_again_with_another_waker_is_woken_through_the_new_one() {
+    use std::task::{Context, Poll, Waker};
+
+    let s = S::new();
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut lead = Box::pin(s.get_or_insert_async("k".into(), gate(&open)));
+    assert!(
+        lead.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    let (first, second) = (
+        Arc::new(CountingWaker::default()),
+        Arc::new(CountingWaker::default()),
+    );
+    let mut waiter = Box::pin(s.get_or_insert_async("k".into(), async { unreachable!() }));
+    for waker in [&first, &second] {
+        // A task that moved to another worker polls with another waker.
+        let waker = Waker::from(Arc::clone(waker));
+        assert!(
+            waiter
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+    }
+    open.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        lead.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Ready(ref v) if v == "loaded"
+    ));
+    assert_eq!(second.0.load(Ordering::SeqCst), 1, "the new waker is woken");
+    assert_eq!(first.0.load(Ordering::SeqCst), 0, "the replaced one is not");
+    let waker = Waker::from(second);
+    assert!(matches!(
+        waiter.as_mut().poll(&mut Context::from_waker(&waker)),
+        Poll::Ready(ref v) if v == "loaded"
+    ));
+}
+
+#[test]
+fn a_load_dropped_while_its_caller_unwinds_from_another_panic_counts_as_cancelled() {
+    use std::task::{Context, Waker};
+
+    let s = S::new();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut call = Box::pin(s.get_or_insert_async("k".into(), std::future::pending()));
+        assert!(
+            call.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        // The caller's own bug, not the load's: the call is dropped while this unwinds.
+        panic!("the caller's bug");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(untimed(&s), loads(1, 0, 0, 1, 0), "cancelled, not panicked");
+    assert_eq!(s.loads_in_flight(), 0);
+}
+
+#[test]
+fn a_panic_storing_an_async_loads_value_counts_as_panicked() {
+    use std::task::{Context, Waker};
+
+    let s: S = Store::builder()
+        .capacity(100)
+        .weigher(|_key, value: &String| {
+            assert_ne!(value, "unweighable", "a weigher bug");
+            1
+        })
+        .build();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut call =
+            Box::pin(s.get_or_insert_async("k".into(), async { "unweighable".to_string() }));
+        let _ = call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    }));
+    assert!(
+        unwound.is_err(),
+        "the weigher's panic unwinds in the caller"
+    );
+    assert_eq!(untimed(&s), loads(1, 0, 0, 0, 1));
+    assert!(!s.has("k"));
+    assert_eq!(s.loads_in_flight(), 0);
 }

@@ -422,3 +422,38 @@ fn load_counters_keep_rising_across_reset_namespaces() {
         (Some(2.0), Some(0.0), Some(2.0))
     );
 }
+
+#[test]
+fn publish_metrics_exports_the_reloads_of_a_registered_refreshing_store_by_outcome() {
+    use std::time::Duration;
+
+    let _global = crate::global_stores();
+    let ns = "export-test/refresh";
+    let values = Values::default();
+    let clock = kvstore::ManualClock::new();
+    let period = Duration::from_secs(60);
+    let store: kvstore::RefreshingStore<String, u32> = kvstore::Store::builder()
+        .listener(kvstore::EventHub::new(ns))
+        .clock(clock.clone())
+        .refresh_after(
+            period,
+            kvstore::Reloader::sync_with(
+                |key: &String| if key == "down" { Err("down") } else { Ok(2) },
+                |reload: kvstore::ReloadJob| reload(),
+            ),
+        )
+        .build();
+    kvstore::register_metrics(&store);
+    store.put("up".into(), 1);
+    store.put("down".into(), 1);
+    clock.advance(period);
+    assert_eq!(store.get("up"), Some(1)); // reloaded at once by the inline runner
+    assert_eq!(store.get("down"), Some(1)); // its reload fails
+    metrics::with_local_recorder(&values, kvstore::publish_metrics);
+    let outcome = |o: &str| values.get(&format!("kv_loads_total{{outcome=\"{o}\"}}"), ns);
+    assert_eq!(values.get("kv_loads_started_total", ns), Some(2.0));
+    assert_eq!(outcome("refreshed"), Some(1.0));
+    assert_eq!(outcome("failed"), Some(1.0));
+    assert_eq!(outcome("refresh_dropped"), Some(0.0));
+    assert_eq!(outcome("succeeded"), Some(0.0));
+}

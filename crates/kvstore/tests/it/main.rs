@@ -50,6 +50,9 @@ mod reuse;
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod async_loading;
 
+#[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
+mod refresh;
+
 // The five programs issue 13 asks a user to write from the docs alone.
 #[cfg(all(not(kv_loom), feature = "ttl", feature = "lru"))]
 mod recipes;
@@ -68,3 +71,6 @@ mod loom_recency;
 
 #[cfg(kv_loom)]
 mod loom_loading;
+
+#[cfg(kv_loom)]
+mod loom_refresh;

@@ -1,0 +1,260 @@
+//! Refresh-ahead: the reloads a store starts when a read finds an entry past its refresh point
+//! (`policy::Refreshing` keeps the points and says when).
+//!
+//! The read that finds the entry due returns its value as any read does; before returning it
+//! hands the entry's key and id to the store's [`Reloader`], which runs the reload elsewhere (a
+//! thread, a pool, an async runtime's task): no store lock is held and the reader does not wait.
+//! Only that read starts one: it moved the refresh point on under the shard's exclusive lock. The
+//! reload's value goes in only over the entry it was started for ([`Store::insert_over`]): if the
+//! key was written meanwhile (a put, a delete, an expiry), the write wins and the value is
+//! dropped.
+//!
+//! Reloads share no load with get-or-insert (neither the sync loaders' locks nor the async
+//! flights): a get-or-insert caller loads only when it finds no live entry, and then the entry
+//! a reload was started for is gone, so the reload's value could not serve it (it would be
+//! dropped); waiting for the reload would only delay that caller's own load. One reload per
+//! entry per period: a reload slower than the period may meet a second one, started by a read
+//! a period later; the first to finish replaces the entry, and the other's value is dropped.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+
+use super::{ShardOf, Store, TableOf};
+use crate::loads::{CatchUnwind, LoadRun};
+use crate::metrics::Counters;
+use crate::policy::{EventKind, Eviction, Expiry, Policies};
+use crate::sync::{self, Arc, RwLockWriteGuard};
+use crate::table::At;
+use crate::{StoreHasher, StoreKey, StoreValue};
+
+/// A reload's future, as a [`Reloader::spawned`] reloader hands it to its spawner.
+pub type ReloadFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A sync reload, as a [`Reloader::sync_with`] reloader hands it to its runner.
+pub type ReloadJob = Box<dyn FnOnce() + Send + 'static>;
+
+/// What reloads a refreshing store's entries, and where the reloads run: given to
+/// `StoreBuilder::refresh_after` with the refresh period.
+///
+/// A reload's loader gets the key and returns its new value or an error. An error (or a panic)
+/// leaves the entry as it is, with its value, until it expires or a later reload succeeds; it
+/// is counted in [`LoadMetrics`](crate::LoadMetrics) as `failed` (`panicked`).
+pub struct Reloader<K, V> {
+    /// Clones a key under the shard lock (where `K: Clone` is not in scope).
+    clone_key: fn(&K) -> K,
+    start: Box<dyn Fn(Reload<K, V>) + Send + Sync>,
+}
+
+impl<K, V> std::fmt::Debug for Reloader<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").finish_non_exhaustive()
+    }
+}
+
+/// One reload to run: the entry's key and id (`Expiry::entry_id`), and its store.
+pub(crate) struct Reload<K, V> {
+    key: K,
+    id: u64,
+    store: Box<dyn Target<K, V>>,
+}
+
+impl<K, V> Reloader<K, V>
+where
+    K: Clone + Send + 'static,
+    V: 'static,
+{
+    /// A sync loader, each reload on a thread of its own (`kvstore-refresh`). Reloads are
+    /// rare (one per entry per period, and only of entries read), so a thread each costs
+    /// little; give a pool with [`Reloader::sync_with`] when many entries fall due at once. A
+    /// thread that cannot be started is a reload not started: the entry is tried again a period
+    /// later.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kv_core::{NoExpiry, Reloader, StoreBuilder};
+    ///
+    /// let rates = StoreBuilder::<String, f64>::new()
+    ///     .refresh_after(Duration::from_secs(60), Reloader::sync(|currency: &String| {
+    ///         Ok::<_, std::io::Error>(if currency == "EUR" { 1.0 } else { 0.9 }) // a slow call
+    ///     }))
+    ///     .build();
+    /// rates.put("EUR".into(), 1.0);
+    /// assert_eq!(rates.get("EUR"), Some(1.0));
+    /// ```
+    pub fn sync<E: 'static>(load: impl Fn(&K) -> Result<V, E> + Send + Sync + 'static) -> Self {
+        Self::sync_with(load, |job: ReloadJob| {
+            // Not started: nothing was counted, and the entry is due again a period later.
+            let _ = std::thread::Builder::new()
+                .name("kvstore-refresh".into())
+                .spawn(job);
+        })
+    }
+
+    /// A sync loader whose reloads `run` runs (a pool's `execute`, tokio's `spawn_blocking`):
+    /// `run` gets each reload as a [`ReloadJob`] to call once, on any thread.
+    pub fn sync_with<E: 'static>(
+        load: impl Fn(&K) -> Result<V, E> + Send + Sync + 'static,
+        run: impl Fn(ReloadJob) + Send + Sync + 'static,
+    ) -> Self {
+        let load = Arc::new(load);
+        Self {
+            clone_key: K::clone,
+            start: Box::new(move |reload| {
+                let load = Arc::clone(&load);
+                run(Box::new(move || reload_sync(&*load, reload)));
+            }),
+        }
+    }
+
+    /// An async loader whose reloads `spawn` runs, each as a [`ReloadFuture`] (with tokio:
+    /// `move |reload| { handle.spawn(reload); }`, a `Handle` taken with
+    /// `tokio::runtime::Handle::current()`). kv-core needs no runtime of its own.
+    pub fn spawned<E, F>(
+        load: impl Fn(K) -> F + Send + Sync + 'static,
+        spawn: impl Fn(ReloadFuture) + Send + Sync + 'static,
+    ) -> Self
+    where
+        V: Send,
+        E: 'static,
+        F: Future<Output = Result<V, E>> + Send + 'static,
+    {
+        let load = Arc::new(load);
+        Self {
+            clone_key: K::clone,
+            start: Box::new(move |reload| {
+                let load = Arc::clone(&load);
+                spawn(Box::pin(async move { reload_async(&*load, reload).await }));
+            }),
+        }
+    }
+}
+
+/// A sync reload, on whatever thread its runner chose.
+fn reload_sync<K, V, E>(load: &dyn Fn(&K) -> Result<V, E>, reload: Reload<K, V>) {
+    let Reload { key, id, store } = reload;
+    // Written or removed before the reload ran (a runner may queue it): nothing to reload.
+    if !store.holds_entry(&key, id) {
+        return;
+    }
+    let run = store.start_load();
+    // Caught, and counted: no caller waits for a reload to unwind into.
+    match catch_unwind(AssertUnwindSafe(|| load(&key))) {
+        Ok(Ok(value)) => {
+            let installed = store.install(key, value, id);
+            run.reloaded(installed);
+        }
+        Ok(Err(_)) => run.failed(),
+        Err(_) => run.panicked(),
+    }
+    store.deliver_removals();
+}
+
+/// An async reload, as a task of the spawner's runtime.
+async fn reload_async<K, V, E, F>(load: &(dyn Fn(K) -> F + Send + Sync), reload: Reload<K, V>)
+where
+    K: Clone,
+    F: Future<Output = Result<V, E>>,
+{
+    let Reload { key, id, store } = reload;
+    if !store.holds_entry(&key, id) {
+        return;
+    }
+    // Dropped while awaiting (the runtime dropped the task), `run` counts a cancellation. A
+    // panic is caught and counted, as a sync reload's is.
+    let run = store.start_load();
+    match CatchUnwind(pin!(load(key.clone()))).await {
+        Ok(Ok(value)) => {
+            let installed = store.install(key, value, id);
+            run.reloaded(installed);
+            store.deliver_removals();
+        }
+        Ok(Err(_)) => run.failed(),
+        Err(_) => run.panicked(),
+    }
+}
+
+/// A store as its reloads see it, without its policy and hasher types (a reloader is given to
+/// the builder before those are final).
+pub(crate) trait Target<K, V>: Send + Sync {
+    /// Whether `key` holds the live entry `id`.
+    fn holds_entry(&self, key: &K, id: u64) -> bool;
+    /// Puts `value` over the live entry `id` of `key`; `false`: it was written meanwhile, and
+    /// the value is dropped.
+    fn install(&self, key: K, value: V, id: u64) -> bool;
+    /// Counts a load started now.
+    fn start_load(&self) -> LoadRun<'_>;
+    /// Delivers the removal listener's notifications (a reload's put queued one).
+    fn deliver_removals(&self);
+}
+
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Target<K, V>
+    for Store<K, V, P, S>
+{
+    fn holds_entry(&self, key: &K, id: u64) -> bool {
+        self.holds(key, id)
+    }
+
+    fn install(&self, key: K, value: V, id: u64) -> bool {
+        // As a put with no options: the store's default TTL, and a new refresh point.
+        self.insert_over(id, key, value, &Default::default())
+            .is_some()
+    }
+
+    fn start_load(&self) -> LoadRun<'_> {
+        self.inner.loads.start(&self.inner.clock)
+    }
+
+    fn deliver_removals(&self) {
+        self.inner.deliver_removals();
+    }
+}
+
+impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
+    /// Whether `key` holds the live entry `id` now.
+    pub(super) fn holds(&self, key: &K, id: u64) -> bool {
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash_one(key);
+        let table = sync::read(&inner.shard(hash).table);
+        table.lookup(hash, |s| s.key == *key).is_some_and(|(_, s)| {
+            P::Expiry::entry_id(&s.expiry) == id && !P::Expiry::is_expired(&s.expiry, inner.now())
+        })
+    }
+
+    /// A read that found its entry due for a reload ([`Read::Refresh`]): a hit as any other,
+    /// which then, with the lock released, starts the reload.
+    ///
+    /// [`Read::Refresh`]: crate::Read::Refresh
+    #[cold]
+    pub(super) fn read_and_reload(
+        &self,
+        shard: &ShardOf<K, V, P>,
+        table: RwLockWriteGuard<'_, TableOf<K, V, P>>,
+        at: At,
+    ) -> Option<V>
+    where
+        V: Clone,
+    {
+        let inner = &*self.inner;
+        let slot = table.get(at)?;
+        inner.eviction.touch(&shard.eviction, &slot.eviction);
+        Counters::bump(&shard.counters.hits);
+        inner.emit(EventKind::Hit, &slot.key);
+        let value = slot.value.clone();
+        let due = inner.reloader.as_ref().map(|reloader| {
+            (
+                (reloader.clone_key)(&slot.key),
+                P::Expiry::entry_id(&slot.expiry),
+            )
+        });
+        drop(table);
+        if let (Some(reloader), Some((key, id))) = (&inner.reloader, due) {
+            (reloader.start)(Reload {
+                key,
+                id,
+                store: Box::new(self.clone()),
+            });
+        }
+        Some(value)
+    }
+}

@@ -1,0 +1,594 @@
+//! Refresh-ahead's rules (`semantics.md`, "Refresh-ahead"), one test per rule, named after it.
+//!
+//! Reloads run where the store's reloader says; most tests queue them and run the queue when
+//! they choose, so "between the read and the reload" is a place in the test, not a race. The
+//! manual clock moves the refresh points; the async ones run on tokio's current-thread runtime
+//! with paused time.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kvstore::{
+    LoadMetrics, ManualClock, PutOptions, RefreshingStore, ReloadJob, Reloader, RemovalCause, Store,
+};
+
+type S = RefreshingStore<String, String>;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Reloads waiting to run: a reloader's runner that queues them.
+#[derive(Clone, Default)]
+struct Queue(Arc<Mutex<Vec<ReloadJob>>>);
+
+impl Queue {
+    fn runner(&self) -> impl Fn(ReloadJob) + Send + Sync + 'static {
+        let queue = self.clone();
+        move |job| queue.0.lock().unwrap().push(job)
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Runs the queued reloads; returns how many there were.
+    fn run(&self) -> usize {
+        let jobs = std::mem::take(&mut *self.0.lock().unwrap());
+        let n = jobs.len();
+        for job in jobs {
+            job();
+        }
+        n
+    }
+}
+
+/// What the loader returns next, and how often it ran.
+#[derive(Clone, Default)]
+struct Source {
+    next: Arc<Mutex<Option<Result<String, String>>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Source {
+    fn set(&self, next: Result<&str, &str>) {
+        *self.next.lock().unwrap() = Some(next.map(str::to_string).map_err(str::to_string));
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn load(&self, key: &str) -> Result<String, String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.next.lock().unwrap().clone() {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(error)) => Err(error),
+            None => panic!("the loader of {key} has no value to give"),
+        }
+    }
+}
+
+const PERIOD: Duration = Duration::from_secs(60);
+
+/// A refreshing store on `clock`, refreshing after [`PERIOD`] through `source`, its reloads
+/// queued on `queue`.
+fn store(clock: &ManualClock, queue: &Queue, source: &Source) -> S {
+    builder(clock, queue, source, |b| b)
+}
+
+fn builder(
+    clock: &ManualClock,
+    queue: &Queue,
+    source: &Source,
+    extra: impl FnOnce(kvstore::Builder<String, String>) -> kvstore::Builder<String, String>,
+) -> S {
+    let source = source.clone();
+    extra(Store::builder().clock(clock.clone()))
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(move |key: &String| source.load(key), queue.runner()),
+        )
+        .build()
+}
+
+fn loads(started: u64, refreshed: u64, refresh_dropped: u64, failed: u64) -> LoadMetrics {
+    LoadMetrics {
+        started,
+        refreshed,
+        refresh_dropped,
+        failed,
+        ..LoadMetrics::default()
+    }
+}
+
+#[test]
+fn refresh_a_read_past_the_refresh_point_returns_the_current_value_and_starts_one_reload() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    source.set(Ok("new"));
+    clock.advance(PERIOD);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the current value, at once"
+    );
+    assert_eq!(queue.len(), 1, "one reload started");
+    assert_eq!(source.calls(), 0, "and not run by the read");
+    assert_eq!(queue.run(), 1);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("new"),
+        "a later read sees the reload"
+    );
+    assert_eq!(s.load_metrics(), loads(1, 1, 0, 0));
+    let m = s.metrics();
+    assert_eq!(
+        (m.hits, m.misses),
+        (2, 0),
+        "each read a hit; a reload counts none"
+    );
+}
+
+#[test]
+fn refresh_a_read_before_the_refresh_point_starts_no_reload() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD - Duration::from_nanos(1));
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.len(), 0);
+    clock.advance(Duration::from_nanos(1)); // exactly at the refresh point: due
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.len(), 1);
+}
+
+#[test]
+fn refresh_reads_after_the_one_that_started_a_reload_start_none_until_a_period_later() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    source.set(Ok("new"));
+    clock.advance(PERIOD);
+    for _ in 0..5 {
+        assert_eq!(s.get("k").as_deref(), Some("old"));
+    }
+    assert_eq!(queue.len(), 1, "one reload for five reads");
+    // The reload has not run a period later (a slow one): the next read starts another.
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.len(), 2);
+    assert_eq!(queue.run(), 2);
+    // The first replaced the entry; the second was for the same entry, gone by then, so it
+    // loads nothing.
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert_eq!(source.calls(), 1);
+    assert_eq!(s.load_metrics(), loads(1, 1, 0, 0));
+}
+
+#[test]
+fn refresh_concurrent_reads_past_the_refresh_point_start_one_reload() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    for round in 0..50 {
+        let key = format!("k{round}");
+        s.put(key.clone(), "old".into());
+        clock.advance(PERIOD);
+        thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        assert_eq!(s.get(&key).as_deref(), Some("old"));
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            queue.len(),
+            1,
+            "round {round}: one reload for 40 racing reads"
+        );
+        queue.0.lock().unwrap().clear();
+    }
+}
+
+#[test]
+fn refresh_a_put_between_the_read_and_the_reload_wins() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    source.set(Ok("reloaded"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    s.put("k".into(), "put".into());
+    queue.run();
+    assert_eq!(s.get("k").as_deref(), Some("put"), "the put wins");
+    assert_eq!(
+        queue.len(),
+        0,
+        "the put's entry has a refresh point of its own"
+    );
+    assert_eq!(
+        source.calls(),
+        0,
+        "its entry was gone when the reload ran: not loaded"
+    );
+    // The put's own refresh point, a period after it, starts a reload of the put's entry.
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("put"));
+    assert_eq!(queue.run(), 1);
+    assert_eq!(s.get("k").as_deref(), Some("reloaded"));
+    assert_eq!(s.load_metrics(), loads(1, 1, 0, 0));
+}
+
+#[test]
+fn refresh_a_put_during_the_reload_wins() {
+    let (clock, queue) = (ManualClock::new(), Queue::default());
+    // The loader writes the key itself while it loads: the reload's value must not replace
+    // that put.
+    let writer: Arc<Mutex<Option<S>>> = Arc::default();
+    let handle = Arc::clone(&writer);
+    let s: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                move |key: &String| {
+                    let store = handle.lock().unwrap().clone().unwrap();
+                    store.put(key.clone(), "put during the load".into());
+                    Ok::<_, String>("reloaded".to_string())
+                },
+                queue.runner(),
+            ),
+        )
+        .build();
+    *writer.lock().unwrap() = Some(s.clone());
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    queue.run();
+    assert_eq!(s.get("k").as_deref(), Some("put during the load"));
+    assert_eq!(s.load_metrics(), loads(1, 0, 1, 0));
+    writer.lock().unwrap().take(); // the store holds its reloader, which held the store
+}
+
+#[test]
+fn refresh_a_delete_between_the_read_and_the_reload_wins() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    source.set(Ok("reloaded"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert!(s.del("k"));
+    queue.run();
+    assert_eq!(s.get("k"), None, "a deleted key is not brought back");
+    assert_eq!(
+        source.calls(),
+        0,
+        "nor reloaded: its entry was gone when the reload ran"
+    );
+    assert_eq!(s.load_metrics(), loads(0, 0, 0, 0));
+}
+
+#[test]
+fn refresh_a_failed_reload_keeps_the_old_value_until_its_ttl_and_is_counted() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = builder(&clock, &queue, &source, |b| b.time_to_live(secs(150)));
+    s.put("k".into(), "old".into());
+    source.set(Err("down"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    queue.run();
+    assert_eq!(s.get("k").as_deref(), Some("old"), "kept");
+    assert_eq!(queue.len(), 0, "not tried again before a period has passed");
+    assert_eq!(s.load_metrics(), loads(1, 0, 0, 1));
+    clock.advance(PERIOD); // t = 120: tried again
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.run(), 1);
+    assert_eq!(s.load_metrics(), loads(2, 0, 0, 2));
+    clock.advance(secs(30)); // t = 150: the TTL
+    assert_eq!(s.get("k"), None);
+    assert_eq!(s.metrics().expirations, 1);
+}
+
+#[test]
+fn refresh_a_panicking_reload_keeps_the_old_value_and_is_counted_as_panicked() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD); // the source has nothing: its loader panics
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    queue.run(); // the panic is caught in the reload, not unwound into the runner
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    let panicked = LoadMetrics {
+        panicked: 1,
+        ..loads(1, 0, 0, 0)
+    };
+    assert_eq!(s.load_metrics(), panicked);
+}
+
+#[test]
+fn refresh_never_reloads_an_entry_with_a_read_budget() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put_with(
+        "k".into(),
+        "token".into(),
+        &PutOptions::new().with_max_reads(3),
+    );
+    clock.advance(PERIOD * 3);
+    assert_eq!(s.get("k").as_deref(), Some("token"));
+    assert_eq!(s.get("k").as_deref(), Some("token"));
+    assert_eq!(queue.len(), 0);
+    assert_eq!(s.get("k").as_deref(), Some("token"));
+    assert_eq!(
+        s.get("k"),
+        None,
+        "spent after three reads, as without refresh"
+    );
+    assert_eq!(queue.len(), 0);
+}
+
+#[test]
+fn refresh_the_reloaded_value_is_a_put_with_no_options() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let replaced = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&replaced);
+    let s = builder(&clock, &queue, &source, |b| {
+        b.time_to_live(secs(100))
+            .removal_listener(move |key, value, cause| {
+                log.lock().unwrap().push((key, value, cause))
+            })
+    });
+    // Its own TTL (30 s past the refresh point) is not kept: the reload is a put with the
+    // store's default TTL, from when it goes in.
+    s.put_with(
+        "k".into(),
+        "old".into(),
+        &PutOptions::new().with_ttl(secs(90)),
+    );
+    source.set(Ok("new"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    clock.advance(secs(10)); // t = 70: the reload goes in
+    queue.run();
+    assert_eq!(
+        *replaced.lock().unwrap(),
+        [("k".to_string(), "old".to_string(), RemovalCause::Replaced)]
+    );
+    clock.advance(secs(50)); // t = 120: past the old TTL (90), before the new (170)
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert_eq!(
+        queue.len(),
+        0,
+        "its refresh point is a period after it went in: t = 130"
+    );
+    clock.advance(secs(10));
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert_eq!(queue.len(), 1);
+    clock.advance(secs(40)); // t = 170
+    assert_eq!(s.get("k"), None);
+}
+
+#[test]
+fn refresh_get_or_insert_hits_start_reloads_too() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    source.set(Ok("new"));
+    clock.advance(PERIOD);
+    let v = s.get_or_insert_with("k".into(), || unreachable!("live: no load"));
+    assert_eq!(v, "old");
+    assert_eq!(queue.run(), 1);
+    assert_eq!(s.get_or_insert_with("k".into(), || unreachable!()), "new");
+}
+
+#[test]
+fn refresh_a_reload_on_a_thread_of_its_own_lands_without_blocking_the_reader() {
+    let clock = ManualClock::new();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let s: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::sync(move |_key: &String| {
+                // Waits until the test has read the old value: the reader did not wait for it.
+                gate.lock().unwrap().recv().unwrap();
+                Ok::<_, String>("new".to_string())
+            }),
+        )
+        .build();
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    release.send(()).unwrap();
+    let deadline = Instant::now() + secs(20);
+    while s.load_metrics().refreshed == 0 {
+        assert!(Instant::now() < deadline, "the reload never landed");
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+}
+
+/// Runs `test` on a current-thread runtime with paused time.
+fn on_one_thread<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime")
+        .block_on(test());
+}
+
+#[test]
+fn refresh_an_async_reload_runs_on_the_spawner_and_a_later_read_sees_its_value() {
+    on_one_thread(|| async {
+        let clock = ManualClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let s: S = Store::builder()
+            .clock(clock.clone())
+            .refresh_after(
+                PERIOD,
+                Reloader::spawned(
+                    move |key: String| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Ok::<_, String>(format!("{key} reloaded"))
+                        }
+                    },
+                    |reload| {
+                        tokio::spawn(reload);
+                    },
+                ),
+            )
+            .build();
+        s.put("k".into(), "old".into());
+        clock.advance(PERIOD);
+        let start = tokio::time::Instant::now();
+        assert_eq!(s.get("k").as_deref(), Some("old"));
+        assert_eq!(start.elapsed(), Duration::ZERO, "the read did not wait");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the reload is running");
+        assert_eq!(s.get("k").as_deref(), Some("old"), "and has not landed");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(s.get("k").as_deref(), Some("k reloaded"));
+        assert_eq!(s.load_metrics(), loads(1, 1, 0, 0));
+    });
+}
+
+#[test]
+fn refresh_an_async_reload_dropped_by_its_runtime_counts_as_cancelled() {
+    let clock = ManualClock::new();
+    let held: Arc<Mutex<Vec<kvstore::ReloadFuture>>> = Arc::default();
+    let keep = Arc::clone(&held);
+    let s: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::spawned(
+                |_key: String| std::future::pending::<Result<String, String>>(),
+                move |reload| keep.lock().unwrap().push(reload),
+            ),
+        )
+        .build();
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    let mut reload = held.lock().unwrap().pop().unwrap();
+    let polled = reload
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    assert!(polled.is_pending());
+    drop(reload);
+    let cancelled = LoadMetrics {
+        cancelled: 1,
+        ..loads(1, 0, 0, 0)
+    };
+    assert_eq!(s.load_metrics(), cancelled);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+}
+
+#[test]
+fn refresh_has_keys_and_iter_are_not_reads_and_start_nothing() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = store(&clock, &queue, &source);
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert!(s.has("k"));
+    assert_eq!(s.keys(), ["k"]);
+    assert_eq!(s.iter().count(), 1);
+    assert_eq!(queue.len(), 0);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.len(), 1, "the first read does");
+}
+
+#[test]
+fn refresh_reloads_share_no_load_with_get_or_insert() {
+    on_one_thread(|| async {
+        let clock = ManualClock::new();
+        let s: S = Store::builder()
+            .clock(clock.clone())
+            .refresh_after(
+                PERIOD,
+                Reloader::spawned(
+                    |_key: String| async {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok::<_, String>("reloaded".to_string())
+                    },
+                    |reload| {
+                        tokio::spawn(reload);
+                    },
+                ),
+            )
+            .build();
+        s.put("k".into(), "old".into());
+        clock.advance(PERIOD);
+        assert_eq!(s.get("k").as_deref(), Some("old"));
+        tokio::task::yield_now().await; // the reload starts loading
+        assert!(s.del("k"));
+        let start = tokio::time::Instant::now();
+        let v = s
+            .get_or_insert_async("k".into(), async { "loaded".to_string() })
+            .await;
+        assert_eq!(v, "loaded");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "it did not wait for the reload"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await; // the reload ends at 100 ms
+        assert_eq!(
+            s.get("k").as_deref(),
+            Some("loaded"),
+            "the reload's value dropped"
+        );
+        let expected = LoadMetrics {
+            succeeded: 1,
+            ..loads(2, 0, 1, 0)
+        };
+        assert_eq!(s.load_metrics(), expected);
+    });
+}
+
+#[test]
+fn refresh_the_reload_runs_with_no_store_lock_held() {
+    // A runner that runs the reload at once, on the reading thread: the reload reads and
+    // writes the key's shard, which waits forever if the read still holds its lock. The
+    // reads run in a thread of their own, under a real-time watchdog.
+    let clock = ManualClock::new();
+    let s: S = Store::builder()
+        .clock(clock.clone())
+        .shards(1)
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                |key: &String| Ok::<_, String>(format!("{key} reloaded")),
+                |job: ReloadJob| job(),
+            ),
+        )
+        .build();
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    let reader = {
+        let s = s.clone();
+        thread::spawn(move || (s.get("k"), s.get("k")))
+    };
+    let deadline = Instant::now() + secs(20);
+    while !reader.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the read hung: it started the reload under a store lock"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let (first, second) = reader.join().unwrap();
+    assert_eq!(first.as_deref(), Some("old"));
+    assert_eq!(second.as_deref(), Some("k reloaded"));
+}
