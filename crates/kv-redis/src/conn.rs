@@ -50,7 +50,13 @@ impl Timeouts {
 #[cfg(feature = "tls")]
 pub(crate) type Trust = Option<redis::TlsCertificates>;
 #[cfg(not(feature = "tls"))]
-pub(crate) type Trust = ();
+pub(crate) type Trust = NoTls;
+
+/// Without the `tls` feature there is nothing to trust (not `()`: clones of it read as clones in
+/// either build).
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug)]
+pub(crate) struct NoTls;
 
 /// A client of one server, trusting what `trust` says over TLS.
 pub(crate) fn client(info: impl IntoConnectionInfo, trust: &Trust) -> RedisResult<Client> {
@@ -59,7 +65,7 @@ pub(crate) fn client(info: impl IntoConnectionInfo, trust: &Trust) -> RedisResul
         return Client::build_with_tls(info, certs.clone());
     }
     #[cfg(not(feature = "tls"))]
-    let () = trust;
+    let NoTls = trust;
     Client::open(info)
 }
 
@@ -100,7 +106,7 @@ impl Settings {
             None => None,
         };
         #[cfg(not(feature = "tls"))]
-        let trust: Trust = ();
+        let trust = NoTls;
         let redis_error = |e: RedisError| bad_url(url.scrub(&e.to_string()));
         match &url.endpoint {
             Endpoint::Single(u) => client(u.as_str(), &trust)
