@@ -8,9 +8,10 @@ use super::{EntryRef, Under, Verdict};
 pub trait Host<S> {
     /// Entries held now (expired ones not yet reclaimed included).
     fn stored(&self) -> usize;
-    /// Shows `judge` the entry's state under its shard's lock (shared, and exclusive again before
-    /// a removal, each asking told which: what a policy judges by must only move one way, as
-    /// deadlines and stamps do), and removes the entry on [`Verdict::Remove`]. The expiry policy's removals are
+    /// Shows `judge` the entry's state under its shard's lock, and removes the entry on
+    /// [`Verdict::Remove`]. The judge is asked under the exclusive lock, and first under the
+    /// shared one when the shard is busy; each asking is told which (what a policy judges by
+    /// must only move one way, as deadlines and stamps do). The expiry policy's removals are
     /// Expirations; the eviction policy's are Evictions, except that a victim found expired by
     /// then is reclaimed as an Expiration. Answers what it did: [`Verdict::Remove`] once the
     /// entry is removed, [`Verdict::Forget`] when it is no longer stored, and otherwise what

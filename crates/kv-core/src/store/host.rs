@@ -87,16 +87,24 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
             return Verdict::Forget;
         };
         let at: At = entry.at();
-        {
-            let table = sync::read(&shard.table);
-            let Some(slot) = table.get(at).filter(|s| entry.matches(s.hash)) else {
-                return Verdict::Forget;
-            };
-            if let Err(verdict) = decide(slot, Under::Shared) {
-                return verdict;
+        // Nobody on the shard (always, at one thread): judge once, under the exclusive lock. A
+        // busy shard is judged under its shared lock first, so that a record the judge keeps
+        // or forgets (a stale one) holds up no reader there.
+        let mut table = match sync::try_write(&shard.table) {
+            Some(table) => table,
+            None => {
+                {
+                    let table = sync::read(&shard.table);
+                    let Some(slot) = table.get(at).filter(|s| entry.matches(s.hash)) else {
+                        return Verdict::Forget;
+                    };
+                    if let Err(verdict) = decide(slot, Under::Shared) {
+                        return verdict;
+                    }
+                }
+                sync::write(&shard.table)
             }
-        }
-        let mut table = sync::write(&shard.table);
+        };
         let Some(slot) = table.get(at).filter(|s| entry.matches(s.hash)) else {
             return Verdict::Forget;
         };
