@@ -16,7 +16,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use redis::{Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
+use redis::{
+    Connection, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, ProtocolVersion, Value,
+};
 
 use crate::RedisStoreError;
 use crate::conn::{Timeouts, Trust, client, store_error};
@@ -79,11 +81,11 @@ impl Source {
             url: self.url().redacted.clone(),
             reason,
         };
-        match &self.url().endpoint {
+        let info = match &self.url().endpoint {
             Endpoint::Single(u) => u
                 .as_str()
                 .into_connection_info()
-                .map_err(|e| bad(self.url().scrub(&e.to_string()))),
+                .map_err(|e| bad(self.url().scrub(&e.to_string())))?,
             Endpoint::Cluster(nodes) => {
                 let seed = nodes
                     .first()
@@ -103,9 +105,17 @@ impl Source {
                     }
                     _ => return Err(bad("a cluster node that is not a TCP address".into())),
                 }
-                Ok(seed.set_addr(addr))
+                seed.set_addr(addr)
             }
-        }
+        };
+        // RESP2 whatever the URL asks (`?protocol=resp3`): under RESP3 the server sends
+        // invalidations as push messages, not on the `__redis__:invalidate` channel this
+        // connection subscribes to, and the near tier would never hear of a change.
+        let resp2 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP2);
+        Ok(info.set_redis_settings(resp2))
     }
 
     /// The host and port of the master serving the namespace's slot, asked of the first seed

@@ -170,6 +170,27 @@ fn near_cache_reads_its_own_writes_at_once() {
     }
 }
 
+/// A URL that asks for RESP3 still gets its invalidations: under RESP3 the server would push
+/// them on the connection itself instead of the channel the near cache listens to, so its
+/// invalidation connection speaks RESP2 whatever the URL says.
+#[test]
+fn another_client_write_is_seen_also_on_a_resp3_url() {
+    // A server only: a cluster URL with `protocol=resp3` is refused by redis-rs's cluster
+    // client ("different protocol among initial nodes": the query reaches the first node only).
+    let Some(url) = support::single() else { return };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}protocol=resp3");
+    let ns = support::unique_ns("near-resp3");
+    let nc = near(&url, &ns);
+    let writer = other(&url, &ns);
+    put_settled(&nc, "k", "0");
+    get(&nc, "k");
+    assert_near_hit(&nc, "k", "0");
+    put(&writer, "k", "1");
+    wait_for(&nc, "k", Some("1"), STALENESS_BOUND);
+    nc.store().drop_namespace().unwrap();
+}
+
 #[test]
 fn near_hits_are_counted_near_and_the_server_counts_only_the_reads_it_saw() {
     let Some(url) = support::single() else { return };
