@@ -88,7 +88,7 @@ impl AsyncNearCache {
     /// [`NearCache::advance`](crate::NearCache::advance)).
     pub async fn advance(&self, by: Duration) -> Result<(), RedisStoreError> {
         let done = self.store.advance(by).await;
-        self.tier.reset(self.tier.is_live());
+        self.tier.empty();
         done
     }
 
@@ -109,7 +109,7 @@ impl AsyncNearCache {
     /// Runs an operation that may remove entries it does not name, then empties the near tier.
     async fn bulk<T>(&self, op: BoxFuture<'_, T>) -> T {
         let done = op.await;
-        self.tier.reset(self.tier.is_live());
+        self.tier.empty();
         done
     }
 }

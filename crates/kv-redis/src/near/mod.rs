@@ -196,7 +196,7 @@ impl NearCache {
     /// `docs/semantics.md`).
     pub fn advance(&self, by: Duration) -> Result<(), RedisStoreError> {
         let done = self.store.advance(by);
-        self.tier.reset(self.tier.is_live());
+        self.tier.empty();
         done
     }
 
@@ -219,7 +219,7 @@ impl NearCache {
     /// Runs an operation that may remove entries it does not name, then empties the near tier.
     fn bulk<T>(&self, op: impl FnOnce(&RedisStore) -> T) -> T {
         let done = op(&self.store);
-        self.tier.reset(self.tier.is_live());
+        self.tier.empty();
         done
     }
 }

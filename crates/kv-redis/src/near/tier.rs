@@ -20,9 +20,10 @@ use kv_core::{Slots, Store, StoreBuilder};
 use kv_lru::Lru;
 use kv_ttl::{PutOptions, Ttl};
 
-/// How old a clock reading the near tier judges expiry by (its store's tick). A near copy's TTL
-/// is shortened by this much, so it is gone by the server's deadline even read on a lagging
-/// clock.
+/// How much a near copy's TTL is shortened below the server's remaining time: a margin for the
+/// server's clock and ours not agreeing to the nanosecond. The tier's store reads the exact
+/// clock (no coarse tick): a recent time kept by a ticker thread can trail by more than a tick
+/// on a starved machine, and a near copy must never outlive its server deadline.
 const NEAR_TICK: Duration = Duration::from_millis(1);
 
 /// The most invalidated keys remembered for fills in flight. Past it the memory is dropped and
@@ -75,7 +76,7 @@ impl Tier {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             store: StoreBuilder::new()
-                .clock_tick(NEAR_TICK)
+                .clock_tick(Duration::ZERO)
                 .expiry(Ttl::new())
                 .eviction(Lru::new(capacity))
                 .build(),
@@ -161,12 +162,24 @@ impl Tier {
     }
 
     /// Empties the tier and voids every fill in flight; `live` says whether tracking is on from
-    /// now on. Called when the invalidation connection is lost or set up again, on a flush, and
-    /// by this process's bulk operations.
+    /// now on. Called by the invalidation thread when its connection is lost or set up again,
+    /// and on a flush.
     pub(crate) fn reset(&self, live: bool) {
+        self.reset_to(Some(live));
+    }
+
+    /// Empties the tier as [`Tier::reset`] does, leaving tracking on or off as it is: for this
+    /// process's bulk operations. (Passing `is_live()` to `reset` instead raced the invalidation
+    /// thread: read `true`, the connection lost and the tier switched off, then switched on
+    /// again by the stale `true` with nobody listening.)
+    pub(crate) fn empty(&self) {
+        self.reset_to(None);
+    }
+
+    fn reset_to(&self, live: Option<bool>) {
         let mut fence = self.fence();
         // Off first, so no read is served from the tier while it is being emptied.
-        if !live {
+        if live == Some(false) {
             self.live.store(false, Ordering::Release);
         }
         fence.seq += 1;
@@ -174,7 +187,7 @@ impl Tier {
         fence.recent.clear();
         self.store.clear();
         self.counts.resets.fetch_add(1, Ordering::Relaxed);
-        if live {
+        if live == Some(true) {
             self.live.store(true, Ordering::Release);
         }
     }
@@ -282,6 +295,22 @@ mod tests {
         assert_eq!(t.get("k"), None);
         t.fill(t.ticket(), "k", Some(b"v".to_vec()), None);
         assert_eq!(t.metrics().size, 0);
+    }
+
+    /// A bulk operation of this process empties the tier and leaves tracking as the
+    /// invalidation thread last set it: off stays off (nothing served with nobody listening).
+    #[test]
+    fn emptying_the_tier_leaves_tracking_as_it_is() {
+        let t = live_tier();
+        t.fill(t.ticket(), "k", Some(b"v".to_vec()), None);
+        t.empty();
+        assert!(t.is_live());
+        assert_eq!(t.metrics().size, 0);
+        t.reset(false); // the connection is lost
+        t.empty();
+        assert!(!t.is_live());
+        t.fill(t.ticket(), "k", Some(b"v".to_vec()), None);
+        assert_eq!(t.get("k"), None);
     }
 
     #[test]
