@@ -48,8 +48,9 @@ pub struct LoadMetrics {
     pub panicked: u64,
     /// Reloads whose value replaced the entry they were started for.
     pub refreshed: u64,
-    /// Reloads that returned a value and found their entry written meanwhile (a put, a
-    /// delete, an expiry): the value was dropped, the write wins.
+    /// Reloads that returned a value that was dropped, their entry left as it was: it was
+    /// written meanwhile (a put, a delete, an expiry: the write wins), or the value weighs
+    /// more than the whole capacity.
     pub refresh_dropped: u64,
     /// The time loads took, summed over every ended load, on the store's clock.
     pub load_time: Duration,

@@ -7,7 +7,7 @@
 //! Only that read starts one: it moved the refresh point on under the shard's exclusive lock. The
 //! reload's value goes in only over the entry it was started for ([`Store::insert_over`]): if the
 //! key was written meanwhile (a put, a delete, an expiry), the write wins and the value is
-//! dropped.
+//! dropped. So is a value heavier than the whole capacity: the entry keeps its value.
 //!
 //! Reloads share no load with get-or-insert (neither the sync loaders' locks nor the async
 //! flights): a get-or-insert caller loads only when it finds no live entry, and then the entry
@@ -179,8 +179,8 @@ where
 pub(crate) trait Target<K, V>: Send + Sync {
     /// Whether `key` holds the live entry `id`.
     fn holds_entry(&self, key: &K, id: u64) -> bool;
-    /// Puts `value` over the live entry `id` of `key`; `false`: it was written meanwhile, and
-    /// the value is dropped.
+    /// Puts `value` over the live entry `id` of `key`; `false`: it was written meanwhile, or
+    /// the value is heavier than the whole capacity, and the value is dropped.
     fn install(&self, key: K, value: V, id: u64) -> bool;
     /// Counts a load started now.
     fn start_load(&self) -> LoadRun<'_>;
@@ -212,7 +212,7 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Target<K, V>
 
 impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Whether `key` holds the live entry `id` now.
-    pub(super) fn holds(&self, key: &K, id: u64) -> bool {
+    fn holds(&self, key: &K, id: u64) -> bool {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(key);
         let table = sync::read(&inner.shard(hash).table);

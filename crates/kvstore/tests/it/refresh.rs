@@ -255,6 +255,156 @@ fn refresh_a_put_during_the_reload_wins() {
     writer.lock().unwrap().take(); // the store holds its reloader, which held the store
 }
 
+/// A weigher store's capacity, and its weigher: a value weighs its length.
+fn weighed(b: kvstore::Builder<String, String>) -> kvstore::Builder<String, String> {
+    b.capacity(10)
+        .weigher(|_key, value: &String| value.len() as u64)
+}
+
+#[test]
+fn refresh_a_reloaded_value_heavier_than_the_capacity_is_dropped_and_the_entry_kept() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&removed);
+    let s = builder(&clock, &queue, &source, |b| {
+        weighed(b).removal_listener(move |key, value, cause| {
+            log.lock().unwrap().push((key, value, cause))
+        })
+    });
+    s.put("k".into(), "old".into());
+    source.set(Ok("eleven long"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.run(), 1);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the entry stays, with its value"
+    );
+    assert_eq!(
+        s.load_metrics(),
+        loads(1, 0, 1, 0),
+        "dropped, not refreshed"
+    );
+    let m = s.metrics();
+    assert_eq!(
+        (m.evictions, m.current_size, s.weight()),
+        (0, 1, 3),
+        "nothing was stored, so nothing was evicted"
+    );
+    assert!(removed.lock().unwrap().is_empty(), "nor removed");
+    // Tried again a period later, as after a failed reload.
+    source.set(Ok("new"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.run(), 1);
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert_eq!(s.load_metrics(), loads(2, 1, 1, 0));
+}
+
+/// A key that can put itself: armed on a thread with [`Key::arm`], the first time that thread
+/// hashes a key after comparing one, it runs the armed write. A store looks an entry up by
+/// hashing its key, then comparing it under the shard lock; a hash after a comparison is a
+/// store that looked at the entry and is about to take a lock again: the write lands in
+/// between, on the store's own thread, at a point the test fixes.
+#[derive(Clone, Debug)]
+struct Key(String);
+
+type Write = Box<dyn FnOnce()>;
+
+thread_local! {
+    /// The armed write, and whether a key was compared since it was armed.
+    static ARMED: std::cell::RefCell<Option<(Write, bool)>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Key {
+    fn arm(write: impl FnOnce() + 'static) {
+        ARMED.with(|armed| *armed.borrow_mut() = Some((Box::new(write), false)));
+    }
+
+    /// Disarms the write; whether it ran.
+    fn disarm() -> bool {
+        ARMED.with(|armed| armed.borrow_mut().take()).is_none()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        ARMED.with(|armed| {
+            if let Some((_, compared)) = armed.borrow_mut().as_mut() {
+                *compared = true;
+            }
+        });
+        self.0 == other.0
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let due = ARMED.with(|armed| {
+            let mut armed = armed.borrow_mut();
+            match armed.take() {
+                Some((write, true)) => Some(write),
+                other => {
+                    *armed = other;
+                    None
+                }
+            }
+        });
+        if let Some(write) = due {
+            write(); // disarmed first: the write's own hashes run nothing
+        }
+        self.0.hash(state);
+    }
+}
+
+#[test]
+fn refresh_a_put_in_between_wins_over_a_reloaded_value_heavier_than_the_capacity() {
+    let (clock, queue) = (ManualClock::new(), Queue::default());
+    let writer: Arc<Mutex<Option<RefreshingStore<Key, String>>>> = Arc::default();
+    let handle = Arc::clone(&writer);
+    let s: RefreshingStore<Key, String> = Store::builder()
+        .clock(clock.clone())
+        .capacity(10)
+        .weigher(|_key, value: &String| value.len() as u64)
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                move |key: &Key| {
+                    // Once the loader has returned, a put lands at the store's first hash of
+                    // the key after it looked at the entry.
+                    let (store, key) = (handle.lock().unwrap().clone().unwrap(), key.clone());
+                    Key::arm(move || {
+                        store.put(key, "put".into());
+                    });
+                    Ok::<_, String>("eleven long".to_string())
+                },
+                queue.runner(),
+            ),
+        )
+        .build();
+    *writer.lock().unwrap() = Some(s.clone());
+    let k = Key("k".into());
+    s.put(k.clone(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(s.get(&k).as_deref(), Some("old"));
+    queue.run();
+    // The store need not look at the entry again (a value too heavy is dropped unweighed
+    // against it), and then the put has not run: the entry stays. If it looked, the put
+    // landed, and wins.
+    let expected = if Key::disarm() { "put" } else { "old" };
+    assert_eq!(s.get(&k).as_deref(), Some(expected));
+    assert_eq!(s.load_metrics(), loads(1, 0, 1, 0));
+    assert_eq!(
+        s.metrics().evictions,
+        0,
+        "nothing was stored, so nothing evicted"
+    );
+    writer.lock().unwrap().take(); // the store holds its reloader, which held the store
+}
+
 #[test]
 fn refresh_a_delete_between_the_read_and_the_reload_wins() {
     let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
