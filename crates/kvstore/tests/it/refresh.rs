@@ -461,6 +461,173 @@ fn refresh_a_panicking_reload_keeps_the_old_value_and_is_counted_as_panicked() {
     assert_eq!(s.load_metrics(), panicked);
 }
 
+/// `n` reloads started and ended in a panic.
+fn panicked(n: u64) -> LoadMetrics {
+    LoadMetrics {
+        panicked: n,
+        ..loads(n, 0, 0, 0)
+    }
+}
+
+/// A store whose reloads run at once, on the reading thread (`|job| job()`, as the docs show):
+/// a panic the reload let through would unwind into the reader's `get`.
+fn inline(
+    clock: &ManualClock,
+    load: impl Fn(&String) -> Result<String, String> + Send + Sync + 'static,
+    extra: impl FnOnce(kvstore::Builder<String, String>) -> kvstore::Builder<String, String>,
+) -> S {
+    extra(Store::builder().clock(clock.clone()))
+        .refresh_after(PERIOD, Reloader::sync_with(load, |job: ReloadJob| job()))
+        .build()
+}
+
+/// Polls a reload's future once, at once, on the reading thread.
+fn poll_inline(mut reload: kvstore::ReloadFuture) {
+    let waker = std::task::Waker::noop();
+    let _ = reload
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker));
+}
+
+#[test]
+fn refresh_a_reloader_that_panics_when_called_is_counted_as_panicked_and_never_unwinds_into_the_reader()
+ {
+    let clock = ManualClock::new();
+    let sync = inline(&clock, |_key| panic!("the source is down"), |b| b);
+    // An async reloader that panics making its future, and one whose future panics.
+    let making: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::spawned(
+                |_key: String| -> std::future::Ready<Result<String, String>> {
+                    panic!("the source is down")
+                },
+                poll_inline,
+            ),
+        )
+        .build();
+    let polling: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::spawned(
+                |_key: String| async {
+                    panic!("the source is down");
+                    #[allow(unreachable_code)]
+                    Ok::<String, String>(String::new())
+                },
+                poll_inline,
+            ),
+        )
+        .build();
+    for s in [&sync, &making, &polling] {
+        s.put("k".into(), "old".into());
+    }
+    clock.advance(PERIOD);
+    for (name, s) in [("sync", &sync), ("making", &making), ("polling", &polling)] {
+        assert_eq!(
+            s.get("k").as_deref(),
+            Some("old"),
+            "{name}: the read returns"
+        );
+        assert_eq!(s.get("k").as_deref(), Some("old"), "{name}: the entry kept");
+        assert_eq!(s.load_metrics(), panicked(1), "{name}");
+    }
+}
+
+#[test]
+fn refresh_a_removal_listener_that_panics_while_a_reload_stores_its_value_is_counted_as_panicked() {
+    let clock = ManualClock::new();
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&told);
+    let s = inline(
+        &clock,
+        |_key| Ok("new".to_string()),
+        |b| {
+            b.removal_listener(move |key, value: String, cause| {
+                log.lock().unwrap().push((key, value.clone(), cause));
+                assert_ne!(value, "old", "the listener fails on the reload's removal");
+            })
+        },
+    );
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the read returns normally"
+    );
+    assert_eq!(s.load_metrics(), panicked(1));
+    // The value was stored before the listener ran: the store is as after a reload.
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert!(s.del("k"));
+    assert_eq!(
+        *told.lock().unwrap(),
+        [
+            ("k".to_string(), "old".to_string(), RemovalCause::Replaced),
+            ("k".to_string(), "new".to_string(), RemovalCause::Deleted),
+        ],
+        "and the listener loses no later notification"
+    );
+}
+
+#[test]
+fn refresh_a_weigher_that_panics_while_a_reload_stores_its_value_is_counted_as_panicked() {
+    let clock = ManualClock::new();
+    let s = inline(
+        &clock,
+        |_key| Ok("new".to_string()),
+        |b| {
+            b.capacity(10).weigher(|_key, value: &String| {
+                assert_ne!(value, "new", "the weigher fails on the reload's value");
+                value.len() as u64
+            })
+        },
+    );
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the read returns normally"
+    );
+    assert_eq!(s.load_metrics(), panicked(1));
+    assert_eq!(s.get("k").as_deref(), Some("old"), "the entry kept");
+    assert_eq!((s.metrics().current_size, s.weight()), (1, 3));
+    s.put("j".into(), "other".into());
+    assert_eq!(s.weight(), 8, "the books still add up");
+}
+
+#[test]
+fn refresh_a_key_whose_hash_panics_in_a_reload_is_counted_as_panicked() {
+    let clock = ManualClock::new();
+    let s: RefreshingStore<Key, String> = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                |_key: &Key| Ok::<_, String>("new".to_string()),
+                |job: ReloadJob| job(),
+            ),
+        )
+        .build();
+    let k = Key("k".into());
+    s.put(k.clone(), "old".into());
+    clock.advance(PERIOD);
+    // The read hashes the key, then compares it; the reload's look for its entry is the next
+    // hash, and panics.
+    Key::arm(|| panic!("the key cannot be hashed"));
+    assert_eq!(
+        s.get(&k).as_deref(),
+        Some("old"),
+        "the read returns normally"
+    );
+    assert!(Key::disarm(), "the reload hashed the key");
+    assert_eq!(s.load_metrics(), panicked(1));
+    assert_eq!(s.get(&k).as_deref(), Some("old"), "the entry kept");
+}
+
 #[test]
 fn refresh_never_reloads_an_entry_with_a_read_budget() {
     let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
