@@ -44,12 +44,15 @@ pub struct LoadMetrics {
     pub failed: u64,
     /// Async loads whose future was dropped before it finished (nothing stored).
     pub cancelled: u64,
-    /// Loads whose loader panicked (nothing stored).
+    /// Loads whose loader panicked (nothing stored), and reloads that panicked anywhere, also
+    /// while storing their value (in the key's `Hash` or `Eq`, the weigher: nothing stored; in
+    /// the removal listener, told after the value went in: stored).
     pub panicked: u64,
     /// Reloads whose value replaced the entry they were started for.
     pub refreshed: u64,
-    /// Reloads that returned a value and found their entry written meanwhile (a put, a
-    /// delete, an expiry): the value was dropped, the write wins.
+    /// Reloads that returned a value that was dropped, their entry left as it was: it was
+    /// written meanwhile (a put, a delete, an expiry: the write wins), or the value weighs
+    /// more than the whole capacity.
     pub refresh_dropped: u64,
     /// The time loads took, summed over every ended load, on the store's clock.
     pub load_time: Duration,
@@ -176,7 +179,8 @@ impl LoadRun<'_> {
         }
     }
 
-    /// The loader panicked, and the panic was caught (a reload, which no caller waits for).
+    /// The load panicked, and the panic was caught (a reload, which no caller waits for: its
+    /// loader, or the store of its value).
     pub(crate) fn panicked(mut self) {
         self.end(|c| &c.panicked);
     }

@@ -15,7 +15,8 @@
 //! an `outcome="started"` series, which would count each load twice in that sum. Loads in flight
 //! are `kv_loads_started_total - sum without (outcome) (kv_loads_total)`. A refresh-ahead reload
 //! is a load too: it ends as `refreshed` (its value replaced the entry), `refresh_dropped` (the
-//! key was written meanwhile, and the write won), or `failed`, `cancelled`, `panicked`.
+//! key was written meanwhile, and the write won, or the value weighs more than the capacity),
+//! or `failed`, `cancelled`, `panicked`.
 //! `kv_load_seconds_total` is a gauge only because the `metrics` facade's counters hold whole
 //! numbers and a whole-second total would lose every load shorter than a second; it never goes
 //! backwards either, so `rate()` reads it as the counter it is.

@@ -274,7 +274,9 @@ impl<K, V, X: Expiry, E, L, S> StoreBuilder<K, V, Slots<X, E, L>, S> {
     /// is tried again a period later, and the old value is kept until it expires). The new value
     /// replaces the entry only if nobody wrote the key meanwhile: a put (or a delete, or an
     /// expiry) in between wins, and the reloaded value is dropped. It goes in as a put with no
-    /// options (the store's `time_to_live`/`time_to_idle` apply afresh). Entries with a read
+    /// options (the store's `time_to_live`/`time_to_idle` apply afresh), except that a value
+    /// heavier than the whole capacity (with a [`weigher`](Self::weigher)) is dropped and the
+    /// entry kept. Entries with a read
     /// budget are never refreshed. [`Store::load_metrics`] counts the reloads (`refreshed`,
     /// `refresh_dropped`, `failed`, ...).
     ///

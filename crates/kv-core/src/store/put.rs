@@ -52,8 +52,9 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
 
     /// A reload's put: it replaces the entry only if that is still the live entry `id`
     /// ([`Expiry::entry_id`]), the one the reload was started for; otherwise (a put, a delete
-    /// or an expiry came first) the value is dropped and `None` returned. Notifications stay
-    /// queued as with `insert`.
+    /// or an expiry came first) the value is dropped and `None` returned. A value heavier than
+    /// the whole capacity is dropped too, and the entry kept: unlike a put's, it replaces
+    /// nothing. Notifications stay queued as with `insert`.
     pub(super) fn insert_over(
         &self,
         id: u64,
@@ -64,8 +65,8 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         self.write::<true>(key, value, options, id)
     }
 
-    /// The put behind both: `OVER` makes it conditional on the live entry `over` (`None`: not
-    /// stored); a plain put always stores (`Some`).
+    /// The put behind both: `OVER` makes it conditional on the live entry `over`, and on the
+    /// value fitting the capacity (`None`: not stored); a plain put always stores (`Some`).
     #[inline]
     fn write<const OVER: bool>(
         &self,
@@ -79,7 +80,10 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
         if let Some(weight) = weight
             && !inner.eviction.admits(weight)
         {
-            if OVER && !self.holds(&key, over) {
+            if OVER {
+                // A reload's value that can never be stored: dropped, and the entry it was
+                // started for stays as it is (a put would remove it). The store is not
+                // touched, so no write to the key can race with this.
                 return None;
             }
             return Some(self.refuse(key, value));

@@ -7,7 +7,10 @@
 //! Only that read starts one: it moved the refresh point on under the shard's exclusive lock. The
 //! reload's value goes in only over the entry it was started for ([`Store::insert_over`]): if the
 //! key was written meanwhile (a put, a delete, an expiry), the write wins and the value is
-//! dropped.
+//! dropped. So is a value heavier than the whole capacity: the entry keeps its value. A reload
+//! runs the user's code (the loader, the key's `Hash` and `Eq`, the weigher, the removal
+//! listener) under one catch of panics, so a panic in any of it ends the reload as `panicked`
+//! and unwinds into no runner and no reader.
 //!
 //! Reloads share no load with get-or-insert (neither the sync loaders' locks nor the async
 //! flights): a get-or-insert caller loads only when it finds no live entry, and then the entry
@@ -39,7 +42,11 @@ pub type ReloadJob = Box<dyn FnOnce() + Send + 'static>;
 ///
 /// A reload's loader gets the key and returns its new value or an error. An error (or a panic)
 /// leaves the entry as it is, with its value, until it expires or a later reload succeeds; it
-/// is counted in [`LoadMetrics`](crate::LoadMetrics) as `failed` (`panicked`).
+/// is counted in [`LoadMetrics`](crate::LoadMetrics) as `failed` (`panicked`). A panic is the
+/// reload's wherever it comes from (the loader, making or polling its future, or the key's
+/// `Hash` and `Eq`, the weigher or the removal listener while the value is stored): caught,
+/// counted as `panicked`, and never unwound into the runner or the reader. The removal
+/// listener is told after the value went in, so its panic leaves the new value stored.
 pub struct Reloader<K, V> {
     /// Clones a key under the shard lock (where `K: Clone` is not in scope).
     clone_key: fn(&K) -> K,
@@ -131,46 +138,77 @@ where
 }
 
 /// A sync reload, on whatever thread its runner chose.
+///
+/// Everything of the user's that the reload calls (the key's `Hash` and `Eq`, the loader, the
+/// weigher, the removal listener) runs inside one `catch_unwind`: a panic anywhere is the
+/// reload's, counted, and unwinds neither into the runner nor, with a runner that runs it at
+/// once, into the reader that started it. As after a panic in a put, the store stays usable
+/// (`sync::lock` ignores the poisoning of a lock the panic unwound through).
 fn reload_sync<K, V, E>(load: &dyn Fn(&K) -> Result<V, E>, reload: Reload<K, V>) {
     let Reload { key, id, store } = reload;
-    // Written or removed before the reload ran (a runner may queue it): nothing to reload.
-    if !store.holds_entry(&key, id) {
-        return;
-    }
-    let run = store.start_load();
-    // Caught, and counted: no caller waits for a reload to unwind into.
-    match catch_unwind(AssertUnwindSafe(|| load(&key))) {
-        Ok(Ok(value)) => {
-            let installed = store.install(key, value, id);
-            run.reloaded(installed);
+    let mut run = None;
+    let ended = catch_unwind(AssertUnwindSafe(|| {
+        // Written or removed before the reload ran (a runner may queue it): nothing to reload.
+        if !store.holds_entry(&key, id) {
+            return None;
         }
-        Ok(Err(_)) => run.failed(),
-        Err(_) => run.panicked(),
-    }
-    store.deliver_removals();
+        run = Some(store.start_load());
+        Some(match load(&key) {
+            Ok(value) => Ended::Reloaded(store.store(key, value, id)),
+            Err(_) => Ended::Failed,
+        })
+    }));
+    count(&*store, run, ended);
 }
 
-/// An async reload, as a task of the spawner's runtime.
+/// An async reload, as a task of the spawner's runtime. A panic is caught and counted as a
+/// sync reload's is, wherever it comes from: making the loader's future included.
 async fn reload_async<K, V, E, F>(load: &(dyn Fn(K) -> F + Send + Sync), reload: Reload<K, V>)
 where
     K: Clone,
     F: Future<Output = Result<V, E>>,
 {
     let Reload { key, id, store } = reload;
-    if !store.holds_entry(&key, id) {
-        return;
-    }
-    // Dropped while awaiting (the runtime dropped the task), `run` counts a cancellation. A
-    // panic is caught and counted, as a sync reload's is.
-    let run = store.start_load();
-    match CatchUnwind(pin!(load(key.clone()))).await {
-        Ok(Ok(value)) => {
-            let installed = store.install(key, value, id);
-            run.reloaded(installed);
-            store.deliver_removals();
-        }
-        Ok(Err(_)) => run.failed(),
-        Err(_) => run.panicked(),
+    // Dropped while awaiting (the runtime dropped the task), `run` counts a cancellation.
+    let mut run = None;
+    let ended = {
+        let reloading = pin!(async {
+            if !store.holds_entry(&key, id) {
+                return None;
+            }
+            run = Some(store.start_load());
+            Some(match load(key.clone()).await {
+                Ok(value) => Ended::Reloaded(store.store(key, value, id)),
+                Err(_) => Ended::Failed,
+            })
+        });
+        CatchUnwind(reloading).await
+    };
+    count(&*store, run, ended);
+}
+
+/// How a reload that found its entry ended, if not in a panic.
+enum Ended {
+    /// The loader returned a value, which replaced the entry (`true`) or was dropped.
+    Reloaded(bool),
+    /// The loader returned an error.
+    Failed,
+}
+
+/// Counts how a reload ended: `ended` is `Ok(None)` for one whose entry was gone (it loaded
+/// nothing, and counts nothing), `Err` for a panic. `run` was started once the entry was
+/// found; a panic before that (the key's `Hash` or `Eq`, looking for the entry) is counted as
+/// a reload started and panicked all the same.
+fn count<K, V>(
+    store: &dyn Target<K, V>,
+    run: Option<LoadRun<'_>>,
+    ended: std::thread::Result<Option<Ended>>,
+) {
+    match (ended, run) {
+        (Err(_), run) => run.unwrap_or_else(|| store.start_load()).panicked(),
+        (Ok(Some(Ended::Reloaded(installed))), Some(run)) => run.reloaded(installed),
+        (Ok(Some(Ended::Failed)), Some(run)) => run.failed(),
+        (Ok(_), _) => {}
     }
 }
 
@@ -179,13 +217,12 @@ where
 pub(crate) trait Target<K, V>: Send + Sync {
     /// Whether `key` holds the live entry `id`.
     fn holds_entry(&self, key: &K, id: u64) -> bool;
-    /// Puts `value` over the live entry `id` of `key`; `false`: it was written meanwhile, and
-    /// the value is dropped.
-    fn install(&self, key: K, value: V, id: u64) -> bool;
+    /// Puts `value` over the live entry `id` of `key`, and delivers the removal listener's
+    /// notifications; `false`: it was written meanwhile, or the value is heavier than the whole
+    /// capacity, and the value is dropped.
+    fn store(&self, key: K, value: V, id: u64) -> bool;
     /// Counts a load started now.
     fn start_load(&self) -> LoadRun<'_>;
-    /// Delivers the removal listener's notifications (a reload's put queued one).
-    fn deliver_removals(&self);
 }
 
 impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Target<K, V>
@@ -195,24 +232,23 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Target<K, V>
         self.holds(key, id)
     }
 
-    fn install(&self, key: K, value: V, id: u64) -> bool {
+    fn store(&self, key: K, value: V, id: u64) -> bool {
         // As a put with no options: the store's default TTL, and a new refresh point.
-        self.insert_over(id, key, value, &Default::default())
-            .is_some()
+        let stored = self
+            .insert_over(id, key, value, &Default::default())
+            .is_some();
+        self.inner.deliver_removals();
+        stored
     }
 
     fn start_load(&self) -> LoadRun<'_> {
         self.inner.loads.start(&self.inner.clock)
     }
-
-    fn deliver_removals(&self) {
-        self.inner.deliver_removals();
-    }
 }
 
 impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, S> {
     /// Whether `key` holds the live entry `id` now.
-    pub(super) fn holds(&self, key: &K, id: u64) -> bool {
+    fn holds(&self, key: &K, id: u64) -> bool {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(key);
         let table = sync::read(&inner.shard(hash).table);

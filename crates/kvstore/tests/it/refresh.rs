@@ -255,6 +255,156 @@ fn refresh_a_put_during_the_reload_wins() {
     writer.lock().unwrap().take(); // the store holds its reloader, which held the store
 }
 
+/// A weigher store's capacity, and its weigher: a value weighs its length.
+fn weighed(b: kvstore::Builder<String, String>) -> kvstore::Builder<String, String> {
+    b.capacity(10)
+        .weigher(|_key, value: &String| value.len() as u64)
+}
+
+#[test]
+fn refresh_a_reloaded_value_heavier_than_the_capacity_is_dropped_and_the_entry_kept() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&removed);
+    let s = builder(&clock, &queue, &source, |b| {
+        weighed(b).removal_listener(move |key, value, cause| {
+            log.lock().unwrap().push((key, value, cause))
+        })
+    });
+    s.put("k".into(), "old".into());
+    source.set(Ok("eleven long"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.run(), 1);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the entry stays, with its value"
+    );
+    assert_eq!(
+        s.load_metrics(),
+        loads(1, 0, 1, 0),
+        "dropped, not refreshed"
+    );
+    let m = s.metrics();
+    assert_eq!(
+        (m.evictions, m.current_size, s.weight()),
+        (0, 1, 3),
+        "nothing was stored, so nothing was evicted"
+    );
+    assert!(removed.lock().unwrap().is_empty(), "nor removed");
+    // Tried again a period later, as after a failed reload.
+    source.set(Ok("new"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    assert_eq!(queue.run(), 1);
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert_eq!(s.load_metrics(), loads(2, 1, 1, 0));
+}
+
+/// A key that can put itself: armed on a thread with [`Key::arm`], the first time that thread
+/// hashes a key after comparing one, it runs the armed write. A store looks an entry up by
+/// hashing its key, then comparing it under the shard lock; a hash after a comparison is a
+/// store that looked at the entry and is about to take a lock again: the write lands in
+/// between, on the store's own thread, at a point the test fixes.
+#[derive(Clone, Debug)]
+struct Key(String);
+
+type Write = Box<dyn FnOnce()>;
+
+thread_local! {
+    /// The armed write, and whether a key was compared since it was armed.
+    static ARMED: std::cell::RefCell<Option<(Write, bool)>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Key {
+    fn arm(write: impl FnOnce() + 'static) {
+        ARMED.with(|armed| *armed.borrow_mut() = Some((Box::new(write), false)));
+    }
+
+    /// Disarms the write; whether it ran.
+    fn disarm() -> bool {
+        ARMED.with(|armed| armed.borrow_mut().take()).is_none()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        ARMED.with(|armed| {
+            if let Some((_, compared)) = armed.borrow_mut().as_mut() {
+                *compared = true;
+            }
+        });
+        self.0 == other.0
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let due = ARMED.with(|armed| {
+            let mut armed = armed.borrow_mut();
+            match armed.take() {
+                Some((write, true)) => Some(write),
+                other => {
+                    *armed = other;
+                    None
+                }
+            }
+        });
+        if let Some(write) = due {
+            write(); // disarmed first: the write's own hashes run nothing
+        }
+        self.0.hash(state);
+    }
+}
+
+#[test]
+fn refresh_a_put_in_between_wins_over_a_reloaded_value_heavier_than_the_capacity() {
+    let (clock, queue) = (ManualClock::new(), Queue::default());
+    let writer: Arc<Mutex<Option<RefreshingStore<Key, String>>>> = Arc::default();
+    let handle = Arc::clone(&writer);
+    let s: RefreshingStore<Key, String> = Store::builder()
+        .clock(clock.clone())
+        .capacity(10)
+        .weigher(|_key, value: &String| value.len() as u64)
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                move |key: &Key| {
+                    // Once the loader has returned, a put lands at the store's first hash of
+                    // the key after it looked at the entry.
+                    let (store, key) = (handle.lock().unwrap().clone().unwrap(), key.clone());
+                    Key::arm(move || {
+                        store.put(key, "put".into());
+                    });
+                    Ok::<_, String>("eleven long".to_string())
+                },
+                queue.runner(),
+            ),
+        )
+        .build();
+    *writer.lock().unwrap() = Some(s.clone());
+    let k = Key("k".into());
+    s.put(k.clone(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(s.get(&k).as_deref(), Some("old"));
+    queue.run();
+    // The store need not look at the entry again (a value too heavy is dropped unweighed
+    // against it), and then the put has not run: the entry stays. If it looked, the put
+    // landed, and wins.
+    let expected = if Key::disarm() { "put" } else { "old" };
+    assert_eq!(s.get(&k).as_deref(), Some(expected));
+    assert_eq!(s.load_metrics(), loads(1, 0, 1, 0));
+    assert_eq!(
+        s.metrics().evictions,
+        0,
+        "nothing was stored, so nothing evicted"
+    );
+    writer.lock().unwrap().take(); // the store holds its reloader, which held the store
+}
+
 #[test]
 fn refresh_a_delete_between_the_read_and_the_reload_wins() {
     let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
@@ -309,6 +459,173 @@ fn refresh_a_panicking_reload_keeps_the_old_value_and_is_counted_as_panicked() {
         ..loads(1, 0, 0, 0)
     };
     assert_eq!(s.load_metrics(), panicked);
+}
+
+/// `n` reloads started and ended in a panic.
+fn panicked(n: u64) -> LoadMetrics {
+    LoadMetrics {
+        panicked: n,
+        ..loads(n, 0, 0, 0)
+    }
+}
+
+/// A store whose reloads run at once, on the reading thread (`|job| job()`, as the docs show):
+/// a panic the reload let through would unwind into the reader's `get`.
+fn inline(
+    clock: &ManualClock,
+    load: impl Fn(&String) -> Result<String, String> + Send + Sync + 'static,
+    extra: impl FnOnce(kvstore::Builder<String, String>) -> kvstore::Builder<String, String>,
+) -> S {
+    extra(Store::builder().clock(clock.clone()))
+        .refresh_after(PERIOD, Reloader::sync_with(load, |job: ReloadJob| job()))
+        .build()
+}
+
+/// Polls a reload's future once, at once, on the reading thread.
+fn poll_inline(mut reload: kvstore::ReloadFuture) {
+    let waker = std::task::Waker::noop();
+    let _ = reload
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker));
+}
+
+#[test]
+fn refresh_a_reloader_that_panics_when_called_is_counted_as_panicked_and_never_unwinds_into_the_reader()
+ {
+    let clock = ManualClock::new();
+    let sync = inline(&clock, |_key| panic!("the source is down"), |b| b);
+    // An async reloader that panics making its future, and one whose future panics.
+    let making: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::spawned(
+                |_key: String| -> std::future::Ready<Result<String, String>> {
+                    panic!("the source is down")
+                },
+                poll_inline,
+            ),
+        )
+        .build();
+    let polling: S = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::spawned(
+                |_key: String| async {
+                    panic!("the source is down");
+                    #[allow(unreachable_code)]
+                    Ok::<String, String>(String::new())
+                },
+                poll_inline,
+            ),
+        )
+        .build();
+    for s in [&sync, &making, &polling] {
+        s.put("k".into(), "old".into());
+    }
+    clock.advance(PERIOD);
+    for (name, s) in [("sync", &sync), ("making", &making), ("polling", &polling)] {
+        assert_eq!(
+            s.get("k").as_deref(),
+            Some("old"),
+            "{name}: the read returns"
+        );
+        assert_eq!(s.get("k").as_deref(), Some("old"), "{name}: the entry kept");
+        assert_eq!(s.load_metrics(), panicked(1), "{name}");
+    }
+}
+
+#[test]
+fn refresh_a_removal_listener_that_panics_while_a_reload_stores_its_value_is_counted_as_panicked() {
+    let clock = ManualClock::new();
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&told);
+    let s = inline(
+        &clock,
+        |_key| Ok("new".to_string()),
+        |b| {
+            b.removal_listener(move |key, value: String, cause| {
+                log.lock().unwrap().push((key, value.clone(), cause));
+                assert_ne!(value, "old", "the listener fails on the reload's removal");
+            })
+        },
+    );
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the read returns normally"
+    );
+    assert_eq!(s.load_metrics(), panicked(1));
+    // The value was stored before the listener ran: the store is as after a reload.
+    assert_eq!(s.get("k").as_deref(), Some("new"));
+    assert!(s.del("k"));
+    assert_eq!(
+        *told.lock().unwrap(),
+        [
+            ("k".to_string(), "old".to_string(), RemovalCause::Replaced),
+            ("k".to_string(), "new".to_string(), RemovalCause::Deleted),
+        ],
+        "and the listener loses no later notification"
+    );
+}
+
+#[test]
+fn refresh_a_weigher_that_panics_while_a_reload_stores_its_value_is_counted_as_panicked() {
+    let clock = ManualClock::new();
+    let s = inline(
+        &clock,
+        |_key| Ok("new".to_string()),
+        |b| {
+            b.capacity(10).weigher(|_key, value: &String| {
+                assert_ne!(value, "new", "the weigher fails on the reload's value");
+                value.len() as u64
+            })
+        },
+    );
+    s.put("k".into(), "old".into());
+    clock.advance(PERIOD);
+    assert_eq!(
+        s.get("k").as_deref(),
+        Some("old"),
+        "the read returns normally"
+    );
+    assert_eq!(s.load_metrics(), panicked(1));
+    assert_eq!(s.get("k").as_deref(), Some("old"), "the entry kept");
+    assert_eq!((s.metrics().current_size, s.weight()), (1, 3));
+    s.put("j".into(), "other".into());
+    assert_eq!(s.weight(), 8, "the books still add up");
+}
+
+#[test]
+fn refresh_a_key_whose_hash_panics_in_a_reload_is_counted_as_panicked() {
+    let clock = ManualClock::new();
+    let s: RefreshingStore<Key, String> = Store::builder()
+        .clock(clock.clone())
+        .refresh_after(
+            PERIOD,
+            Reloader::sync_with(
+                |_key: &Key| Ok::<_, String>("new".to_string()),
+                |job: ReloadJob| job(),
+            ),
+        )
+        .build();
+    let k = Key("k".into());
+    s.put(k.clone(), "old".into());
+    clock.advance(PERIOD);
+    // The read hashes the key, then compares it; the reload's look for its entry is the next
+    // hash, and panics.
+    Key::arm(|| panic!("the key cannot be hashed"));
+    assert_eq!(
+        s.get(&k).as_deref(),
+        Some("old"),
+        "the read returns normally"
+    );
+    assert!(Key::disarm(), "the reload hashed the key");
+    assert_eq!(s.load_metrics(), panicked(1));
+    assert_eq!(s.get(&k).as_deref(), Some("old"), "the entry kept");
 }
 
 #[test]
