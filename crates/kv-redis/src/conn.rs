@@ -94,6 +94,10 @@ impl Settings {
             ));
         }
         #[cfg(feature = "tls")]
+        if url.tls {
+            crate::tls::install_crypto_provider();
+        }
+        #[cfg(feature = "tls")]
         let trust = match &self.ca {
             Some(_) if !url.tls => {
                 return Err(bad_url(
@@ -394,5 +398,7 @@ mod tests {
         for url in ["rediss://u:pw-X9@h:1", "rediss+cluster://u:pw-X9@h:1,h:2"] {
             assert!(settings(url).target().is_ok(), "{url}");
         }
+        // Ready for a handshake whatever other providers the program compiles in.
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
 }

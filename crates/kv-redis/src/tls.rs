@@ -77,6 +77,18 @@ impl CaSource {
     }
 }
 
+/// Makes `ring` the process's rustls crypto provider unless the program installed one. rustls
+/// picks a provider by itself only when exactly one is compiled in; a program that also links
+/// rustls with `aws-lc-rs` (through reqwest, say) would otherwise panic at its first `rediss://`
+/// handshake, on the caller's thread or the near cache's. A provider the program installed
+/// itself is kept.
+pub(crate) fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// What went wrong, in the user's terms, when `e` is a failed TLS handshake; `None` otherwise.
 pub(crate) fn failure(e: &RedisError) -> Option<String> {
     if let Some(tls) = rustls_error(e) {
