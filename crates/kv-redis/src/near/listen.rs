@@ -329,13 +329,15 @@ fn serve(
                 }
             }
             Err(e) if e.is_timeout() => {}
-            Err(_) => return,
+            // Off at once: dropping `sub` on the way out says UNSUBSCRIBE and waits for the
+            // answer, up to another heartbeat, on a connection that may be gone.
+            Err(_) => return t.reset(false),
         }
         // Every heartbeat, busy or quiet: the connection still answers, and on a cluster it
         // still reaches the master of the namespace's slot (a failover moves the slot).
         if checked.elapsed() >= HEARTBEAT {
             if sub.ping::<Value>().is_err() || !source.still_served_by(master) {
-                return;
+                return t.reset(false);
             }
             checked = Instant::now();
         }
