@@ -39,7 +39,7 @@ use redis::Script;
 pub(crate) const SLACK_MS: u64 = 2_000;
 
 /// Shared by every script: time, entry state, the capacity plan, removal.
-pub(crate) const PRELUDE: &str = r#"
+const PRELUDE: &str = r#"
 local M, L, X = KEYS[1], KEYS[2], KEYS[3]
 local PFX = ARGV[1]
 local SLACK = tonumber(ARGV[2])
@@ -156,6 +156,14 @@ local function hit(m, key, n)
   use(m)
   return e[1]
 end
+-- Whether `m` at `key` is live, as a read finds it: a miss is counted, and a dead entry reclaimed.
+local function live_for_read(m, key, n)
+  local st = state(m, key, n)
+  if st == 'live' then return true end
+  if st ~= 'absent' then remove(m); count_dead(st) end
+  bump('misses')
+  return false
+end
 -- The victims an insert of `m` (in state `st`) must remove to make room, or nil and the plan
 -- to return when one of their keys was not passed.
 local function room(st, n)
@@ -201,13 +209,25 @@ return 1
 const GET: &str = r#"
 local n = now()
 local m, key = ARGV[3], KEYS[4]
-local st = state(m, key, n)
-if st ~= 'live' then
-  if st ~= 'absent' then remove(m); count_dead(st) end
-  bump('misses')
-  return false
-end
+if not live_for_read(m, key, n) then return false end
 return hit(m, key, n)
+"#;
+
+/// The near cache's `GET`: `ARGV[3]` the member. Returns nil, or {value, keep}: keep is -2 when
+/// the entry must not be kept near (a read budget, a sliding TTL, or a deadline on a frozen
+/// clock, which real time does not reach), -1 when it has no deadline, else the microseconds
+/// to its deadline. Counts, spends and refreshes exactly as `GET`.
+const NEAR_GET: &str = r#"
+local n = now()
+local m, key = ARGV[3], KEYS[4]
+if not live_for_read(m, key, n) then return false end
+local e = redis.call('HMGET', key, 'r', 't')
+local d = redis.call('ZSCORE', X, m)
+local v = hit(m, key, n)
+if e[1] or e[2] then return {v, -2} end
+if not d then return {v, -1} end
+if MANUAL then return {v, -2} end
+return {v, math.max(0, math.floor(tonumber(d) - n))}
 "#;
 
 /// The arguments of `PUT`. A live entry is read as by `GET` and its value returned; otherwise
@@ -368,6 +388,7 @@ return new
 pub(crate) struct Scripts {
     pub put: Script,
     pub get: Script,
+    pub near_get: Script,
     pub get_or_insert: Script,
     pub has: Script,
     pub del: Script,
@@ -386,6 +407,7 @@ impl Scripts {
         Self {
             put: s(PUT),
             get: s(GET),
+            near_get: s(NEAR_GET),
             get_or_insert: s(GET_OR_INSERT),
             has: s(HAS),
             del: s(DEL),

@@ -11,8 +11,9 @@ use kv_core::{AsyncBackend, BoxFuture, Dump, Metrics};
 use kv_ttl::PutOptions;
 
 use super::tier::Tier;
-use super::{NearMetrics, listen, near_get_script, source};
+use super::{NearMetrics, listen, source};
 use crate::ops::Exec;
+use crate::scripts::Scripts;
 use crate::{AsyncRedisStore, RedisStoreError};
 
 /// How often [`AsyncNearCache::new`] looks whether tracking is on yet, without blocking its
@@ -95,7 +96,10 @@ impl AsyncNearCache {
     async fn read_through(&self, key: &str) -> Result<Option<Vec<u8>>, RedisStoreError> {
         let ticket = self.tier.ticket();
         let ops = self.store.ops();
-        let reply = ops.exec.eval(&ops.key_call(near_get_script(), key)).await;
+        let reply = ops
+            .exec
+            .eval(&ops.key_call(&Scripts::get().near_get, key))
+            .await;
         self.tier.fill_from(ticket, key, reply?)
     }
 

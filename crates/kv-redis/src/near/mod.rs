@@ -8,17 +8,17 @@ mod listen;
 mod tier;
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kv_core::{Backend, Dump, Metrics};
 use kv_ttl::PutOptions;
-use redis::{Script, Value};
+use redis::Value;
 
 use crate::conn::{Timeouts, Trust};
 use crate::names::{Names, escape};
 use crate::ops::{Exec, block, decode_value};
-use crate::scripts::PRELUDE;
+use crate::scripts::Scripts;
 use crate::url::ConnectionUrl;
 use crate::{RedisStore, RedisStoreError};
 
@@ -26,33 +26,6 @@ use crate::{RedisStore, RedisStoreError};
 pub use aio::AsyncNearCache;
 pub use tier::NearMetrics;
 use tier::Tier;
-
-/// `get`, and what the near tier may do with the value: `ARGV[3]` the member. Returns nil, or
-/// {value, keep}: keep is -2 when the entry must not be kept near (a read budget, a sliding TTL,
-/// or a deadline on a frozen clock, which real time does not reach), -1 when it has no deadline,
-/// else the microseconds to its deadline. Counts, spends and refreshes exactly as `GET`.
-const NEAR_GET: &str = r#"
-local n = now()
-local m, key = ARGV[3], KEYS[4]
-local st = state(m, key, n)
-if st ~= 'live' then
-  if st ~= 'absent' then remove(m); count_dead(st) end
-  bump('misses')
-  return false
-end
-local e = redis.call('HMGET', key, 'r', 't')
-local d = redis.call('ZSCORE', X, m)
-local v = hit(m, key, n)
-if e[1] or e[2] then return {v, -2} end
-if not d then return {v, -1} end
-if MANUAL then return {v, -2} end
-return {v, math.max(0, math.floor(tonumber(d) - n))}
-"#;
-
-pub(crate) fn near_get_script() -> &'static Script {
-    static SCRIPT: OnceLock<Script> = OnceLock::new();
-    SCRIPT.get_or_init(|| Script::new(&format!("{PRELUDE}{NEAR_GET}")))
-}
 
 /// Where the invalidation connection of namespace `namespace` (keys `names`) goes.
 pub(crate) fn source(
@@ -204,7 +177,7 @@ impl NearCache {
     fn read_through(&self, key: &str) -> Result<Option<Vec<u8>>, RedisStoreError> {
         let ticket = self.tier.ticket();
         let ops = self.store.ops();
-        let reply = block(ops.exec.eval(&ops.key_call(near_get_script(), key)));
+        let reply = block(ops.exec.eval(&ops.key_call(&Scripts::get().near_get, key)));
         self.tier.fill_from(ticket, key, reply?)
     }
 
