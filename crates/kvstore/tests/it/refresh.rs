@@ -425,6 +425,25 @@ fn refresh_a_delete_between_the_read_and_the_reload_wins() {
 }
 
 #[test]
+fn refresh_an_expiry_between_the_read_and_the_reload_wins() {
+    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
+    let s = builder(&clock, &queue, &source, |b| b.time_to_live(secs(70)));
+    s.put("k".into(), "old".into());
+    source.set(Ok("reloaded"));
+    clock.advance(PERIOD);
+    assert_eq!(s.get("k").as_deref(), Some("old"));
+    clock.advance(secs(10)); // the entry's TTL ends before the reload runs
+    queue.run();
+    assert_eq!(s.get("k"), None, "an expired key is not brought back");
+    assert_eq!(
+        source.calls(),
+        0,
+        "nor reloaded: its entry was gone when the reload ran"
+    );
+    assert_eq!(s.load_metrics(), loads(0, 0, 0, 0));
+}
+
+#[test]
 fn refresh_a_failed_reload_keeps_the_old_value_until_its_ttl_and_is_counted() {
     let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
     let s = builder(&clock, &queue, &source, |b| b.time_to_live(secs(150)));
