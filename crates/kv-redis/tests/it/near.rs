@@ -158,14 +158,35 @@ fn near_cache_reads_its_own_writes_at_once() {
         assert_near_hit(&nc, "a", "2");
         assert!(nc.del(&k("a")).unwrap());
         assert_eq!(get(&nc, "a"), None);
-        put(&nc, "b", "1");
-        get(&nc, "b");
-        assert_eq!(nc.remove(&k("b")).unwrap().as_deref(), Some(&b"1"[..]));
-        assert_eq!(get(&nc, "b"), None);
-        put(&nc, "c", "1");
-        get(&nc, "c");
-        nc.clear().unwrap();
-        assert_eq!(get(&nc, "c"), None);
+        // Each other write, made while "b" is a settled near hit (so the put's own
+        // invalidation cannot be what drops it), sends the next read to the server.
+        let writes: [(&str, &dyn Fn(&NearCache)); 5] = [
+            ("remove", &|nc| {
+                assert_eq!(nc.remove(&k("b")).unwrap().as_deref(), Some(&b"1"[..]))
+            }),
+            ("get_or_insert", &|nc| {
+                nc.get_or_insert(k("b"), b"2".to_vec(), &PutOptions::new())
+                    .unwrap();
+            }),
+            ("remove_prefix", &|nc| {
+                assert_eq!(nc.remove_prefix("b").unwrap(), 1);
+            }),
+            ("set_capacity", &|nc| nc.set_capacity(1000).unwrap()),
+            ("clear", &|nc| nc.clear().unwrap()),
+        ];
+        for (name, write) in writes {
+            put_settled(&nc, "b", "1");
+            get(&nc, "b");
+            assert_near_hit(&nc, "b", "1");
+            write(&nc);
+            let misses = nc.near_metrics().misses;
+            get(&nc, "b");
+            assert_eq!(
+                nc.near_metrics().misses,
+                misses + 1,
+                "{name}: the next read was served near ({url})"
+            );
+        }
         nc.store().drop_namespace().unwrap();
     }
 }
@@ -560,6 +581,7 @@ fn a_server_restart_empties_the_near_tier_and_tracking_comes_back() {
             start.elapsed() < RECONNECT_WITHIN,
             "the store does not reconnect"
         );
+        std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(get(&nc, "k"), None, "a near copy survived the restart");
     // Tracking is on again: the near cache's own write and another client's come back.
