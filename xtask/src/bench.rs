@@ -163,38 +163,27 @@ fn redis(args: &[String]) -> Result {
         ]),
     )?;
     let servers = crate::redis::Servers::start()?;
-    run(
-        "kvstore vs kvstore-redis",
-        cargo()
-            .args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "kv-bench",
-                "--example",
-                "redis",
-                "--",
-            ])
-            .args(["--url", &servers.single, "--cluster", &servers.cluster])
-            .args(["--ops", &ops.to_string()]),
-    )?;
-    run(
-        "the near cache vs plain Redis per call",
-        cargo()
-            .args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "kv-bench",
-                "--example",
-                "near",
-                "--",
-            ])
-            .args(["--url", &servers.single, "--cluster", &servers.cluster])
-            .args(["--ops", &ops.to_string()]),
-    )
+    // Both examples take the same flags: the servers and the operations per run.
+    let example = |what: &str, name: &str| {
+        run(
+            what,
+            cargo()
+                .args([
+                    "run",
+                    "--release",
+                    "-q",
+                    "-p",
+                    "kv-bench",
+                    "--example",
+                    name,
+                    "--",
+                ])
+                .args(["--url", &servers.single, "--cluster", &servers.cluster])
+                .args(["--ops", &ops.to_string()]),
+        )
+    };
+    example("kvstore vs kvstore-redis", "redis")?;
+    example("the near cache vs plain Redis per call", "near")
 }
 
 fn number(v: Option<&String>, flag: &str) -> Result<u64> {
