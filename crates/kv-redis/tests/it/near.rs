@@ -160,7 +160,8 @@ fn near_cache_reads_its_own_writes_at_once() {
         assert_eq!(get(&nc, "a"), None);
         // Each other write, made while "b" is a settled near hit (so the put's own
         // invalidation cannot be what drops it), sends the next read to the server.
-        let writes: [(&str, &dyn Fn(&NearCache)); 5] = [
+        type Write<'a> = (&'a str, &'a dyn Fn(&NearCache));
+        let writes: [Write; 5] = [
             ("remove", &|nc| {
                 assert_eq!(nc.remove(&k("b")).unwrap().as_deref(), Some(&b"1"[..]))
             }),
