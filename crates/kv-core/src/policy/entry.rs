@@ -61,9 +61,12 @@ pub enum Verdict {
 /// [`Host::remove_if`]: super::Host::remove_if
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Under {
-    /// The shared lock: readers may be changing what the judge reads (only one way), and a
+    /// The shared lock: readers may be changing what the judge reads, and a
     /// [`Verdict::Remove`] is asked again under the exclusive lock before it is acted on. A
-    /// judge can leave checks that only matter for the removal itself to that second asking.
+    /// judge can leave checks that only matter for the removal itself to that second asking,
+    /// and must: a value read here may still move (a deadline only later; an LRU stamp, stored
+    /// plainly by racing readers, back as well), so record nothing read here that readers can
+    /// move back.
     Shared,
     /// The exclusive lock: a [`Verdict::Remove`] now removes the entry.
     Exclusive,

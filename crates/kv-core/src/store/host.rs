@@ -75,8 +75,10 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
     /// Finds the entry a record names and lets `decide` remove it: `decide` returns why, or
     /// what becomes of the record instead. It is asked first under the shard's shared lock, so
     /// a probe that keeps the entry (the common answer while readers use it) does not wait for
-    /// them; only a removal takes the exclusive lock, and asks again under it. Sound because
-    /// what policies judge by only moves one way (deadlines later, stamps higher).
+    /// them; only a removal takes the exclusive lock, and asks again under it. Sound for a
+    /// judge whose state only moves one way under the shared lock (a deadline's `fetch_max`);
+    /// one whose state racing readers may move back (kv-lru's plain stamp stores) decides only
+    /// under [`Under::Exclusive`] and answers `Remove` under the shared lock to be asked again.
     fn judge(
         &self,
         entry: EntryRef,

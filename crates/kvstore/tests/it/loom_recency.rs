@@ -30,7 +30,8 @@ fn loom_two_gets_racing_a_rebuild_of_the_lru_order_keep_its_records_valid() {
 }
 
 /// The other place a stamp is read and recorded: an eviction requeues a record at its entry's
-/// current stamp. That read holds the exclusive lock, so racing gets cannot undercut it.
+/// current stamp. That read holds the exclusive lock (a busy shard is judged again under it), so
+/// racing gets cannot undercut it. kv-lru's unit test forces the race this guards against.
 #[test]
 fn loom_two_gets_racing_an_eviction_keep_the_lru_records_valid() {
     loom::model(|| {
@@ -57,7 +58,7 @@ fn loom_two_gets_racing_an_eviction_keep_the_lru_records_valid() {
 }
 
 /// The stamp kernel that replaced the store-wide watermark: a use's stamp comes from its shard's
-/// clock (raised with `fetch_max`) and its thread's last stamp (per thread in the model too:
+/// clock (a plain load and store) and its thread's last stamp (per thread in the model too:
 /// `kv_core::sync::with_thread_cell` is loom's thread-local here). However two threads' uses race
 /// (on keys of either shard), once they are joined a sequential run on the main thread ranks its
 /// own uses above all of theirs in the shards it touches, so it evicts exactly its LRU.
