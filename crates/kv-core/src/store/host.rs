@@ -197,8 +197,9 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Host<EvictionSt
         self.0.judge(entry, |slot, under| {
             removal(judge(&slot.eviction, under), RemovalCause::Evicted)?;
             // A victim that expired while the evictor waited is an Expiration, not an Eviction.
+            // Judged like a read, by the recent time (see `time`).
             let expired = P::Expiry::may_expire(&slot.expiry)
-                && P::Expiry::is_expired(&slot.expiry, inner.now());
+                && P::Expiry::is_expired(&slot.expiry, inner.recent());
             Ok(if expired {
                 RemovalCause::Expired
             } else {
@@ -229,7 +230,8 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> EvictionHost<Ev
         if !P::Expiry::uses_clock() || !expiry.may_expire_any() {
             return false;
         }
-        let now = self.0.inner.now();
+        // Judged like a read, by the recent time (see `time`): no exact reading per victim.
+        let now = self.0.inner.recent();
         expiry.may_have_expired(now) && expiry.reclaim(now, 1, &self.0.for_expiry()) == 1
     }
 }

@@ -127,10 +127,11 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> Store<K, V, P, 
                         unreachable!("a slot just found is in its table");
                     };
                     // `now` was read before waiting for the lock: an entry that may expire and
-                    // looks live is checked again at the current time.
+                    // looks live is checked again at the recent time (judged like a read; see
+                    // `time`), which a long wait has moved on.
                     let expired = P::Expiry::is_expired(&old.expiry, now)
                         || (P::Expiry::may_expire(&old.expiry)
-                            && P::Expiry::is_expired(&old.expiry, inner.now()));
+                            && P::Expiry::is_expired(&old.expiry, inner.recent()));
                     if expired {
                         // Overwriting an expired entry reclaims it: its Expiration counts.
                         Counters::bump(&shard.counters.expirations);
