@@ -379,7 +379,11 @@ mod tests {
         let shard = RacingShard::new(&[1, 2, 11]);
         let put = |at: u32| {
             shard.removed[at as usize].set(false);
-            lru.inserted(RacingShard::entry(at), shard.stamps[at as usize].get(), &shard);
+            lru.inserted(
+                RacingShard::entry(at),
+                shard.stamps[at as usize].get(),
+                &shard,
+            );
         };
         put(0);
         put(1);
