@@ -299,6 +299,10 @@ mod tests {
         stamps: Vec<Stamp>,
         removed: Vec<Cell<bool>>,
         lowered: Cell<Option<(u32, u64)>>,
+        /// Every look under the exclusive lock finds the entry used since the last look, as if
+        /// readers kept using every entry while the eviction waited for each lock.
+        endless_uses: Cell<bool>,
+        looks: Cell<usize>,
     }
 
     impl RacingShard {
@@ -307,6 +311,8 @@ mod tests {
                 stamps: stamps.iter().map(|&s| Stamp(AtomicU64::new(s))).collect(),
                 removed: stamps.iter().map(|_| Cell::new(true)).collect(), // not put yet
                 lowered: Cell::new(None),
+                endless_uses: Cell::new(false),
+                looks: Cell::new(0),
             }
         }
 
@@ -339,6 +345,14 @@ mod tests {
             }
             if first != Verdict::Remove {
                 return first;
+            }
+            self.looks.set(self.looks.get() + 1);
+            assert!(
+                self.looks.get() < 10_000,
+                "the eviction never stops requeueing"
+            );
+            if self.endless_uses.get() {
+                state.0.store(state.get() + 1, Ordering::Relaxed);
             }
             let second = judge(state, Under::Exclusive);
             if second == Verdict::Remove {
@@ -395,6 +409,11 @@ mod tests {
             "b, never used, is the least recently used"
         );
         assert!(!shard.removed[0].get() && !shard.removed[2].get());
+        assert_eq!(
+            shard.looks.get(),
+            2,
+            "a requeue of `a`, then `b`: an unused entry is not requeued at its own stamp"
+        );
         lru.validate(&shard).unwrap();
     }
 
@@ -415,6 +434,35 @@ mod tests {
         assert!(
             other.get() > busy.get(),
             "a later use on this thread ranks above its earlier use"
+        );
+    }
+
+    /// Readers that use every entry again while an eviction waits for its lock cannot keep a
+    /// put from evicting: after a requeue per record queued, plus `RACING_REQUEUES`, the record
+    /// at hand is the victim (concurrent recency may be approximate).
+    #[test]
+    fn an_eviction_racing_endless_uses_still_evicts_after_its_requeue_budget() {
+        let lru = Lru::new(2);
+        let shard = RacingShard::new(&[1, 2, 3]);
+        let put = |at: u32| {
+            shard.removed[at as usize].set(false);
+            lru.inserted(
+                RacingShard::entry(at),
+                shard.stamps[at as usize].get(),
+                &shard,
+            );
+        };
+        put(0);
+        put(1);
+        shard.endless_uses.set(true);
+        put(2);
+        let removed = (0..3).filter(|&at| shard.removed[at].get()).count();
+        assert_eq!(removed, 1, "one victim, to fit the capacity again");
+        assert!(!shard.removed[2].get(), "never the newcomer");
+        assert!(
+            shard.looks.get() <= 3 + RACING_REQUEUES + 1,
+            "looks: {}",
+            shard.looks.get()
         );
     }
 }
