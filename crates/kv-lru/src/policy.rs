@@ -1,20 +1,20 @@
 //! The LRU policy: recency stamps on entries, a lazy order queue, and the capacity loop.
 //!
-//! A use stores a fresh stamp into the entry (a plain store under the shard's shared lock:
-//! readers never take the policy's lock, and take no locked instruction for recency). Stamps come from the entry's shard's
-//! [`ShardClock`], the using thread's last stamp and the entry's own stamp, so a use writes only
-//! its own shard's memory, never a line every shard shares. The order queue holds one record per
-//! entry with a stamp no newer than the entry's; the victim is found by popping the oldest record
-//! and requeueing it at the entry's current stamp until one still matches. While unbounded, no
-//! records are kept at all: setting a capacity builds them from the entries' stamps.
+//! A use stores a fresh stamp into the entry (a plain store under the shard's shared lock: readers
+//! never take the policy's lock, and take no locked instruction for recency). Stamps come from the
+//! entry's shard's [`ShardClock`], the using thread's last stamp and the entry's own stamp, so a
+//! use writes only its own shard's memory, never a line every shard shares. The order queue holds
+//! one record per entry with a stamp no newer than the entry's; the victim is found by popping the
+//! oldest record and requeueing it at the entry's current stamp until one still matches. While
+//! unbounded, no records are kept at all: setting a capacity builds them from the entries' stamps.
 //!
-//! What is exact: a use's stamp is above the thread's previous stamp and above the used entry's
-//! own stamp, and an entry's stamp only rises while no other use races it. So the uses one thread makes are ordered exactly
-//! among themselves, also after a concurrent phase: a sequential run that uses every entry again
-//! orders them all exactly. Entries that other threads used last, in a phase that met the
-//! current thread only outside the store (a join, a task handed over), compare by the shard
-//! clocks and may rank above the current thread's later uses, which the contract allows
-//! (recency under concurrency may be approximate).
+//! What is exact: a use's stamp is above the thread's previous stamp and above the used entry's own
+//! stamp, and an entry's stamp only rises while no other use races it. So the uses one thread makes
+//! are ordered exactly among themselves, also after a concurrent phase: a sequential run that uses
+//! every entry again orders them all exactly. Entries that other threads used last, in a phase that
+//! met the current thread only outside the store (a join, a task handed over), compare by the shard
+//! clocks and may rank above the current thread's later uses, which the contract allows (recency
+//! under concurrency may be approximate).
 
 use kv_core::policy::queue::LazyQueue;
 use kv_core::sync::{self, AtomicU64, AtomicUsize, Ordering};
@@ -190,7 +190,8 @@ impl Eviction for Lru {
 
     #[inline]
     fn touch(&self, shard: &ShardClock, state: &Stamp) {
-        // A plain store, not a locked `fetch_max` (18% of a W1 hit at one thread): two uses
+        // A plain store, not a locked `fetch_max` (W1 1.31x at one thread on a VM whose memory
+        // was slow, no difference when it was fast; see design.md): two uses
         // racing under the shared lock may leave the older of their two stamps, which the
         // contract allows (concurrent recency may be approximate). Records stay at or below
         // their entries' stamps because a stamp is recorded only under the exclusive lock (a
@@ -320,6 +321,12 @@ mod tests {
             EntryRef::new(0, at, at)
         }
 
+        /// Stores the entry at `at` and tells `lru`, as a put does.
+        fn put(&self, lru: &Lru, at: u32) {
+            self.removed[at as usize].set(false);
+            lru.inserted(Self::entry(at), self.stamps[at as usize].get(), self);
+        }
+
         fn live(&self) -> impl Iterator<Item = u32> + '_ {
             (0..self.stamps.len() as u32).filter(|&at| !self.removed[at as usize].get())
         }
@@ -391,14 +398,7 @@ mod tests {
     fn an_eviction_requeues_a_used_entry_only_at_a_stamp_no_racing_use_can_undercut() {
         let lru = Lru::new(2);
         let shard = RacingShard::new(&[1, 2, 11]);
-        let put = |at: u32| {
-            shard.removed[at as usize].set(false);
-            lru.inserted(
-                RacingShard::entry(at),
-                shard.stamps[at as usize].get(),
-                &shard,
-            );
-        };
+        let put = |at| shard.put(&lru, at);
         put(0);
         put(1);
         shard.stamps[0].0.store(10, Ordering::Relaxed);
@@ -444,14 +444,7 @@ mod tests {
     fn an_eviction_racing_endless_uses_still_evicts_after_its_requeue_budget() {
         let lru = Lru::new(2);
         let shard = RacingShard::new(&[1, 2, 3]);
-        let put = |at: u32| {
-            shard.removed[at as usize].set(false);
-            lru.inserted(
-                RacingShard::entry(at),
-                shard.stamps[at as usize].get(),
-                &shard,
-            );
-        };
+        let put = |at| shard.put(&lru, at);
         put(0);
         put(1);
         shard.endless_uses.set(true);

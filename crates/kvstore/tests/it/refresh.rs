@@ -407,34 +407,39 @@ fn refresh_a_put_in_between_wins_over_a_reloaded_value_heavier_than_the_capacity
 
 #[test]
 fn refresh_a_delete_between_the_read_and_the_reload_wins() {
-    let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
-    let s = store(&clock, &queue, &source);
-    s.put("k".into(), "old".into());
-    source.set(Ok("reloaded"));
-    clock.advance(PERIOD);
-    assert_eq!(s.get("k").as_deref(), Some("old"));
-    assert!(s.del("k"));
-    queue.run();
-    assert_eq!(s.get("k"), None, "a deleted key is not brought back");
-    assert_eq!(
-        source.calls(),
-        0,
-        "nor reloaded: its entry was gone when the reload ran"
+    the_entry_gone_before_the_reload_runs_wins(
+        |b| b,
+        |s, _| assert!(s.del("k")),
+        "a deleted key is not brought back",
     );
-    assert_eq!(s.load_metrics(), loads(0, 0, 0, 0));
 }
 
 #[test]
 fn refresh_an_expiry_between_the_read_and_the_reload_wins() {
+    the_entry_gone_before_the_reload_runs_wins(
+        |b| b.time_to_live(secs(70)),
+        // The entry's TTL ends before the reload runs.
+        |_, clock| clock.advance(secs(10)),
+        "an expired key is not brought back",
+    );
+}
+
+/// A read past the refresh point hands a reload to the queue; `between` makes the entry go
+/// before the reload runs. The key stays gone, nothing is loaded and nothing counted.
+fn the_entry_gone_before_the_reload_runs_wins(
+    config: impl FnOnce(kvstore::Builder<String, String>) -> kvstore::Builder<String, String>,
+    between: impl FnOnce(&S, &ManualClock),
+    gone: &str,
+) {
     let (clock, queue, source) = (ManualClock::new(), Queue::default(), Source::default());
-    let s = builder(&clock, &queue, &source, |b| b.time_to_live(secs(70)));
+    let s = builder(&clock, &queue, &source, config);
     s.put("k".into(), "old".into());
     source.set(Ok("reloaded"));
     clock.advance(PERIOD);
     assert_eq!(s.get("k").as_deref(), Some("old"));
-    clock.advance(secs(10)); // the entry's TTL ends before the reload runs
+    between(&s, &clock);
     queue.run();
-    assert_eq!(s.get("k"), None, "an expired key is not brought back");
+    assert_eq!(s.get("k"), None, "{gone}");
     assert_eq!(
         source.calls(),
         0,
