@@ -79,6 +79,16 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         Some((at, self.get_mut(at)?))
     }
 
+    /// Starts loading the index bucket where the probe for a key hash with these low 16 bits
+    /// begins, without waiting for it: a victim named by a policy's record (position and tag) is
+    /// removed by loading its slot, then its index word, two cache misses one after the other
+    /// since the slot holds the hash. Started first, the bucket's load overlaps the slot's
+    /// (W3 1T: 1.10x). Only an index of at most 65,536 words has its bucket picked by 16 bits.
+    #[inline]
+    pub(crate) fn warm_bucket(&self, low_bits: u16) {
+        self.index.warm(u64::from(low_bits));
+    }
+
     /// The slot at `at` (found by [`Table::find`] under the same lock).
     #[inline]
     pub(crate) fn get(&self, at: At) -> Option<&Slot<K, V, XS, ES>> {
@@ -230,6 +240,18 @@ impl Index {
         }
     }
 
+    /// Loads the home bucket of `low_bits` (the hash's low 16 bits) if they pick it alone. The
+    /// value is unused: `black_box` keeps the load, and nothing waits for it.
+    #[inline]
+    fn warm(&self, low_bits: u64) {
+        let mask = self.mask();
+        if mask <= 0xffff {
+            if let Some(&word) = self.words.get(self.home(low_bits)) {
+                std::hint::black_box(word);
+            }
+        }
+    }
+
     fn insert(&mut self, hash: u64, at: At) {
         // At most three quarters full, so probe runs stay a cache line or two long.
         if (self.len + 1) * 4 > self.words.len() * 3 {
@@ -325,6 +347,22 @@ mod tests {
             std::mem::size_of::<Option<Slot<String, u64, Ttl, Stamp>>>(),
             72
         );
+    }
+
+    /// A policy's record keeps 16 bits of its entry's hash: they must be the ones that pick the
+    /// entry's home bucket in an index of up to 65,536 words, or `warm_bucket` loads the wrong
+    /// one (no wrong answer, only the overlap lost).
+    #[test]
+    fn a_records_tag_picks_its_entrys_home_bucket_in_an_index_of_up_to_65536_words() {
+        let mut index = Index::new();
+        for at in 0..40_000_u32 {
+            index.insert(u64::from(at.wrapping_mul(0x9e37_79b9)), at);
+        }
+        assert_eq!(index.words.len(), 65_536);
+        for hash in [0_u32, 1, 0xffff, 0x1_0000, 0xdead_beef, u32::MAX] {
+            let tag = crate::policy::EntryRef::new(3, 7, hash).tag();
+            assert_eq!(index.home(u64::from(tag)), index.home(u64::from(hash)), "{hash:#x}");
+        }
     }
 
     /// A removed slot's position is the next one an insert takes, and lookups by hash still

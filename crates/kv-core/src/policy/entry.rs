@@ -32,6 +32,12 @@ impl EntryRef {
         (self.0 >> 16) as u32
     }
 
+    /// The 16 bits of the key hash it keeps: the low ones, which also pick the entry's bucket in
+    /// a shard's index of up to 65,536 words (see `Table::warm_bucket`).
+    pub(crate) fn tag(self) -> u16 {
+        self.0 as u16
+    }
+
     /// Whether an entry with this key hash could be the one named.
     pub fn matches(self, hash: u32) -> bool {
         self.0 & 0xffff == u64::from(hash & 0xffff)

@@ -107,6 +107,8 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> HostCall<'_, K,
                 sync::write(&shard.table)
             }
         };
+        // The victim's index word is loaded at its removal; start that load beside the slot's.
+        table.warm_bucket(entry.tag());
         let Some(slot) = table.get(at).filter(|s| entry.matches(s.hash)) else {
             return Verdict::Forget;
         };
