@@ -361,7 +361,11 @@ mod tests {
         assert_eq!(index.words.len(), 65_536);
         for hash in [0_u32, 1, 0xffff, 0x1_0000, 0xdead_beef, u32::MAX] {
             let tag = crate::policy::EntryRef::new(3, 7, hash).tag();
-            assert_eq!(index.home(u64::from(tag)), index.home(u64::from(hash)), "{hash:#x}");
+            assert_eq!(
+                index.home(u64::from(tag)),
+                index.home(u64::from(hash)),
+                "{hash:#x}"
+            );
         }
     }
 
