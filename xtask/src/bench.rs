@@ -15,6 +15,15 @@ use std::time::Instant;
 
 use crate::{Result, cargo, root, run};
 
+const USAGE: &str = "usage:
+cargo xtask bench [--quick] [--rounds N] [--ops N] [--only STORES]
+  the comparison of docs/performance.md: every store, workload and thread count, rounds
+  interleaved, a fresh process per measurement (default 3 rounds x 4,000,000 operations;
+  --quick: 1 x 1,000,000); report, CSV and chart under target/bench/
+cargo xtask bench --redis [--ops N]
+  kvstore against kvstore-redis (W2, W5) on a redis-server and a cluster it starts
+";
+
 /// Operations per measurement and rounds, full and `--quick`.
 const FULL: (u64, u32) = (4_000_000, 3);
 const QUICK: (u64, u32) = (1_000_000, 1);
@@ -22,6 +31,13 @@ const QUICK: (u64, u32) = (1_000_000, 1);
 pub fn bench(args: &[String]) -> Result {
     if args.iter().any(|a| a == "--redis") {
         return redis(args);
+    }
+    if args.iter().any(|a| a == "--against") {
+        return crate::against::against(args);
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}{}", crate::against::USAGE);
+        return Ok(());
     }
     let (mut ops, mut rounds) = FULL;
     let mut only: Vec<String> = Vec::new();
@@ -39,7 +55,8 @@ pub fn bench(args: &[String]) -> Result {
             }
             other => {
                 return Err(format!(
-                    "bench: unknown option `{other}` (use --quick, --rounds N, --ops N, --only a,b, or --redis [--ops N])"
+                    "bench: unknown option `{other}`\n\n{USAGE}{}",
+                    crate::against::USAGE
                 ));
             }
         }
@@ -186,14 +203,14 @@ fn redis(args: &[String]) -> Result {
     example("the near cache vs plain Redis per call", "near")
 }
 
-fn number(v: Option<&String>, flag: &str) -> Result<u64> {
+pub(crate) fn number(v: Option<&String>, flag: &str) -> Result<u64> {
     v.and_then(|s| s.parse().ok())
         .filter(|&n| n > 0)
         .ok_or_else(|| format!("{flag} needs a positive whole number"))
 }
 
 /// A number field of a one-line JSON object, without a JSON parser (xtask has no dependencies).
-fn field(json: &str, name: &str) -> Option<f64> {
+pub(crate) fn field(json: &str, name: &str) -> Option<f64> {
     let start = json.find(&format!("\"{name}\":"))? + name.len() + 3;
     let rest = &json[start..];
     let end = rest.find([',', '}']).unwrap_or(rest.len());

@@ -19,6 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod against;
 mod bench;
 mod fuzz;
 mod mutants;
@@ -67,7 +68,8 @@ commands:
            with apt-get when missing and run as root)
   loom     only the loom models (release, LOOM_MAX_PREEMPTIONS=2, own target dir)
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
-           --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts
+           --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts;
+           --against REV: this tree against commit REV, both at once, one core each
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
   soak     reliability.md's long checks: the memory/throughput soak with its verdict, the model
            and stress suites at KV_SOAK_SCALE=30, fuzzing (--seconds, --ops, --scale,
