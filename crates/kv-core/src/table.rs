@@ -1,10 +1,10 @@
 //! One shard's entries: a slab of slots and a compact hash index into it.
 //!
-//! The index holds 8-byte words (part of the key hash and a slab position), not the slots
-//! themselves (72 bytes with the default policies). It is a ninth of the size, so it mostly stays
-//! in cache, and its slack costs little: a hash table sized for churn (growth by doubling,
-//! tombstones) is mostly empty buckets, which with slots inside cost more memory than the
-//! entries. A removed slot's position is reused by the next insert, so a store that churns
+//! The index holds 4- or 8-byte words (part of the key hash and a slab position), not the slots
+//! themselves (72 bytes with the default policies). It is an eighteenth or a ninth of the size,
+//! so it mostly stays in cache, and its slack costs little: a hash table sized for churn (growth
+//! by doubling, tombstones) is mostly empty buckets, which with slots inside cost more memory
+//! than the entries. A removed slot's position is reused by the next insert, so a store that churns
 //! (one-shot tokens, eviction) writes into memory it touched recently instead of a cold bucket:
 //! `put` had waited at its unlock for that cold write to complete.
 
@@ -46,7 +46,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
 
     /// Entries held.
     pub(crate) fn len(&self) -> usize {
-        self.index.len
+        self.index.len()
     }
 
     /// The position of the slot with this hash that `eq` accepts.
@@ -128,7 +128,10 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
                 at
             }
         };
-        self.index.insert(hash, at);
+        let slab = &self.slab;
+        self.index.insert(hash, at, |at| {
+            slab[at as usize].as_ref().map_or(0, |s| s.hash)
+        });
         at
     }
 
@@ -140,7 +143,7 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         }
         self.free.push(at);
         let slot = self.slab[at as usize].take();
-        if self.index.len == 0 && self.slab.len() > KEEP_WHEN_EMPTY {
+        if self.index.len() == 0 && self.slab.len() > KEEP_WHEN_EMPTY {
             // The last entry of a big table went: give its buffers back, so memory after mass
             // deletes returns to an empty store's. (Records still naming old positions find no
             // slot there, which policies take as a removed entry.)
@@ -177,66 +180,45 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
 /// not reallocate at every insert).
 const KEEP_WHEN_EMPTY: usize = 1024;
 
-/// A position no slot has: with the low hash bits all ones it would spell [`EMPTY`].
+/// A position no slot has: with the hash bits all ones its wide word would spell an empty bucket.
 const NO_SLOT: At = At::MAX;
 
-/// An index word with no entry.
-const EMPTY: u64 = u64::MAX;
-
-/// The slab positions by key hash: open addressing with linear probing over words that pack the
-/// low 32 bits of the hash (above the position). A lookup usually reads one cache line and then
-/// the slot; the hash bits in the word both pick the home bucket (so growing never reads a slot)
-/// and filter candidates before a key is compared. Removal shifts the following words back
+/// The slab positions by key hash: open addressing with linear probing over words that pack
+/// part of the hash with a position. A lookup usually reads one cache line and then the slot; the
+/// hash bits in a word both pick its home bucket (so neither growing nor a removal's shift reads a
+/// slot) and filter candidates before a key is compared. Removal shifts the following words back
 /// instead of leaving tombstones, so churn never lengthens lookups or forces a rehash.
 ///
-/// `find`, `place` and `position` each write out the same probe loop: one shared probe taking a
-/// closure measured about 15% slower on W3 (`compare run kvstore W3 1`, 4 interleaved runs).
-struct Index {
-    words: Box<[u64]>,
-    len: usize,
+/// Words are 4 bytes while the index has at most [`NARROW_WORDS`] buckets (a shard of up to
+/// 12,288 entries), 8 above: see [`Word`]. Half-size words keep twice as much of the index in
+/// cache, which is what a hit waits on first.
+enum Index {
+    Narrow(Words<u32>),
+    Wide(Words<u64>),
 }
+
+/// The most buckets an index of 4-byte words has. With 2^k buckets a word keeps `32 - k` hash
+/// bits and a `k`-bit position, so `32 - 2k` bits beyond the home bucket's tell keys apart: 4 at
+/// this size, a false match (a slot loaded for nothing) on about one probed word in 16.
+const NARROW_WORDS: usize = 1 << 14;
 
 impl Index {
     fn new() -> Self {
-        Self {
-            words: Box::new([]),
-            len: 0,
+        Self::Narrow(Words::new())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Narrow(w) => w.len,
+            Self::Wide(w) => w.len,
         }
-    }
-
-    #[inline]
-    fn word(hash: u64, at: At) -> u64 {
-        (hash & 0xffff_ffff) << 32 | u64::from(at)
-    }
-
-    #[inline]
-    fn mask(&self) -> usize {
-        self.words.len().wrapping_sub(1)
-    }
-
-    /// The bucket a word's probe starts from (`bits`: the hash's low 32 bits).
-    #[inline]
-    fn home(&self, bits: u64) -> usize {
-        bits as usize & self.mask()
     }
 
     #[inline]
     fn find(&self, hash: u64, eq: impl Fn(At) -> bool) -> Option<At> {
-        if self.len == 0 {
-            return None;
-        }
-        let mask = self.mask();
-        let bits = hash & 0xffff_ffff;
-        let mut i = self.home(bits);
-        loop {
-            let word = self.words[i];
-            if word == EMPTY {
-                return None;
-            }
-            if word >> 32 == bits && eq(word as At) {
-                return Some(word as At);
-            }
-            i = (i + 1) & mask;
+        match self {
+            Self::Narrow(w) => w.find(hash as u32, eq),
+            Self::Wide(w) => w.find(hash as u32, eq),
         }
     }
 
@@ -244,44 +226,230 @@ impl Index {
     /// value is unused: `black_box` keeps the load, and nothing waits for it.
     #[inline]
     fn warm(&self, low_bits: u64) {
-        let mask = self.mask();
-        if mask <= 0xffff {
+        match self {
+            Self::Narrow(w) => w.warm(low_bits as u32),
+            Self::Wide(w) => w.warm(low_bits as u32),
+        }
+    }
+
+    /// Adds the word for position `at` of a slot with this hash. `hash_of` gives the hash of a
+    /// slot already indexed: narrow words keep only part of it, and the switch to wide words
+    /// (once per table) reads the rest from the slots.
+    fn insert(&mut self, hash: u64, at: At, hash_of: impl Fn(At) -> u32) {
+        match self {
+            Self::Narrow(w) if w.full() && w.words.len() >= NARROW_WORDS => {
+                let mut wide = Words::<u64>::with_buckets(w.words.len() * 2);
+                for &word in w.words.iter().filter(|&&word| word != u32::EMPTY) {
+                    let at = word.at(w.shift);
+                    wide.place(u64::pack(hash_of(at), at, wide.shift));
+                }
+                wide.len = w.len;
+                *self = Self::Wide(wide);
+            }
+            _ => {}
+        }
+        match self {
+            Self::Narrow(w) => w.insert(hash as u32, at),
+            Self::Wide(w) => w.insert(hash as u32, at),
+        }
+    }
+
+    /// Removes the word for `at`; false if there is none.
+    fn remove(&mut self, hash: u64, at: At) -> bool {
+        match self {
+            Self::Narrow(w) => w.remove(hash as u32, at),
+            Self::Wide(w) => w.remove(hash as u32, at),
+        }
+    }
+
+    /// Buckets, empty or not.
+    #[cfg(test)]
+    fn buckets(&self) -> usize {
+        match self {
+            Self::Narrow(w) => w.words.len(),
+            Self::Wide(w) => w.words.len(),
+        }
+    }
+}
+
+/// An index word: some low bits of a slot's 32-bit hash (the home bucket's among them) and the
+/// slot's position, packed; all ones is an empty bucket. `shift` is the index's bucket count's
+/// log2, which only narrow words need: a `u32` keeps `32 - shift` hash bits above a
+/// `shift`-bit position, a `u64` all 32 above a 32-bit one.
+trait Word: Copy + Eq {
+    const EMPTY: Self;
+    fn pack(hash: u32, at: At, shift: u32) -> Self;
+    /// The hash bits a word keeps, as `keep` gives them for the hash itself.
+    fn hash_bits(self, shift: u32) -> u32;
+    fn at(self, shift: u32) -> At;
+    /// The bits of `hash` its word keeps.
+    fn keep(hash: u32, shift: u32) -> u32;
+}
+
+impl Word for u32 {
+    const EMPTY: Self = u32::MAX;
+
+    #[inline]
+    fn pack(hash: u32, at: At, shift: u32) -> Self {
+        // Positions stay below the bucket count (at most 3/4 of it are used), so `at` fits in
+        // `shift` bits and never spells EMPTY's all-ones position.
+        debug_assert!(at < (1 << shift) - 1);
+        hash << shift | at
+    }
+
+    #[inline]
+    fn hash_bits(self, shift: u32) -> u32 {
+        self >> shift
+    }
+
+    #[inline]
+    fn at(self, shift: u32) -> At {
+        self & ((1 << shift) - 1)
+    }
+
+    #[inline]
+    fn keep(hash: u32, shift: u32) -> u32 {
+        hash & (u32::MAX >> shift)
+    }
+}
+
+impl Word for u64 {
+    const EMPTY: Self = u64::MAX;
+
+    #[inline]
+    fn pack(hash: u32, at: At, _: u32) -> Self {
+        u64::from(hash) << 32 | u64::from(at)
+    }
+
+    #[inline]
+    fn hash_bits(self, _: u32) -> u32 {
+        (self >> 32) as u32
+    }
+
+    #[inline]
+    fn at(self, _: u32) -> At {
+        self as At
+    }
+
+    #[inline]
+    fn keep(hash: u32, _: u32) -> u32 {
+        hash
+    }
+}
+
+/// An index of one word size.
+///
+/// `find`, `place` and `position` each write out the same probe loop: one shared probe taking a
+/// closure measured about 15% slower on W3 (`compare run kvstore W3 1`, 4 interleaved runs).
+struct Words<W> {
+    words: Box<[W]>,
+    len: usize,
+    /// log2 of the bucket count (0 with none).
+    shift: u32,
+}
+
+impl<W: Word> Words<W> {
+    fn new() -> Self {
+        Self {
+            words: Box::new([]),
+            len: 0,
+            shift: 0,
+        }
+    }
+
+    fn with_buckets(size: usize) -> Self {
+        Self {
+            words: vec![W::EMPTY; size].into_boxed_slice(),
+            len: 0,
+            shift: size.trailing_zeros(),
+        }
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.words.len().wrapping_sub(1)
+    }
+
+    /// The bucket a word's probe starts from (`bits`: the hash bits it keeps).
+    #[inline]
+    fn home(&self, bits: u32) -> usize {
+        bits as usize & self.mask()
+    }
+
+    /// Whether one more word would fill it past three quarters: probe runs stay a cache line or
+    /// two long below that.
+    #[inline]
+    fn full(&self) -> bool {
+        (self.len + 1) * 4 > self.words.len() * 3
+    }
+
+    #[inline]
+    fn find(&self, hash: u32, eq: impl Fn(At) -> bool) -> Option<At> {
+        if self.len == 0 {
+            return None;
+        }
+        let (mask, shift) = (self.mask(), self.shift);
+        let bits = W::keep(hash, shift);
+        let mut i = self.home(bits);
+        loop {
+            let word = self.words[i];
+            if word == W::EMPTY {
+                return None;
+            }
+            if word.hash_bits(shift) == bits && eq(word.at(shift)) {
+                return Some(word.at(shift));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn warm(&self, low_bits: u32) {
+        if self.mask() <= 0xffff {
             if let Some(&word) = self.words.get(self.home(low_bits)) {
                 std::hint::black_box(word);
             }
         }
     }
 
-    fn insert(&mut self, hash: u64, at: At) {
-        // At most three quarters full, so probe runs stay a cache line or two long.
-        if (self.len + 1) * 4 > self.words.len() * 3 {
+    fn insert(&mut self, hash: u32, at: At) {
+        if self.full() {
             self.grow();
         }
-        self.place(Self::word(hash, at));
+        self.place(W::pack(hash, at, self.shift));
         self.len += 1;
     }
 
     /// Puts a word in the first empty bucket from its home.
-    fn place(&mut self, word: u64) {
+    fn place(&mut self, word: W) {
         let mask = self.mask();
-        let mut i = self.home(word >> 32);
-        while self.words[i] != EMPTY {
+        let mut i = self.home(word.hash_bits(self.shift));
+        while self.words[i] != W::EMPTY {
             i = (i + 1) & mask;
         }
         self.words[i] = word;
     }
 
+    /// Doubles the buckets, repacking each word for the new size (a narrow word gives up its
+    /// top hash bit to the position). The home bits survive: a narrow index stops at 2^14
+    /// buckets, where a word still keeps 18 hash bits.
     fn grow(&mut self) {
-        let size = (self.words.len() * 2).max(8);
-        let old = std::mem::replace(&mut self.words, vec![EMPTY; size].into_boxed_slice());
-        for word in old.iter().copied().filter(|&w| w != EMPTY) {
-            self.place(word);
+        let mut grown = Self::with_buckets((self.words.len() * 2).max(8));
+        for &word in self.words.iter().filter(|&&w| w != W::EMPTY) {
+            let (bits, at) = (word.hash_bits(self.shift), word.at(self.shift));
+            grown.place(W::pack(bits, at, grown.shift));
         }
+        grown.len = self.len;
+        *self = grown;
     }
 
     /// Removes the word for `at`; false if there is none.
-    fn remove(&mut self, hash: u64, at: At) -> bool {
-        let Some(mut hole) = self.position(Self::word(hash, at)) else {
+    fn remove(&mut self, hash: u32, at: At) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        let Some(mut hole) = self.position(W::pack(W::keep(hash, self.shift), at, self.shift))
+        else {
             return false;
         };
         // Shift back each later word of the run that may live in the hole: one whose home does
@@ -291,31 +459,28 @@ impl Index {
         loop {
             i = (i + 1) & mask;
             let word = self.words[i];
-            if word == EMPTY {
+            if word == W::EMPTY {
                 break;
             }
-            let home = self.home(word >> 32);
+            let home = self.home(word.hash_bits(self.shift));
             if i.wrapping_sub(home) & mask >= i.wrapping_sub(hole) & mask {
                 self.words[hole] = word;
                 hole = i;
             }
         }
-        self.words[hole] = EMPTY;
+        self.words[hole] = W::EMPTY;
         self.len -= 1;
         true
     }
 
     /// The bucket holding exactly `word`.
-    fn position(&self, word: u64) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
+    fn position(&self, word: W) -> Option<usize> {
         let mask = self.mask();
-        let mut i = self.home(word >> 32);
+        let mut i = self.home(word.hash_bits(self.shift));
         loop {
             match self.words[i] {
                 w if w == word => return Some(i),
-                EMPTY => return None,
+                w if w == W::EMPTY => return None,
                 _ => i = (i + 1) & mask,
             }
         }
@@ -350,22 +515,92 @@ mod tests {
     }
 
     /// A policy's record keeps 16 bits of its entry's hash: they must be the ones that pick the
-    /// entry's home bucket in an index of up to 65,536 words, or `warm_bucket` loads the wrong
-    /// one (no wrong answer, only the overlap lost).
+    /// entry's home bucket in an index of up to 65,536 words, narrow or wide, or `warm_bucket`
+    /// loads the wrong one (no wrong answer, only the overlap lost).
     #[test]
     fn a_records_tag_picks_its_entrys_home_bucket_in_an_index_of_up_to_65536_words() {
-        let mut index = Index::new();
-        for at in 0..40_000_u32 {
-            index.insert(u64::from(at.wrapping_mul(0x9e37_79b9)), at);
-        }
-        assert_eq!(index.words.len(), 65_536);
+        let narrow = Words::<u32>::with_buckets(NARROW_WORDS);
+        let wide = Words::<u64>::with_buckets(65_536);
         for hash in [0_u32, 1, 0xffff, 0x1_0000, 0xdead_beef, u32::MAX] {
-            let tag = crate::policy::EntryRef::new(3, 7, hash).tag();
+            let tag = u32::from(crate::policy::EntryRef::new(3, 7, hash).tag());
             assert_eq!(
-                index.home(u64::from(tag)),
-                index.home(u64::from(hash)),
+                narrow.home(u32::keep(tag, narrow.shift)),
+                narrow.home(u32::keep(hash, narrow.shift)),
                 "{hash:#x}"
             );
+            assert_eq!(wide.home(tag), wide.home(hash), "{hash:#x}");
+        }
+    }
+
+    /// A narrow word keeps hash bits beyond its home bucket's, so a key whose hash differs from
+    /// a stored one's only above the home bits is told apart without loading a slot.
+    #[test]
+    fn a_narrow_word_tells_keys_of_one_home_bucket_apart_without_loading_a_slot() {
+        let mut index = Words::<u32>::new();
+        // 16,384 buckets: the home is the low 14 bits, and a word keeps 18.
+        let hashes: Vec<u32> = (0..12_000).map(|i| i << 14 | 5).collect();
+        for (at, &hash) in (0..).zip(&hashes[..4]) {
+            index.insert(hash, at);
+        }
+        for at in 4..12_000_u32 {
+            // Filler, homed anywhere but bucket 5.
+            let hash = at.wrapping_mul(0x9e37_79b9);
+            index.insert(if hash & 0x3fff == 5 { hash ^ 1 } else { hash }, at);
+        }
+        assert_eq!(index.words.len(), NARROW_WORDS);
+        let loads = &std::cell::Cell::new(0);
+        let eq = |want: At| {
+            move |at: At| {
+                loads.set(loads.get() + 1);
+                at == want
+            }
+        };
+        assert_eq!(index.find(hashes[3], eq(3)), Some(3));
+        assert_eq!(loads.get(), 1, "only the matching word's slot is loaded");
+        assert_eq!(index.find(9 << 14 | 5, eq(0)), None);
+        assert_eq!(
+            loads.get(),
+            1,
+            "an absent key of the same home loads no slot"
+        );
+    }
+
+    /// Past 16,384 buckets an index switches to 8-byte words, taking each slot's full hash from
+    /// the slab, and every entry stays findable and removable by it.
+    #[test]
+    fn an_index_switches_to_wide_words_with_the_hashes_its_slots_hold() {
+        let mut t: Table<u32, u32, (), ()> = Table::new();
+        let hash = |i: u32| i.wrapping_mul(0x9e37_79b9);
+        let n = 12_289_u32; // one past 3/4 of 16,384
+        for i in 0..n - 1 {
+            t.insert(Slot {
+                key: i,
+                value: i,
+                hash: hash(i),
+                expiry: (),
+                eviction: (),
+            });
+        }
+        assert!(matches!(t.index, Index::Narrow(_)));
+        t.insert(Slot {
+            key: n - 1,
+            value: 0,
+            hash: hash(n - 1),
+            expiry: (),
+            eviction: (),
+        });
+        assert!(matches!(t.index, Index::Wide(_)));
+        assert_eq!(t.index.buckets(), 2 * NARROW_WORDS);
+        for i in 0..n {
+            let at = t.find(u64::from(hash(i)), |s| s.key == i);
+            assert_eq!(at, Some(i), "key {i}");
+        }
+        for i in (0..n).step_by(2) {
+            assert_eq!(t.remove(i).map(|s| s.key), Some(i));
+        }
+        for i in 0..n {
+            let found = t.find(u64::from(hash(i)), |s| s.key == i);
+            assert_eq!(found.is_some(), i % 2 == 1, "key {i}");
         }
     }
 
@@ -404,12 +639,13 @@ mod tests {
     #[test]
     fn removal_inside_a_wrapping_run_keeps_the_rest_findable() {
         let mut index = Index::new();
+        let hash_of = |at| if at == 5 { 0 } else { 7 };
         for at in 0..5 {
-            index.insert(7, at);
+            index.insert(7, at, hash_of);
         }
         // Eight buckets: home 7 is the last, so the run wraps to buckets 0..=3.
-        assert_eq!(index.words.len(), 8);
-        index.insert(0, 5);
+        assert_eq!(index.buckets(), 8);
+        index.insert(0, 5, hash_of);
         assert!(index.remove(7, 1));
         assert!(!index.remove(7, 1));
         for at in [0, 2, 3, 4] {
@@ -417,7 +653,7 @@ mod tests {
         }
         assert_eq!(index.find(0, |a| a == 5), Some(5));
         assert_eq!(index.find(7, |a| a == 1), None);
-        assert_eq!(index.len, 5);
+        assert_eq!(index.len(), 5);
     }
 
     /// Many inserts and removals keep the index and the slab in step (the index grows and
@@ -445,6 +681,10 @@ mod tests {
             }
         }
         assert_eq!(t.len(), live.len());
+        assert!(
+            matches!(t.index, Index::Wide(_)),
+            "the churn crossed into wide words"
+        );
         for (&k, &(h, at)) in &live {
             assert_eq!(t.find(u64::from(h), |s| s.key == k), Some(at));
         }
