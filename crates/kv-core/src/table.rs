@@ -236,17 +236,11 @@ impl Index {
     /// slot already indexed: narrow words keep only part of it, and the switch to wide words
     /// (once per table) reads the rest from the slots.
     fn insert(&mut self, hash: u64, at: At, hash_of: impl Fn(At) -> u32) {
-        match self {
-            Self::Narrow(w) if w.full() && w.words.len() >= NARROW_WORDS => {
-                let mut wide = Words::<u64>::with_buckets(w.words.len() * 2);
-                for &word in w.words.iter().filter(|&&word| word != u32::EMPTY) {
-                    let at = word.at(w.shift);
-                    wide.place(u64::pack(hash_of(at), at, wide.shift));
-                }
-                wide.len = w.len;
-                *self = Self::Wide(wide);
+        if let Self::Narrow(w) = self {
+            if w.full() && w.words.len() >= NARROW_WORDS {
+                let shift = w.shift;
+                *self = Self::Wide(w.repacked(w.words.len() * 2, |word| hash_of(word.at(shift))));
             }
-            _ => {}
         }
         match self {
             Self::Narrow(w) => w.insert(hash as u32, at),
@@ -434,13 +428,19 @@ impl<W: Word> Words<W> {
     /// top hash bit to the position). The home bits survive: a narrow index stops at 2^14
     /// buckets, where a word still keeps 18 hash bits.
     fn grow(&mut self) {
-        let mut grown = Self::with_buckets((self.words.len() * 2).max(8));
+        let shift = self.shift;
+        *self = self.repacked((self.words.len() * 2).max(8), |word| word.hash_bits(shift));
+    }
+
+    /// These words in a new index of `buckets` buckets and words of type `T`, each packed again
+    /// from its position and the hash bits `hash_bits` gives for it.
+    fn repacked<T: Word>(&self, buckets: usize, hash_bits: impl Fn(W) -> u32) -> Words<T> {
+        let mut new = Words::<T>::with_buckets(buckets);
         for &word in self.words.iter().filter(|&&w| w != W::EMPTY) {
-            let (bits, at) = (word.hash_bits(self.shift), word.at(self.shift));
-            grown.place(W::pack(bits, at, grown.shift));
+            new.place(T::pack(hash_bits(word), word.at(self.shift), new.shift));
         }
-        grown.len = self.len;
-        *self = grown;
+        new.len = self.len;
+        new
     }
 
     /// Removes the word for `at`; false if there is none.
@@ -448,8 +448,7 @@ impl<W: Word> Words<W> {
         if self.len == 0 {
             return false;
         }
-        let Some(mut hole) = self.position(W::pack(W::keep(hash, self.shift), at, self.shift))
-        else {
+        let Some(mut hole) = self.position(W::pack(hash, at, self.shift)) else {
             return false;
         };
         // Shift back each later word of the run that may live in the hole: one whose home does
