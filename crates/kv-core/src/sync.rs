@@ -93,6 +93,16 @@ pub fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     return m.read().unwrap();
 }
 
+/// Takes a shared lock if nobody holds the exclusive lock now, ignoring poisoning (see [`lock`]).
+pub fn try_read<T>(m: &RwLock<T>) -> Option<RwLockReadGuard<'_, T>> {
+    match m.try_read() {
+        Ok(guard) => Some(guard),
+        #[cfg(not(kv_loom))]
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(_) => None,
+    }
+}
+
 /// Takes an exclusive lock if nobody holds the lock now, ignoring poisoning (see [`lock`]).
 pub fn try_write<T>(m: &RwLock<T>) -> Option<RwLockWriteGuard<'_, T>> {
     match m.try_write() {

@@ -89,6 +89,14 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         self.index.warm(u64::from(low_bits));
     }
 
+    /// Starts loading the slot at `at` without waiting for it (see [`Table::warm_bucket`]).
+    #[inline]
+    pub(crate) fn warm_slot(&self, at: At) {
+        if let Some(slot) = self.slab.get(at as usize) {
+            std::hint::black_box(slot.is_some());
+        }
+    }
+
     /// The slot at `at` (found by [`Table::find`] under the same lock).
     #[inline]
     pub(crate) fn get(&self, at: At) -> Option<&Slot<K, V, XS, ES>> {
@@ -511,6 +519,27 @@ mod tests {
             std::mem::size_of::<Option<Slot<String, u64, Ttl, Stamp>>>(),
             72
         );
+    }
+
+    /// A warm hint may name a position a removal or a reset freed since: it loads nothing then,
+    /// and never panics.
+    #[test]
+    fn warming_a_slot_that_is_gone_or_never_was_does_nothing() {
+        let mut table = Table::<String, u64, (), ()>::new();
+        table.warm_slot(0);
+        let at = table.insert(Slot {
+            key: "k".into(),
+            value: 1,
+            hash: 7,
+            expiry: (),
+            eviction: (),
+        });
+        table.warm_slot(at);
+        table.remove(at);
+        table.warm_slot(at);
+        table.warm_slot(At::MAX);
+        table.warm_bucket(u16::MAX);
+        assert_eq!(table.len(), 0);
     }
 
     /// A policy's record keeps 16 bits of its entry's hash: they must be the ones that pick the

@@ -36,4 +36,8 @@ pub trait EvictionHost<S>: Host<S> {
     /// its clock here, so time spent waiting for locks counts). Eviction calls this first, so a
     /// live entry is never evicted while an expired one holds a slot.
     fn reclaim_one_expired(&self) -> bool;
+    /// Starts loading what removing `entry` reads (its slot and its index bucket) without
+    /// waiting for it, if its shard is free: the eviction policy names the next victim while
+    /// the next put is still ahead, so that eviction finds them in cache.
+    fn warm(&self, _entry: EntryRef) {}
 }

@@ -93,6 +93,13 @@ impl LazyQueue {
         (u64::BITS - (priority ^ self.floor).leading_zeros()) as usize
     }
 
+    /// The oldest record pushed in order, which is usually the next one popped: a hint for
+    /// [`EvictionHost::warm`](super::EvictionHost::warm), not the exact minimum.
+    #[inline]
+    pub fn front_of_run(&self) -> Option<EntryRef> {
+        self.run.front().map(|&(_, entry)| entry)
+    }
+
     /// Adds a record.
     pub fn push(&mut self, priority: u64, entry: EntryRef) {
         self.len += 1;

@@ -236,4 +236,15 @@ impl<K: StoreKey, V: StoreValue, P: Policies<K>, S: StoreHasher> EvictionHost<Ev
         let now = self.0.inner.recent();
         expiry.may_have_expired(now) && expiry.reclaim(now, 1, &self.0.for_expiry()) == 1
     }
+
+    #[inline]
+    fn warm(&self, entry: EntryRef) {
+        let Some(shard) = self.0.inner.shards.get(entry.shard()) else {
+            return;
+        };
+        if let Some(table) = sync::try_read(&shard.table) {
+            table.warm_slot(entry.at());
+            table.warm_bucket(entry.tag());
+        }
+    }
 }
