@@ -89,7 +89,11 @@ impl<K, V, XS, ES> Table<K, V, XS, ES> {
         self.index.warm(u64::from(low_bits));
     }
 
-    /// Starts loading the slot at `at` without waiting for it (see [`Table::warm_bucket`]).
+    /// Loads the slot at `at` into the cache, for a removal soon after (see
+    /// [`EvictionHost::warm`](crate::policy::EvictionHost::warm)). Its load overlaps the bucket's
+    /// if [`Table::warm_bucket`] comes next; the caller's lock release then waits for both (a
+    /// locked instruction waits for earlier loads), which a real prefetch would not, but that
+    /// measured no faster (design.md, Measuring a change).
     #[inline]
     pub(crate) fn warm_slot(&self, at: At) {
         if let Some(slot) = self.slab.get(at as usize) {

@@ -36,8 +36,9 @@ pub trait EvictionHost<S>: Host<S> {
     /// its clock here, so time spent waiting for locks counts). Eviction calls this first, so a
     /// live entry is never evicted while an expired one holds a slot.
     fn reclaim_one_expired(&self) -> bool;
-    /// Starts loading what removing `entry` reads (its slot and its index bucket) without
-    /// waiting for it, if its shard is free: the eviction policy names the next victim while
-    /// the next put is still ahead, so that eviction finds them in cache.
+    /// Loads what removing `entry` reads (its slot and its index bucket) into the cache, if its
+    /// shard is free: the eviction policy names the next victim after an eviction, so the next
+    /// evicting put finds both there. A hint: it changes nothing, and an entry gone or used by
+    /// then costs a line loaded for nothing.
     fn warm(&self, _entry: EntryRef) {}
 }
