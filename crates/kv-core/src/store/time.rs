@@ -1,8 +1,8 @@
 //! When an operation reads the store's clock, and which reading it takes.
 //!
 //! Writes take the exact time (a put's deadline counts from it); reads take the recent time
-//! ([`StoreClock::recent`]), which on the default clock is a plain load of a time a background
-//! thread keeps, up to half a tick old. So does a write judging whether an entry it meets has
+//! ([`StoreClock::recent`](crate::clock::StoreClock::recent)), which on the default clock is a
+//! plain load of a time a background thread keeps, up to half a tick old. So does a write judging whether an entry it meets has
 //! expired (one it replaces, a victim it evicts, the expired entries it reclaims to make room):
 //! that is a judgment of expiry like a read's, and the two exact readings an evicting put took
 //! per victim were 9% of W3's instructions with a TTL on every put (see design.md, Time). An
