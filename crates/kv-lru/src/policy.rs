@@ -475,7 +475,7 @@ mod tests {
     }
 
     /// An eviction names the next victim for the store to warm (its slot and index bucket start
-    /// loading before the next put needs them: W3 1T 1.17x): the oldest record left, and only
+    /// loading before the next put needs them: W3 1T 1.05-1.17x): the oldest record left, and only
     /// after evicting, so puts that evict nothing touch no other shard.
     #[test]
     fn an_eviction_asks_to_warm_the_next_least_recently_used_entry() {
