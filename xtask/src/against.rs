@@ -7,8 +7,10 @@
 //! 16 such ratios moves by a few percent between runs (check with an A/A run: `--against HEAD`
 //! on a clean tree), which is what a single change of the engine needs.
 //!
-//! One thread per measurement, as each build needs a core of its own: the 2-thread rows stay
-//! with the full comparison.
+//! With `--threads 2` each build needs both cores, so the two run one after the other instead,
+//! the order swapped every round, and the round's ratio is taken between neighbours. Noise moves
+//! those ratios far more (this VM switches between a fast and a slow mode from run to run, up to
+//! 2x apart), so a 2-thread median needs more rounds to say as much.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -24,16 +26,20 @@ const OPS: u64 = 2_000_000;
 
 pub const USAGE: &str =
     "cargo xtask bench --against REV [--rounds N] [--ops N] [--only STORES] [--workloads W1,W3]
+    [--threads 1|2]
   builds the comparison at REV (a commit, branch or tag) and from this tree, then runs both at
   once, one per core, cores swapped each round (default 16 rounds, 2,000,000 operations, store
   kvstore, workloads W1,W2,W3, one thread); prints each measurement's median after/before ratio.
-  `--against HEAD` on a clean tree is an A/A run: how far from 1.00 noise alone moves the median.";
+  `--threads 2`: two threads per measurement, the builds one after the other, order swapped each
+  round (noisier: use more rounds). `--against HEAD` on a clean tree is an A/A run: how far from
+  1.00 noise alone moves the median.";
 
 pub fn against(args: &[String]) -> Result {
     let mut rev = None;
     let (mut rounds, mut ops) = (ROUNDS, OPS);
     let mut stores = vec!["kvstore".to_string()];
     let mut workloads = vec!["W1".to_string(), "W2".into(), "W3".into()];
+    let mut threads = 1;
     let list = |v: Option<&String>, flag: &str| {
         v.map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
             .filter(|l| l.iter().all(|s| !s.is_empty()))
@@ -47,6 +53,7 @@ pub fn against(args: &[String]) -> Result {
             "--ops" => ops = number(it.next(), "--ops")?,
             "--only" => stores = list(it.next(), "--only")?,
             "--workloads" => workloads = list(it.next(), "--workloads")?,
+            "--threads" => threads = thread_count(it.next())?,
             other => return Err(format!("bench: unknown option `{other}`\n\nusage: {USAGE}")),
         }
     }
@@ -71,27 +78,52 @@ pub fn against(args: &[String]) -> Result {
     let mut raw = File::create(&raw_path)
         .map_err(|e| format!("cannot create {}: {e}", raw_path.display()))?;
     let mut rows = Vec::new();
+    let mode = if threads == 1 {
+        "both at once, one core each, cores swapped each round"
+    } else {
+        "one after the other, 2 threads each, order swapped each round"
+    };
     eprintln!(
-        "\n==> {rev} (before) and this tree (after) at once, {rounds} rounds x {ops} operations"
+        "\n==> {rev} (before) and this tree (after), {mode}, {rounds} rounds x {ops} operations"
     );
     for store in &stores {
         for workload in &workloads {
-            let measurement = [store.as_str(), workload.as_str(), "1", &ops.to_string()];
-            let mut row = Row::new(format!("{store} {workload} 1T"));
+            let threads_arg = threads.to_string();
+            let measurement = [
+                store.as_str(),
+                workload.as_str(),
+                &threads_arg,
+                &ops.to_string(),
+            ];
+            let mut row = Row::new(format!("{store} {workload} {threads}T"));
             for round in 0..rounds {
                 // Swap the cores and the start order every round: neither build keeps the
                 // better core or the head start.
                 let (a, b) = (cores[0], cores[1]);
                 let (cb, ca) = if round % 2 == 0 { (a, b) } else { (b, a) };
                 let spawn = |binary: &Path, core: usize| spawn(binary, core, pinned, &measurement);
-                let (pb, pa) = if round % 2 == 0 {
-                    let pb = spawn(&before, cb)?;
-                    (pb, spawn(&after, ca)?)
+                let (lb, la) = if threads > 1 {
+                    // Both cores each: one after the other, unpinned.
+                    let alone = |binary: &Path, which| {
+                        finish(self::spawn(binary, 0, false, &measurement)?, which)
+                    };
+                    if round % 2 == 0 {
+                        let lb = alone(&before, "before")?;
+                        (lb, alone(&after, "after")?)
+                    } else {
+                        let la = alone(&after, "after")?;
+                        (alone(&before, "before")?, la)
+                    }
                 } else {
-                    let pa = spawn(&after, ca)?;
-                    (spawn(&before, cb)?, pa)
+                    let (pb, pa) = if round % 2 == 0 {
+                        let pb = spawn(&before, cb)?;
+                        (pb, spawn(&after, ca)?)
+                    } else {
+                        let pa = spawn(&after, ca)?;
+                        (spawn(&before, cb)?, pa)
+                    };
+                    (finish(pb, "before")?, finish(pa, "after")?)
                 };
-                let (lb, la) = (finish(pb, "before")?, finish(pa, "after")?);
                 for (which, line) in [("before", &lb), ("after", &la)] {
                     writeln!(
                         raw,
@@ -114,7 +146,7 @@ pub fn against(args: &[String]) -> Result {
             rows.push(row);
         }
     }
-    let table = summary(&rev, &rows);
+    let table = summary(&rev, mode, &rows);
     println!("\n{table}");
     let path = dir.join("summary.txt");
     fs::write(&path, &table).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -305,9 +337,18 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     }
 }
 
-fn summary(rev: &str, rows: &[Row]) -> String {
+/// The threads per measurement `--threads` names: 1 (the builds at once, a core each) or 2.
+fn thread_count(value: Option<&String>) -> Result<usize> {
+    match value.map(String::as_str) {
+        Some("1") => Ok(1),
+        Some("2") => Ok(2),
+        _ => Err("--threads takes 1 or 2".into()),
+    }
+}
+
+fn summary(rev: &str, mode: &str, rows: &[Row]) -> String {
     let mut out = format!(
-        "after = this tree, before = {rev}; both at once, one core each, cores swapped each round\n\n\
+        "after = this tree, before = {rev}; {mode}\n\n\
          | measurement | before Mops/s | after Mops/s | after/before (median) | middle half | rounds after faster |\n\
          |---|---:|---:|---:|---|---:|\n"
     );
@@ -331,6 +372,16 @@ fn summary(rev: &str, rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_are_one_or_two() {
+        assert_eq!(thread_count(Some(&"1".to_string())), Ok(1));
+        assert_eq!(thread_count(Some(&"2".to_string())), Ok(2));
+        for bad in ["0", "3", "two", ""] {
+            assert!(thread_count(Some(&bad.to_string())).is_err(), "{bad}");
+        }
+        assert!(thread_count(None).is_err());
+    }
 
     #[test]
     fn a_cpu_list_names_single_cpus_and_ranges() {
