@@ -97,33 +97,14 @@ pub fn against(args: &[String]) -> Result {
             ];
             let mut row = Row::new(format!("{store} {workload} {threads}T"));
             for round in 0..rounds {
-                // Swap the cores and the start order every round: neither build keeps the
-                // better core or the head start.
-                let (a, b) = (cores[0], cores[1]);
-                let (cb, ca) = if round % 2 == 0 { (a, b) } else { (b, a) };
-                let spawn = |binary: &Path, core: usize| spawn(binary, core, pinned, &measurement);
-                let (lb, la) = if threads > 1 {
-                    // Both cores each: one after the other, unpinned.
-                    let alone = |binary: &Path, which| {
-                        finish(self::spawn(binary, 0, false, &measurement)?, which)
-                    };
-                    if round % 2 == 0 {
-                        let lb = alone(&before, "before")?;
-                        (lb, alone(&after, "after")?)
-                    } else {
-                        let la = alone(&after, "after")?;
-                        (alone(&before, "before")?, la)
-                    }
-                } else {
-                    let (pb, pa) = if round % 2 == 0 {
-                        let pb = spawn(&before, cb)?;
-                        (pb, spawn(&after, ca)?)
-                    } else {
-                        let pa = spawn(&after, ca)?;
-                        (spawn(&before, cb)?, pa)
-                    };
-                    (finish(pb, "before")?, finish(pa, "after")?)
-                };
+                let (lb, la) = measure_round(
+                    [&before, &after],
+                    round,
+                    threads,
+                    (cores[0], cores[1]),
+                    pinned,
+                    &measurement,
+                )?;
                 for (which, line) in [("before", &lb), ("after", &la)] {
                     writeln!(
                         raw,
@@ -231,6 +212,39 @@ fn build_at(rev: &str, dir: &Path) -> Result<PathBuf> {
     let built = target.join("release/examples/compare");
     fs::copy(&built, &copy).map_err(|e| format!("cannot copy {}: {e}", built.display()))?;
     Ok(copy)
+}
+
+/// One round's before and after samples (their JSON lines). At 1 thread the builds run at once,
+/// one per core; at 2 each needs both cores, so they run one after the other, unpinned. The start
+/// order (and the cores) swap every round: neither build keeps the better core or the head start.
+fn measure_round(
+    [before, after]: [&Path; 2],
+    round: u32,
+    threads: usize,
+    (a, b): (usize, usize),
+    pinned: bool,
+    measurement: &[&str],
+) -> Result<(String, String)> {
+    let before_first = round.is_multiple_of(2);
+    if threads > 1 {
+        let alone = |binary: &Path, which| finish(spawn(binary, a, false, measurement)?, which);
+        return Ok(if before_first {
+            let lb = alone(before, "before")?;
+            (lb, alone(after, "after")?)
+        } else {
+            let la = alone(after, "after")?;
+            (alone(before, "before")?, la)
+        });
+    }
+    let (cb, ca) = if before_first { (a, b) } else { (b, a) };
+    let (pb, pa) = if before_first {
+        let pb = spawn(before, cb, pinned, measurement)?;
+        (pb, spawn(after, ca, pinned, measurement)?)
+    } else {
+        let pa = spawn(after, ca, pinned, measurement)?;
+        (spawn(before, cb, pinned, measurement)?, pa)
+    };
+    Ok((finish(pb, "before")?, finish(pa, "after")?))
 }
 
 fn spawn(binary: &Path, core: usize, pinned: bool, measurement: &[&str]) -> Result<Child> {
