@@ -94,3 +94,93 @@ fn loom_racing_uses_then_a_sequential_run_evicts_exactly_its_lru() {
         s.validate().unwrap();
     });
 }
+
+/// Two evicting puts racing, and with `use_first` a use of the oldest entry racing them (so a
+/// victim may be found used and its record queued again): once both are done the bound holds,
+/// every eviction is counted, every entry still stored has its record, and a sequential put
+/// evicts exactly down to the capacity again. These models guard the order's lock: an eviction
+/// that judged its victim after releasing it (tried on 2026-12-04, design.md) must keep them.
+fn two_evicting_puts_racing(use_first: bool) {
+    let s: Store<String, String> = Store::builder()
+        .clock(ManualClock::new())
+        .capacity(1)
+        .shards(2)
+        .build();
+    s.put_with("x".into(), "0".into(), &PutOptions::new());
+    let writers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|k| {
+            let s = s.clone();
+            thread::spawn(move || {
+                if use_first && k == "b" {
+                    s.get("x");
+                }
+                s.put_with(k.into(), "1".into(), &PutOptions::new())
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let stored = s.len();
+    let m = s.metrics();
+    assert!(stored <= 1, "stored {stored} > capacity 1");
+    assert_eq!(m.evictions as usize, 3 - stored);
+    s.validate().unwrap();
+    // The order still works: a sequential put evicts down to the capacity.
+    s.put_with("c".into(), "2".into(), &PutOptions::new());
+    assert_eq!(s.len(), 1);
+    assert!(s.has("c"));
+}
+
+#[test]
+fn loom_two_evicting_puts_racing_keep_the_bound_the_counts_and_every_record() {
+    loom::model(|| two_evicting_puts_racing(false));
+}
+
+#[test]
+fn loom_two_evicting_puts_racing_a_use_of_their_victim_keep_every_record() {
+    loom::model(|| two_evicting_puts_racing(true));
+}
+
+/// An eviction racing a delete that makes room: `b`'s put may find the store fitting again when
+/// it judges `x` (`b` was deleted meanwhile), while `a`'s put finds little queued. However they
+/// interleave, the store ends within its capacity. (An eviction that popped `x`'s record and
+/// judged it outside the order's lock, as tried on 2026-12-04, failed this model until an
+/// eviction that found the queue empty waited for records out being judged.)
+#[test]
+fn loom_an_eviction_waits_for_a_record_another_put_holds_and_keeps_the_bound() {
+    loom::model(|| {
+        let s: Store<String, String> = Store::builder()
+            .clock(ManualClock::new())
+            .capacity(1)
+            .shards(2)
+            .build();
+        s.put_with("x".into(), "0".into(), &PutOptions::new());
+        let threads = vec![
+            {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.put_with("a".into(), "1".into(), &PutOptions::new());
+                })
+            },
+            {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.put_with("b".into(), "1".into(), &PutOptions::new());
+                })
+            },
+            {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.del("b");
+                })
+            },
+        ];
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(s.len() <= 1, "stored {} > capacity 1", s.len());
+        s.validate().unwrap();
+    });
+}
