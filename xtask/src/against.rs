@@ -23,16 +23,20 @@ use crate::{Result, cargo, root, run, target_dir};
 /// Rounds and operations per measurement unless told.
 const ROUNDS: u32 = 16;
 const OPS: u64 = 2_000_000;
+/// Operations per counted run with `--instructions` unless told (valgrind runs ~50x slower).
+const INSTRUCTION_OPS: u64 = 1_200_000;
 
 pub const USAGE: &str =
     "cargo xtask bench --against REV [--rounds N] [--ops N] [--only STORES] [--workloads W1,W3]
-    [--threads 1|2]
+    [--threads 1|2] [--instructions]
   builds the comparison at REV (a commit, branch or tag) and from this tree, then runs both at
   once, one per core, cores swapped each round (default 16 rounds, 2,000,000 operations, store
   kvstore, workloads W1,W2,W3, one thread); prints each measurement's median after/before ratio.
   `--threads 2`: two threads per measurement, the builds one after the other, order swapped each
   round (noisier: use more rounds). `--against HEAD` on a clean tree is an A/A run: how far from
-  1.00 noise alone moves the median.";
+  1.00 noise alone moves the median. `--instructions`: instead of timing, count the instructions
+  per operation of each build with valgrind's cachegrind (1 thread; default 1,200,000
+  operations): exact where time is noise, blind to cache misses.";
 
 pub fn against(args: &[String]) -> Result {
     let mut rev = None;
@@ -40,6 +44,8 @@ pub fn against(args: &[String]) -> Result {
     let mut stores = vec!["kvstore".to_string()];
     let mut workloads = vec!["W1".to_string(), "W2".into(), "W3".into()];
     let mut threads = 1;
+    let mut instructions = false;
+    let mut ops_given = false;
     let list = |v: Option<&String>, flag: &str| {
         v.map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
             .filter(|l| l.iter().all(|s| !s.is_empty()))
@@ -50,7 +56,11 @@ pub fn against(args: &[String]) -> Result {
         match arg.as_str() {
             "--against" => rev = Some(it.next().ok_or("--against needs a commit")?.clone()),
             "--rounds" => rounds = number(it.next(), "--rounds")? as u32,
-            "--ops" => ops = number(it.next(), "--ops")?,
+            "--ops" => {
+                ops = number(it.next(), "--ops")?;
+                ops_given = true;
+            }
+            "--instructions" => instructions = true,
             "--only" => stores = list(it.next(), "--only")?,
             "--workloads" => workloads = list(it.next(), "--workloads")?,
             "--threads" => threads = thread_count(it.next())?,
@@ -58,6 +68,12 @@ pub fn against(args: &[String]) -> Result {
         }
     }
     let rev = rev.ok_or_else(|| format!("usage: {USAGE}"))?;
+    if instructions {
+        if threads != 1 {
+            return Err("--instructions counts one thread only".into());
+        }
+        crate::instructions::check_valgrind()?;
+    }
     let cores = cores();
     if cores.len() < 2 {
         return Err("bench --against needs two cores: each build runs on one of its own".into());
@@ -66,6 +82,16 @@ pub fn against(args: &[String]) -> Result {
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let before = build_at(&rev, &dir)?;
     let after = build_here(&dir)?;
+    if instructions {
+        let ops = if ops_given { ops } else { INSTRUCTION_OPS };
+        let table =
+            crate::instructions::compare(&rev, [&before, &after], &stores, &workloads, ops)?;
+        println!("\n{table}");
+        let path = dir.join("instructions.txt");
+        fs::write(&path, &table).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("Wrote {}", path.display());
+        return Ok(());
+    }
     let pinned = Command::new("taskset")
         .arg("-V")
         .output()

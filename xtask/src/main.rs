@@ -22,6 +22,7 @@ use std::process::{Command, ExitCode};
 mod against;
 mod bench;
 mod fuzz;
+mod instructions;
 mod mutants;
 mod redis;
 mod schemas;
@@ -70,6 +71,7 @@ commands:
   bench    the comparison of docs/performance.md (--quick: 1 round, fewer operations);
            --redis: kvstore vs kvstore-redis (W2, W5) on servers it starts;
            --against REV: this tree against commit REV, both at once, one core each
+           (--instructions: instructions per operation, counted by cachegrind)
   fuzz     the cargo-fuzz targets in fuzz/ (--seconds N each, default 60; or name targets)
   soak     reliability.md's long checks: the memory/throughput soak with its verdict, the model
            and stress suites at KV_SOAK_SCALE=30, fuzzing (--seconds, --ops, --scale,
