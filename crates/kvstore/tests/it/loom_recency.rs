@@ -143,13 +143,14 @@ fn loom_two_evicting_puts_racing_a_use_of_their_victim_keep_every_record() {
     loom::model(|| two_evicting_puts_racing(true));
 }
 
-/// An eviction racing a delete that makes room: `b`'s put may find the store fitting again when
-/// it judges `x` (`b` was deleted meanwhile), while `a`'s put finds little queued. However they
-/// interleave, the store ends within its capacity. (An eviction that popped `x`'s record and
-/// judged it outside the order's lock, as tried on 2026-12-04, failed this model until an
-/// eviction that found the queue empty waited for records out being judged.)
+/// Two evicting puts racing a delete that makes room: `b`'s put may find the store fitting again
+/// when it judges `x` (`b` was deleted meanwhile), while `a`'s put finds little queued. However
+/// they interleave, the store ends within its capacity and every entry is accounted for: stored,
+/// evicted or deleted. (An eviction that popped `x`'s record and judged it outside the order's
+/// lock, as tried on 2026-12-04, failed this model until an eviction that found the queue empty
+/// waited for records out being judged.)
 #[test]
-fn loom_an_eviction_waits_for_a_record_another_put_holds_and_keeps_the_bound() {
+fn loom_two_evicting_puts_racing_a_delete_that_makes_room_keep_the_bound_and_the_counts() {
     loom::model(|| {
         let s: Store<String, String> = Store::builder()
             .clock(ManualClock::new())
@@ -162,25 +163,34 @@ fn loom_an_eviction_waits_for_a_record_another_put_holds_and_keeps_the_bound() {
                 let s = s.clone();
                 thread::spawn(move || {
                     s.put_with("a".into(), "1".into(), &PutOptions::new());
+                    false
                 })
             },
             {
                 let s = s.clone();
                 thread::spawn(move || {
                     s.put_with("b".into(), "1".into(), &PutOptions::new());
+                    false
                 })
             },
             {
                 let s = s.clone();
-                thread::spawn(move || {
-                    s.del("b");
-                })
+                thread::spawn(move || s.del("b"))
             },
         ];
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert!(s.len() <= 1, "stored {} > capacity 1", s.len());
+        let deleted = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&d| d)
+            .count();
+        let stored = s.len();
+        assert!(stored <= 1, "stored {stored} > capacity 1");
+        let evicted = s.metrics().evictions as usize;
+        assert_eq!(
+            stored + evicted + deleted,
+            3,
+            "x, a and b each stored, evicted or deleted"
+        );
         s.validate().unwrap();
     });
 }
