@@ -10,10 +10,22 @@
 use kvstore::{ManualClock, PutOptions, Store};
 use loom::thread;
 
+type S = Store<String, String>;
+
+/// A store on a manual clock with two shards (so two keys can race in different shards), and
+/// `capacity` (0: unbounded).
+fn store(capacity: usize) -> S {
+    Store::builder()
+        .clock(ManualClock::new())
+        .capacity(capacity)
+        .shards(2)
+        .build()
+}
+
 #[test]
 fn loom_two_gets_racing_a_rebuild_of_the_lru_order_keep_its_records_valid() {
     loom::model(|| {
-        let s: Store<String, String> = Store::builder().clock(ManualClock::new()).shards(2).build();
+        let s = store(0);
         s.put_with("a".into(), "1".into(), &PutOptions::new());
         let readers: Vec<_> = (0..2)
             .map(|_| {
@@ -35,11 +47,7 @@ fn loom_two_gets_racing_a_rebuild_of_the_lru_order_keep_its_records_valid() {
 #[test]
 fn loom_two_gets_racing_an_eviction_keep_the_lru_records_valid() {
     loom::model(|| {
-        let s: Store<String, String> = Store::builder()
-            .clock(ManualClock::new())
-            .capacity(2)
-            .shards(2)
-            .build();
+        let s = store(2);
         s.put_with("a".into(), "1".into(), &PutOptions::new());
         s.put_with("b".into(), "2".into(), &PutOptions::new());
         let readers: Vec<_> = (0..2)
@@ -65,11 +73,7 @@ fn loom_two_gets_racing_an_eviction_keep_the_lru_records_valid() {
 #[test]
 fn loom_racing_uses_then_a_sequential_run_evicts_exactly_its_lru() {
     loom::model(|| {
-        let s: Store<String, String> = Store::builder()
-            .clock(ManualClock::new())
-            .capacity(2)
-            .shards(2)
-            .build();
+        let s = store(2);
         s.put_with("a".into(), "1".into(), &PutOptions::new());
         s.put_with("b".into(), "2".into(), &PutOptions::new());
         let racers: Vec<_> = ["a", "b"]
@@ -101,11 +105,7 @@ fn loom_racing_uses_then_a_sequential_run_evicts_exactly_its_lru() {
 /// evicts exactly down to the capacity again. These models guard the order's lock: an eviction
 /// that judged its victim after releasing it (tried on 2026-12-04, design.md) must keep them.
 fn two_evicting_puts_racing(use_first: bool) {
-    let s: Store<String, String> = Store::builder()
-        .clock(ManualClock::new())
-        .capacity(1)
-        .shards(2)
-        .build();
+    let s = store(1);
     s.put_with("x".into(), "0".into(), &PutOptions::new());
     let writers: Vec<_> = ["a", "b"]
         .into_iter()
@@ -152,32 +152,22 @@ fn loom_two_evicting_puts_racing_a_use_of_their_victim_keep_every_record() {
 #[test]
 fn loom_two_evicting_puts_racing_a_delete_that_makes_room_keep_the_bound_and_the_counts() {
     loom::model(|| {
-        let s: Store<String, String> = Store::builder()
-            .clock(ManualClock::new())
-            .capacity(1)
-            .shards(2)
-            .build();
+        let s = store(1);
         s.put_with("x".into(), "0".into(), &PutOptions::new());
-        let threads = vec![
-            {
+        let mut threads: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|k| {
                 let s = s.clone();
                 thread::spawn(move || {
-                    s.put_with("a".into(), "1".into(), &PutOptions::new());
-                    false
+                    s.put_with(k.into(), "1".into(), &PutOptions::new());
+                    false // deleted nothing
                 })
-            },
-            {
-                let s = s.clone();
-                thread::spawn(move || {
-                    s.put_with("b".into(), "1".into(), &PutOptions::new());
-                    false
-                })
-            },
-            {
-                let s = s.clone();
-                thread::spawn(move || s.del("b"))
-            },
-        ];
+            })
+            .collect();
+        threads.push({
+            let s = s.clone();
+            thread::spawn(move || s.del("b"))
+        });
         let deleted = threads
             .into_iter()
             .map(|t| t.join().unwrap())
