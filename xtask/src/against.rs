@@ -40,12 +40,11 @@ pub const USAGE: &str =
 
 pub fn against(args: &[String]) -> Result {
     let mut rev = None;
-    let (mut rounds, mut ops) = (ROUNDS, OPS);
+    let (mut rounds, mut ops) = (ROUNDS, None);
     let mut stores = vec!["kvstore".to_string()];
     let mut workloads = vec!["W1".to_string(), "W2".into(), "W3".into()];
     let mut threads = 1;
     let mut instructions = false;
-    let mut ops_given = false;
     let list = |v: Option<&String>, flag: &str| {
         v.map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
             .filter(|l| l.iter().all(|s| !s.is_empty()))
@@ -56,10 +55,7 @@ pub fn against(args: &[String]) -> Result {
         match arg.as_str() {
             "--against" => rev = Some(it.next().ok_or("--against needs a commit")?.clone()),
             "--rounds" => rounds = number(it.next(), "--rounds")? as u32,
-            "--ops" => {
-                ops = number(it.next(), "--ops")?;
-                ops_given = true;
-            }
+            "--ops" => ops = Some(number(it.next(), "--ops")?),
             "--instructions" => instructions = true,
             "--only" => stores = list(it.next(), "--only")?,
             "--workloads" => workloads = list(it.next(), "--workloads")?,
@@ -68,11 +64,12 @@ pub fn against(args: &[String]) -> Result {
         }
     }
     let rev = rev.ok_or_else(|| format!("usage: {USAGE}"))?;
+    let ops = ops.unwrap_or(if instructions { INSTRUCTION_OPS } else { OPS });
     if instructions {
         if threads != 1 {
             return Err("--instructions counts one thread only".into());
         }
-        crate::instructions::check_valgrind()?;
+        crate::instructions::check(ops)?;
     }
     let cores = cores();
     if cores.len() < 2 {
@@ -83,7 +80,6 @@ pub fn against(args: &[String]) -> Result {
     let before = build_at(&rev, &dir)?;
     let after = build_here(&dir)?;
     if instructions {
-        let ops = if ops_given { ops } else { INSTRUCTION_OPS };
         let table =
             crate::instructions::compare(&rev, [&before, &after], &stores, &workloads, ops)?;
         println!("\n{table}");

@@ -29,7 +29,7 @@ pub fn compare(
         "after = this tree, before = {rev}; instructions per operation (cachegrind, 1 thread, \
          {ops} operations less {} to cancel the setup)\n\n\
          | measurement | before | after | after/before |\n|---|---:|---:|---:|\n",
-        ops / 6
+        setup_ops(ops)
     );
     for store in stores {
         for workload in workloads {
@@ -52,8 +52,14 @@ pub fn compare(
     Ok(out)
 }
 
-/// Fails unless valgrind can be run (before anything is built).
-pub fn check_valgrind() -> Result {
+/// Fails unless `ops` leaves operations to count beyond the setup's run and valgrind can be run
+/// (checked before anything is built).
+pub fn check(ops: u64) -> Result {
+    if ops <= setup_ops(ops) {
+        return Err(format!(
+            "--ops {ops} is too few to count instructions per operation"
+        ));
+    }
     let found = Command::new("valgrind").arg("--version").output();
     if found.is_ok_and(|o| o.status.success()) {
         Ok(())
@@ -62,19 +68,21 @@ pub fn check_valgrind() -> Result {
     }
 }
 
+/// The operations of the run whose count is subtracted to cancel the setup (see the module's
+/// doc).
+fn setup_ops(ops: u64) -> u64 {
+    (ops / 6).max(1)
+}
+
 /// Instructions per operation of one measurement, the setup cancelled (see the module's doc).
 fn per_op(binary: &Path, store: &str, workload: &str, ops: u64) -> Result<f64> {
-    let small = (ops / 6).max(1);
-    if ops <= small {
-        return Err(format!(
-            "--ops {ops} is too few to count instructions per operation"
-        ));
-    }
+    let small = setup_ops(ops);
     let (n_small, n_large) = (
         count(binary, store, workload, small)?,
         count(binary, store, workload, ops)?,
     );
-    Ok(n_large.saturating_sub(n_small) as f64 / (ops - small) as f64)
+    // `check` made sure `ops > small`.
+    Ok(n_large.saturating_sub(n_small) as f64 / ops.saturating_sub(small).max(1) as f64)
 }
 
 /// Instructions one run of `compare run STORE WORKLOAD 1 OPS` executes, all threads together.
