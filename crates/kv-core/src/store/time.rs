@@ -2,15 +2,15 @@
 //!
 //! Writes take the exact time (a put's deadline counts from it); reads take the recent time
 //! ([`StoreClock::recent`](crate::clock::StoreClock::recent)), which on the default clock is a
-//! plain load of a time a background thread keeps, up to half a tick old. So does a write judging whether an entry it meets has
-//! expired (one it replaces, a victim it evicts, the expired entries it reclaims to make room):
-//! that is a judgment of expiry like a read's, and the two exact readings an evicting put took
-//! per victim were 9% of W3's instructions with a TTL on every put (see design.md, Time). An
-//! exact reading of the system clock fences the CPU (`lfence; rdtsc` on x86), which kept memory-bound reads from overlapping and made a read of
-//! an entry with a deadline 0.4x a plain read; so an operation that cannot meet an entry that
-//! may expire reads no clock at all. Any other clock is read at every operation, because each
-//! reading raises the store's high-water mark of time (a clock set backwards must not revive
-//! anything).
+//! plain load of a time a background thread keeps, up to half a tick old. So does a write
+//! judging whether an entry it meets has expired (one it replaces, a victim it evicts, the
+//! expired entries it reclaims to make room): that is a judgment of expiry like a read's, and the
+//! two exact readings an evicting put took per victim were 9% of W3's instructions with a TTL on
+//! every put (see design.md, Time). An exact reading of the system clock fences the CPU
+//! (`lfence; rdtsc` on x86), which kept memory-bound reads from overlapping and made a read of an
+//! entry with a deadline 0.4x a plain read; so an operation that cannot meet an entry that may
+//! expire reads no clock at all. Any other clock is read at every operation, because each reading
+//! raises the store's high-water mark of time (a clock set backwards must not revive anything).
 
 use super::Inner;
 use crate::policy::{Expiry, Policies};
